@@ -1,0 +1,227 @@
+// Package summary defines summary.json, the one file every simulated run
+// writes and every report, comparison and SLO check reads. It is the contract
+// between the simulator and the reports: plain data, JSON tags, no behaviour
+// beyond encoding. Maps are encoded with sorted keys, so the same run gives the
+// same bytes.
+package summary
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Version is the schema version written in every summary.
+const Version = 1
+
+// Summary is the outcome of one simulated (or measured) run.
+type Summary struct {
+	Version   int    `json:"version"`
+	Scenario  string `json:"scenario"`
+	Seed      uint64 `json:"seed"`
+	Algorithm string `json:"algorithm"`
+	// Clock is the engine clock mode: "server" (the store's clock) or "client".
+	Clock string `json:"clock"`
+	// Deployment is "self-hosted" or "managed".
+	Deployment string `json:"deployment"`
+	// DurationS is the measured duration in virtual seconds, after warm-up.
+	DurationS float64 `json:"duration_s"`
+	WarmupS   float64 `json:"warmup_s"`
+
+	Requests Requests `json:"requests"`
+	// LatencyMS is end-to-end latency of answered requests, client to client.
+	LatencyMS Percentiles `json:"latency_ms"`
+	// GatewayLatencyMS is the latency the gateway adds (queueing, limiter
+	// decision including store round trips), excluding the backend.
+	GatewayLatencyMS Percentiles `json:"gateway_latency_ms"`
+	// LatencyCDF is the end-to-end latency distribution for plots.
+	LatencyCDF []CDFPoint `json:"latency_cdf"`
+
+	Rate429 Rate429 `json:"rate_429"`
+	// False429 counts refusals of compliant clients: requests a client sent
+	// while within its tier's contracted rate that were refused anyway.
+	False429 Count `json:"false_429"`
+	// OverAdmission is cost admitted beyond what the policy allows, summed over
+	// keys (measured against an exact per-key reference limiter).
+	OverAdmission OverAdmission `json:"over_admission"`
+	// Availability is the fraction of requests answered without a server-side
+	// error (5xx, timeout, connection failure); 429s count as available.
+	Availability float64 `json:"availability"`
+	// Unmetered counts fail-open admissions made while the store was down.
+	Unmetered int64 `json:"unmetered"`
+
+	Faults []Fault `json:"faults"`
+	// Timeline is per-interval counters over the run.
+	Timeline []Interval `json:"timeline"`
+	// IntervalS is the width of one Timeline interval in seconds.
+	IntervalS float64 `json:"interval_s"`
+
+	// RedisOpsPerRequest is store operations (script calls) per request.
+	RedisOpsPerRequest float64 `json:"redis_ops_per_request"`
+	// Fleet is what the cost model needs.
+	Fleet Fleet `json:"fleet"`
+	// SLO is the scenario's SLO block, copied so a summary can be checked alone.
+	SLO SLO `json:"slo"`
+}
+
+// Requests counts requests by outcome. Total = Admitted + Rejected + Errors.
+type Requests struct {
+	Total    int64 `json:"total"`
+	Admitted int64 `json:"admitted"`
+	// Rejected is refused with 429 by the limiter.
+	Rejected int64 `json:"rejected"`
+	// Errors is failed server-side: 5xx, 503 shed, timeout, no node reachable.
+	Errors int64 `json:"errors"`
+	// Retries counts requests that were client retries of an earlier refusal.
+	Retries int64 `json:"retries"`
+}
+
+// Percentiles of a latency distribution in milliseconds.
+type Percentiles struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Mean float64 `json:"mean"`
+	Max  float64 `json:"max"`
+}
+
+// CDFPoint is one point of a cumulative distribution: Fraction of values <= ValueMS.
+type CDFPoint struct {
+	ValueMS  float64 `json:"value_ms"`
+	Fraction float64 `json:"fraction"`
+}
+
+// Rate429 is the share of requests refused with 429.
+type Rate429 struct {
+	Overall float64            `json:"overall"`
+	PerTier map[string]float64 `json:"per_tier"`
+}
+
+// Count is a count with its rate over all requests.
+type Count struct {
+	Count int64   `json:"count"`
+	Rate  float64 `json:"rate"`
+}
+
+// OverAdmission is cost admitted beyond the policy.
+type OverAdmission struct {
+	// Tokens is the excess cost in tokens summed over keys.
+	Tokens float64 `json:"tokens"`
+	// Ratio is Tokens over the cost admitted in total.
+	Ratio float64 `json:"ratio"`
+	// Keys is how many keys saw any excess.
+	Keys int64 `json:"keys"`
+}
+
+// Fault is one fault of the timeline and what it did.
+type Fault struct {
+	Kind   string  `json:"kind"`
+	Target string  `json:"target"`
+	StartS float64 `json:"start_s"`
+	EndS   float64 `json:"end_s"`
+	// Errors is server-side errors from the fault's start until recovery.
+	Errors int64 `json:"errors"`
+	// ErrorWindowS is the time from the first to the last error attributable to
+	// the fault (0 if none).
+	ErrorWindowS float64 `json:"error_window_s"`
+	// RecoveryS is the time from the fault's start until the error rate is back
+	// to its pre-fault level (0 if it never rose).
+	RecoveryS float64 `json:"recovery_s"`
+}
+
+// Interval is the counters of one timeline interval.
+type Interval struct {
+	StartS   float64 `json:"start_s"`
+	Total    int64   `json:"total"`
+	Admitted int64   `json:"admitted"`
+	Rejected int64   `json:"rejected"`
+	Errors   int64   `json:"errors"`
+	Rate429  float64 `json:"rate_429"`
+	P99MS    float64 `json:"p99_ms"`
+}
+
+// Fleet is the resources the run used, for the cost model.
+type Fleet struct {
+	// Nodes is the node-hours per instance type and market.
+	Nodes []NodeHours `json:"nodes"`
+	// LoadBalancerHours is hours of the L4 load balancer.
+	LoadBalancerHours float64 `json:"load_balancer_hours"`
+	// RedisNodeHours is hours of Redis nodes (primary and replicas).
+	RedisNodeHours float64 `json:"redis_node_hours"`
+	RedisNodeType  string  `json:"redis_node_type"`
+	// CrossAZGB is gigabytes sent across zones.
+	CrossAZGB float64 `json:"cross_az_gb"`
+	// EgressGB is gigabytes of responses sent to the internet.
+	EgressGB float64 `json:"egress_gb"`
+	// Requests is requests served by the fleet (the managed model bills these).
+	Requests int64 `json:"requests"`
+	// Interruptions counts spot interruptions.
+	Interruptions int64 `json:"interruptions"`
+}
+
+// NodeHours is hours of one instance type in one market.
+type NodeHours struct {
+	InstanceType string  `json:"instance_type"`
+	Market       string  `json:"market"` // "spot" or "on-demand"
+	Hours        float64 `json:"hours"`
+}
+
+// SLO is a scenario's service-level objectives. A zero field is not checked.
+type SLO struct {
+	P99MS             float64 `json:"p99_ms,omitempty"`
+	Max429Rate        float64 `json:"max_429_rate,omitempty"`
+	MaxFalse429Rate   float64 `json:"max_false_429_rate,omitempty"`
+	MaxOverAdmission  float64 `json:"max_over_admission,omitempty"`
+	MinAvailability   float64 `json:"min_availability,omitempty"`
+	MaxCostPerBillion float64 `json:"max_cost_per_billion,omitempty"`
+}
+
+// Encode writes s as indented JSON with a trailing newline.
+func Encode(w io.Writer, s *Summary) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("summary: encode: %w", err)
+	}
+	b = append(b, '\n')
+	_, err = w.Write(b)
+	return err
+}
+
+// Decode reads a summary, rejecting unknown fields.
+func Decode(r io.Reader) (*Summary, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var s Summary
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("summary: decode: %w", err)
+	}
+	return &s, nil
+}
+
+// ReadFile decodes the summary in path.
+func ReadFile(path string) (*Summary, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("summary: %w", err)
+	}
+	s, err := Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// WriteFile encodes s into path.
+func WriteFile(path string, s *Summary) error {
+	var buf bytes.Buffer
+	if err := Encode(&buf, s); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	return nil
+}
