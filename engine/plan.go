@@ -23,15 +23,17 @@ func (pl *Plan) Validate() error {
 	if pl == nil || len(pl.Policies) == 0 {
 		return fmt.Errorf("%w: plan: must have at least one policy", ErrInvalid)
 	}
-	seen := make(map[string]bool, len(pl.Policies))
+	// Plans hold a handful of policies: comparing pairs is cheaper than a
+	// map and allocates nothing on the per-operation path.
 	for i, p := range pl.Policies {
 		if p == nil {
 			return fmt.Errorf("%w: plan.policies[%d]: nil policy", ErrInvalid, i)
 		}
-		if seen[p.Name] {
-			return fmt.Errorf("%w: plan.policies[%d].name: duplicate %q", ErrInvalid, i, p.Name)
+		for _, q := range pl.Policies[:i] {
+			if q.Name == p.Name {
+				return fmt.Errorf("%w: plan.policies[%d].name: duplicate %q", ErrInvalid, i, p.Name)
+			}
 		}
-		seen[p.Name] = true
 	}
 	return nil
 }
@@ -98,11 +100,23 @@ func Eval(pl *Plan, states []State, exists []bool, now int64, kind OpKind, cost 
 	newStates = make([]State, n)
 	write = make([]bool, n)
 	ttls = make([]int64, n)
-	res.Policies = make([]Decision, n)
+	res = EvalInto(pl, states, exists, now, kind, cost, newStates, write, ttls, make([]Decision, n))
+	return newStates, write, ttls, res
+}
+
+// EvalInto is Eval writing into buffers the caller provides, so a store can
+// decide without allocating: newStates, write, ttls and decisions must each
+// have at least len(pl.Policies) entries; the result's Policies is
+// decisions[:len(pl.Policies)]. It computes exactly what Eval computes.
+func EvalInto(pl *Plan, states []State, exists []bool, now int64, kind OpKind, cost int64,
+	newStates []State, write []bool, ttls []int64, decisions []Decision) (res Result) {
+	n := len(pl.Policies)
+	newStates, write, ttls = newStates[:n], write[:n], ttls[:n]
+	res.Policies = decisions[:n]
 	res.NowUS = now
 	allowed := true
 	for i, p := range pl.Policies {
-		newStates[i], write[i], ttls[i], res.Policies[i] = Step(p, states[i], exists[i], now, kind, cost)
+		newStates[i], write[i], ttls[i] = StepInto(p, states[i], exists[i], now, kind, cost, &res.Policies[i])
 		if !res.Policies[i].Allowed {
 			allowed = false
 		}
@@ -114,14 +128,14 @@ func Eval(pl *Plan, states []State, exists []bool, now int64, kind OpKind, cost 
 		// Report pre-charge balances for the policies that would have admitted.
 		for i, p := range pl.Policies {
 			if res.Policies[i].Allowed && kind == Acquire {
-				_, _, _, res.Policies[i] = Step(p, states[i], exists[i], now, Acquire, 0)
+				StepInto(p, states[i], exists[i], now, Acquire, 0, &res.Policies[i])
 				res.Policies[i].Allowed = true
 			}
 		}
 	}
 	res.Decision = res.Policies[Binding(res.Policies, allowed)]
 	res.Allowed = allowed
-	return newStates, write, ttls, res
+	return res
 }
 
 // Binding returns the index of the decision that governs the result: on a

@@ -57,8 +57,15 @@ const (
 // which the state is equivalent to a fresh one, except for concurrency, where
 // it is the lease timeout) and the decision. Step is pure.
 func Step(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64) (ns State, write bool, ttlUS int64, d Decision) {
-	d.Policy = p.Name
-	d.Limit = p.CapMilli
+	ns, write, ttlUS = StepInto(p, s, exists, now, kind, cost, &d)
+	return ns, write, ttlUS, d
+}
+
+// StepInto is Step writing the decision into *d (which it overwrites
+// entirely) instead of returning it: the same transition, without copying
+// the decision, for stores that decide into a result they already hold.
+func StepInto(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d *Decision) (ns State, write bool, ttlUS int64) {
+	*d = Decision{Policy: p.Name, Limit: p.CapMilli}
 	switch p.Algorithm {
 	case TokenBucket, PTBCWD:
 		return stepBucket(p, s, exists, now, kind, cost, d)
@@ -71,7 +78,7 @@ func Step(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64) (
 	case Concurrency:
 		return stepConcurrency(p, s, exists, now, kind, cost, d)
 	}
-	return s, false, 0, d
+	return s, false, 0
 }
 
 func clamp(v, lo, hi int64) int64 {
@@ -94,7 +101,7 @@ func nanoToMilli(n int64) int64 {
 // stepBucket is the token bucket and ptb-cwd. The balance moves toward the
 // ceiling (CapNano for token-bucket, RefillCap x CapNano for ptb-cwd) at Rate
 // nanotokens per microsecond: up by refill, down by decay of any excess.
-func stepBucket(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d Decision) (State, bool, int64, Decision) {
+func stepBucket(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d *Decision) (State, bool, int64) {
 	ceil := p.CeilNano
 	tokens, last := ceil, now
 	if exists {
@@ -149,14 +156,17 @@ func stepBucket(p *Policy, s State, exists bool, now int64, kind OpKind, cost in
 	} else if tokens > ceil {
 		toCeil = ceilDiv(tokens-ceil, p.Rate)
 	}
-	return State{tokens, last}, write, toCeil + ttlMarginUS, d
+	// The TTL runs from last, which is later than now when this caller's
+	// clock is behind the one that wrote the state: the state becomes
+	// equivalent to a fresh one toCeil after last, not after now.
+	return State{tokens, last}, write, toCeil + ttlMarginUS + (last - now)
 }
 
 // stepGCRA keeps the theoretical arrival time (TAT) and a sub-microsecond
 // remainder. The emission interval of one nanotoken is 1/Rate microseconds; a
 // request of n nanotokens is admitted when (TAT - now) * Rate + rem + n <=
 // capacity, i.e. when TAT - now stays within the burst tolerance tau.
-func stepGCRA(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d Decision) (State, bool, int64, Decision) {
+func stepGCRA(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d *Decision) (State, bool, int64) {
 	tat, rem := now, int64(0)
 	if exists {
 		tat, rem = s[0], s[1]
@@ -191,7 +201,7 @@ func stepGCRA(p *Policy, s State, exists bool, now int64, kind OpKind, cost int6
 	}
 	d.Remaining = nanoToMilli(p.CapNano - used)
 	d.ResetUS = ceilDiv(used, p.Rate)
-	return State{now + used/p.Rate, used % p.Rate}, write, d.ResetUS + ttlMarginUS, d
+	return State{now + used/p.Rate, used % p.Rate}, write, d.ResetUS + ttlMarginUS
 }
 
 // windowBounds returns the start and end of the fixed window holding now.
@@ -256,7 +266,7 @@ func civilFromDays(z int64) (y, m, d int64) {
 // stepFixed is the naive fixed window: one counter per window, reset whenever
 // the window start differs from the stored one (as INCR on a per-window key
 // with EXPIRE would).
-func stepFixed(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d Decision) (State, bool, int64, Decision) {
+func stepFixed(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d *Decision) (State, bool, int64) {
 	ws, we := windowBounds(p, now)
 	count := int64(0)
 	if exists && s[0] == ws {
@@ -287,15 +297,16 @@ func stepFixed(p *Policy, s State, exists bool, now int64, kind OpKind, cost int
 	}
 	d.Remaining = max(0, p.CapMilli-count)
 	d.ResetUS = we - now
-	return State{ws, count}, write, we - now + ttlMarginUS, d
+	return State{ws, count}, write, we - now + ttlMarginUS
 }
 
 // stepSliding is the sliding-window counter: the estimate is the previous
 // window's count weighted by the share of it still inside the sliding window
 // (in parts per million, floored) plus the current window's count.
-func stepSliding(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d Decision) (State, bool, int64, Decision) {
+func stepSliding(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d *Decision) (State, bool, int64) {
 	w := p.WindowUS
 	ws := floorDiv(now, w) * w
+	callerNow := now
 	var cur, prev int64
 	if exists {
 		switch {
@@ -349,12 +360,14 @@ func stepSliding(p *Policy, s State, exists bool, now int64, kind OpKind, cost i
 	}
 	d.Remaining = max(0, p.CapMilli-est)
 	d.ResetUS = ws + w - now
-	return State{ws, cur, prev}, write, ws + 2*w - now + ttlMarginUS, d
+	// The TTL is relative to the caller's now (the store adds it to that),
+	// even when the decision was judged at the stored window's start.
+	return State{ws, cur, prev}, write, ws + 2*w - callerNow + ttlMarginUS
 }
 
 // stepConcurrency counts cost in flight; the key's TTL is the lease timeout,
 // so slots held by a crashed caller return after it.
-func stepConcurrency(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d Decision) (State, bool, int64, Decision) {
+func stepConcurrency(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d *Decision) (State, bool, int64) {
 	inflight := int64(0)
 	if exists {
 		inflight = s[0]
@@ -382,5 +395,5 @@ func stepConcurrency(p *Policy, s State, exists bool, now int64, kind OpKind, co
 		write = false
 	}
 	d.Remaining = max(0, p.CapMilli-inflight)
-	return State{inflight}, write, p.WindowUS, d
+	return State{inflight}, write, p.WindowUS
 }

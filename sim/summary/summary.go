@@ -141,6 +141,9 @@ type Interval struct {
 	Errors   int64   `json:"errors"`
 	Rate429  float64 `json:"rate_429"`
 	P99MS    float64 `json:"p99_ms"`
+	// Rate429PerTier is the interval's 429 share per tier (tiers with traffic
+	// in the interval only).
+	Rate429PerTier map[string]float64 `json:"rate_429_per_tier,omitempty"`
 }
 
 // Fleet is the resources the run used, for the cost model.
@@ -160,6 +163,11 @@ type Fleet struct {
 	Requests int64 `json:"requests"`
 	// Interruptions counts spot interruptions.
 	Interruptions int64 `json:"interruptions"`
+	// ManagedPricePerMillionUSD is the managed gateway's request price in USD
+	// per million requests (managed deployments only; 0 otherwise).
+	ManagedPricePerMillionUSD float64 `json:"managed_price_per_million_usd,omitempty"`
+	// ManagedCostUSD is Requests priced at ManagedPricePerMillionUSD.
+	ManagedCostUSD float64 `json:"managed_cost_usd,omitempty"`
 }
 
 // NodeHours is hours of one instance type in one market.

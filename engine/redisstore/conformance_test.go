@@ -1,0 +1,277 @@
+package redisstore
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"tollgate/engine"
+	"tollgate/engine/internal/redistest"
+	"tollgate/engine/memstore"
+)
+
+var (
+	conformanceSeed = flag.Uint64("conformance.seed", 20261123, "seed of TestConformance's random sequences")
+	conformanceOps  = flag.Int("conformance.ops", 2500, "operations per algorithm and run in TestConformance")
+)
+
+// namedStore is one store under test.
+type namedStore struct {
+	name string
+	st   engine.Store
+}
+
+// clientStores returns a miniredis store and, when redis-server is installed
+// (or required), a real one, both in client clock mode so they run on the
+// test's virtual time. Keys get a TTL floor of a day: the server's real
+// clock must not expire keys the virtual clock still holds; the stored
+// expiry decides instead, as memstore's does.
+func clientStores(t *testing.T, prefix string) []namedStore {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	out := []namedStore{{"miniredis", newTestStore(t, redis.NewClient(&redis.Options{Addr: mr.Addr()}), Options{Prefix: prefix, Clock: ClockClient})}}
+	if redistest.Installed() || redistest.Required() {
+		addr := redistest.Start(t)
+		out = append(out, namedStore{"redis-server", newTestStore(t, redis.NewClient(&redis.Options{Addr: addr}), Options{Prefix: prefix, Clock: ClockClient})})
+	} else {
+		t.Log("redis-server not on PATH: comparing memstore with miniredis only (set TOLLGATE_REQUIRE_REDIS=1 to require it)")
+	}
+	return out
+}
+
+func newTestStore(t *testing.T, rdb *redis.Client, opts Options) *Store {
+	t.Helper()
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(rdb, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.minTTLms = 86_400_000
+	return s
+}
+
+// gen draws random limits, plans and operations from one seeded stream.
+type gen struct {
+	r *rand.Rand
+}
+
+func (g gen) pick(xs ...float64) float64 { return xs[g.r.IntN(len(xs))] }
+
+// limit draws a valid limit of algorithm a.
+func (g gen) limit(name string, a engine.Algorithm) engine.Limit {
+	l := engine.Limit{Name: name, Algorithm: a}
+	l.Capacity = g.pick(0.001, 0.5, 1, 2.5, 3, 10, 99.999, 1000, 123456.789)
+	switch a {
+	case engine.TokenBucket, engine.GCRA, engine.PTBCWD:
+		l.Rate = g.pick(0.001, 0.37, 1, 3, 10, 250.5, 1000, 50000)
+		l.Period = time.Duration(g.pick(0, float64(time.Millisecond), float64(time.Second), float64(time.Minute), float64(time.Hour)))
+		if a == engine.PTBCWD {
+			l.RefillCap = g.pick(0, 0.5, 0.8, 0.999, 1)
+		}
+	case engine.FixedWindow:
+		switch g.r.IntN(5) {
+		case 0:
+			l.Calendar = engine.CalendarHour
+		case 1:
+			l.Calendar = engine.CalendarDay
+		case 2:
+			l.Calendar = engine.CalendarMonth
+		default:
+			l.Period = time.Duration(g.pick(float64(time.Millisecond), float64(time.Second), 7*float64(time.Second), float64(time.Minute)))
+		}
+	case engine.SlidingWindow:
+		l.Period = time.Duration(g.pick(float64(time.Millisecond), float64(time.Second), 7*float64(time.Second), float64(time.Minute), float64(time.Hour)))
+	case engine.Concurrency:
+		l.Period = time.Duration(g.pick(0, float64(time.Millisecond), float64(time.Second), float64(time.Minute)))
+	}
+	return l
+}
+
+// plan draws a plan of 1-3 policies whose first policy uses algorithm a.
+// Limits that do not compile (a rate too high for a tiny capacity) are
+// redrawn.
+func (g gen) plan(a engine.Algorithm) *engine.Plan {
+	n := 1 + g.r.IntN(3)
+	all := engine.Algorithms()
+	var ps []*engine.Policy
+	for i := 0; i < n; i++ {
+		alg := a
+		if i > 0 {
+			alg = all[g.r.IntN(len(all))]
+		}
+		for {
+			p, err := engine.Compile(g.limit(fmt.Sprintf("p%d-%s", i, alg), alg))
+			if err == nil {
+				ps = append(ps, p)
+				break
+			}
+		}
+	}
+	return engine.NewPlan(ps...)
+}
+
+// step draws a time step in microseconds: often zero, mostly small, now and
+// then hours or days (crossing calendar windows and TTLs), sometimes
+// backwards.
+func (g gen) step() int64 {
+	switch x := g.r.IntN(100); {
+	case x < 20:
+		return 0
+	case x < 50:
+		return g.r.Int64N(1000)
+	case x < 75:
+		return g.r.Int64N(1_000_000)
+	case x < 88:
+		return g.r.Int64N(60_000_000)
+	case x < 93:
+		return g.r.Int64N(3 * 3_600_000_000)
+	case x < 95:
+		return g.r.Int64N(10 * 86_400_000_000)
+	default:
+		return -g.r.Int64N(2_000_000)
+	}
+}
+
+// cost draws a cost for kind against the plan's first policy.
+func (g gen) cost(kind engine.OpKind, p *engine.Policy) int64 {
+	c := p.CapMilli
+	var v int64
+	switch x := g.r.IntN(100); {
+	case x < 10:
+		v = 0
+	case x < 40:
+		v = 1000 * (1 + g.r.Int64N(3))
+	case x < 80:
+		v = 1 + g.r.Int64N(max(1, c/3))
+	case x < 92:
+		v = 1 + g.r.Int64N(c)
+	default:
+		v = c + 1 + g.r.Int64N(c+1)
+	}
+	if kind == engine.Settle && g.r.IntN(2) == 0 {
+		v = -v
+	}
+	return v
+}
+
+func (g gen) kind() engine.OpKind {
+	switch x := g.r.IntN(100); {
+	case x < 70:
+		return engine.Acquire
+	case x < 85:
+		return engine.Settle
+	}
+	return engine.Release
+}
+
+// starts are the sequences' start times: ordinary days, month ends (31, 30,
+// 28 and 29 days) and a year end.
+var starts = []time.Time{
+	time.Date(2026, 11, 23, 6, 14, 11, 123456000, time.UTC),
+	time.Date(2026, 1, 31, 23, 58, 0, 0, time.UTC),
+	time.Date(2026, 2, 28, 23, 59, 30, 0, time.UTC),
+	time.Date(2028, 2, 29, 23, 0, 0, 0, time.UTC),
+	time.Date(2026, 4, 30, 23, 59, 59, 999000000, time.UTC),
+	time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC),
+	time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC),
+	time.Date(2099, 12, 31, 12, 0, 0, 0, time.UTC),
+}
+
+// keys the sequences touch; braces and '%' exercise the key escaping.
+var keys = []string{"alice", "bob", "{carol}", "d%7B"}
+
+// genOps draws n operations for algorithm a from seed: a few plans, a few
+// keys, restarting from a new start time now and then.
+func genOps(seed uint64, a engine.Algorithm, n int) []engine.Op {
+	g := gen{rand.New(rand.NewPCG(seed, uint64(a.Code())))}
+	plans := make([]*engine.Plan, 3)
+	for i := range plans {
+		plans[i] = g.plan(a)
+	}
+	now := engine.Micros(starts[g.r.IntN(len(starts))])
+	ops := make([]engine.Op, 0, n)
+	for len(ops) < n {
+		if g.r.IntN(150) == 0 {
+			// A fresh start far from the last: every state is expired or
+			// from the past.
+			now = max(now, engine.Micros(starts[g.r.IntN(len(starts))]))
+		}
+		now = max(0, now+g.step())
+		pl := plans[g.r.IntN(len(plans))]
+		kind := g.kind()
+		ops = append(ops, engine.Op{
+			Kind: kind,
+			Key:  keys[g.r.IntN(len(keys))],
+			Plan: pl,
+			Cost: g.cost(kind, pl.Policies[0]),
+			Now:  now,
+		})
+	}
+	return ops
+}
+
+func describe(op engine.Op) string {
+	s := fmt.Sprintf("%s key=%q cost=%d now=%d (%s) plan=[", op.Kind, op.Key, op.Cost, op.Now, engine.FromMicros(op.Now).Format(time.RFC3339Nano))
+	for i, p := range op.Plan.Policies {
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprintf("%s{cap=%d capn=%d ceil=%d rate=%d win=%d cal=%q}", p.Name, p.CapMilli, p.CapNano, p.CeilNano, p.Rate, p.WindowUS, p.Calendar)
+	}
+	return s + "]"
+}
+
+// TestConformance drives seeded random sequences of operations through the
+// memory store, miniredis and a real redis-server and requires identical
+// results, for every algorithm.
+func TestConformance(t *testing.T) {
+	seed := *conformanceSeed
+	n := *conformanceOps
+	if testing.Short() {
+		n /= 5
+	}
+	t.Logf("seed %d (rerun with -conformance.seed=%d), %d ops per algorithm", seed, seed, n)
+	ctx := context.Background()
+	for _, a := range engine.Algorithms() {
+		t.Run(string(a), func(t *testing.T) {
+			mem := memstore.New(memstore.Options{})
+			stores := clientStores(t, "tg")
+			ops := genOps(seed, a, n)
+			allowed, denied := 0, 0
+			for i, op := range ops {
+				want, err := mem.Apply(ctx, op)
+				if err != nil {
+					t.Fatalf("seed %d op %d: memstore: %v", seed, i, err)
+				}
+				if op.Kind == engine.Acquire {
+					if want.Allowed {
+						allowed++
+					} else {
+						denied++
+					}
+				}
+				for _, s := range stores {
+					got, err := s.st.Apply(ctx, op)
+					if err != nil {
+						t.Fatalf("seed %d op %d %s: %s: %v", seed, i, describe(op), s.name, err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("seed %d op %d %s:\n%s: %+v\nmemstore:  %+v", seed, i, describe(op), s.name, got, want)
+					}
+				}
+			}
+			// A sequence that never admits or never denies tests little.
+			if allowed == 0 || denied == 0 {
+				t.Fatalf("seed %d: %d acquires allowed, %d denied: the generator is degenerate", seed, allowed, denied)
+			}
+			t.Logf("%d ops: %d acquires allowed, %d denied", len(ops), allowed, denied)
+		})
+	}
+}

@@ -1,0 +1,433 @@
+-- tollgate engine: every algorithm and operation kind in one script, mirroring
+-- engine.Step and engine.Eval (engine/transition.go, engine/plan.go) exactly.
+--
+-- Lua numbers are doubles. Every value here is an integer below 2^53 by the
+-- engine's bounds, so + - * are exact; division goes through idiv/fdiv, which
+-- correct math.floor(a/b) against q*b. Stored values are written with
+-- string.format('%d', n): real Redis's tostring keeps only 14 significant
+-- digits.
+--
+-- ARGV: clock (0 server: now = TIME, once per call; 1 client: each op's
+-- now), min TTL in ms (0 normally), op count; per op 5 numbers: kind, cost
+-- milli, now us, params base b, policy count; then the plans' policy
+-- parameters, 7 per policy at ARGV[b+1..b+7] for an op's first policy
+-- (algorithm code, cap milli, cap nano, ceiling nano, rate nano/us, window
+-- us, calendar code), its next policies following. KEYS: each op's policy
+-- keys, in order.
+--
+-- Stored value per policy key: "expires_us s0 s1 s2" (the engine.State, with
+-- the time after which it counts as absent, as memstore keeps it). The key's
+-- PX TTL is the same TTL rounded up to milliseconds: Redis reclaims the key,
+-- the stored expiry keeps the semantics exact to the microsecond.
+--
+-- Reply: per op, now, then per policy: flags (1 allowed + 2 permanent),
+-- remaining, reset us, retry-after us, charged.
+
+local floor = math.floor
+local fmt = string.format
+local tonumber = tonumber
+local match = string.match
+local call = redis.call
+
+local NANO_PER_MILLI = 1000000
+local PPM = 1000000
+local US_PER_HOUR = 3600000000
+local US_PER_DAY = 86400000000
+local TTL_MARGIN = 1000000
+
+-- fdiv returns floor(a/b) exactly for b > 0.
+local function fdiv(a, b)
+  local q = floor(a / b)
+  if q * b > a then
+    q = q - 1
+  elseif (q + 1) * b <= a then
+    q = q + 1
+  end
+  return q
+end
+
+-- idiv returns Go's a/b (truncated toward zero) for b > 0.
+local function idiv(a, b)
+  local q = fdiv(a, b)
+  if a < 0 and q * b ~= a then
+    q = q + 1
+  end
+  return q
+end
+
+-- ceildiv is engine.ceilDiv: ceil(a/b) for a > 0, 0 for a <= 0.
+local function ceildiv(a, b)
+  if a <= 0 then
+    return 0
+  end
+  return fdiv(a + b - 1, b)
+end
+
+local function days_from_civil(y, m, d)
+  if m <= 2 then
+    y = y - 1
+  end
+  local era = fdiv(y, 400)
+  local yoe = y - era * 400
+  local mp = m - 3
+  if m <= 2 then
+    mp = m + 9
+  end
+  local doy = idiv(153 * mp + 2, 5) + d - 1
+  local doe = yoe * 365 + idiv(yoe, 4) - idiv(yoe, 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+-- month_bounds returns the start and end of the UTC calendar month holding
+-- now (engine.civilFromDays, then daysFromCivil of its first and the next).
+local function month_bounds(now)
+  local z = fdiv(now, US_PER_DAY) + 719468
+  local era = fdiv(z, 146097)
+  local doe = z - era * 146097
+  local yoe = idiv(doe - idiv(doe, 1460) + idiv(doe, 36524) - idiv(doe, 146096), 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + idiv(yoe, 4) - idiv(yoe, 100))
+  local mp = idiv(5 * doy + 2, 153)
+  local m
+  if mp < 10 then
+    m = mp + 3
+  else
+    m = mp - 9
+  end
+  if m <= 2 then
+    y = y + 1
+  end
+  local ny, nm = y, m + 1
+  if nm > 12 then
+    ny, nm = y + 1, 1
+  end
+  return days_from_civil(y, m, 1) * US_PER_DAY, days_from_civil(ny, nm, 1) * US_PER_DAY
+end
+
+-- step is engine.Step for the policy whose 7 parameters are ARGV[b+1..b+7]
+-- (algorithm code, cap milli, cap nano, ceiling nano, rate, window us,
+-- calendar code). It returns s0, s1, s2, write, ttl us, allowed, permanent,
+-- remaining, reset us, retry-after us, charged. One function for all
+-- algorithms: the script's closures are rebuilt on every call.
+local function step(A, b, s0, s1, s2, exists, now, kind, cost)
+  local a = tonumber(A[b + 1])
+  local write, allowed, perm, retry, charged = true, false, false, 0, 0
+  if a == 4 then
+    -- gcra: theoretical arrival time and a sub-microsecond remainder.
+    local capn, rate = tonumber(A[b + 3]), tonumber(A[b + 5])
+    local tat, rem = now, 0
+    if exists then
+      tat, rem = s0, s1
+    end
+    if tat < now then
+      tat, rem = now, 0
+    end
+    local used = (tat - now) * rate + rem
+    if kind == 1 then
+      local n = cost * NANO_PER_MILLI
+      if n > capn then
+        perm, write = true, false
+      elseif used + n <= capn then
+        used = used + n
+        allowed, charged = true, cost
+      else
+        retry = ceildiv(used + n - capn, rate)
+        write = false
+      end
+    elseif kind == 2 then
+      used = used + cost * NANO_PER_MILLI
+      if used < 0 then used = 0 elseif used > 2 * capn then used = 2 * capn end
+      allowed, charged = true, cost
+    else
+      allowed, write = true, false
+    end
+    local reset = ceildiv(used, rate)
+    local q = idiv(used, rate)
+    local left = capn - used
+    if left <= 0 then left = 0 else left = idiv(left, NANO_PER_MILLI) end
+    return now + q, used - q * rate, 0, write, reset + TTL_MARGIN, allowed, perm, left, reset, retry, charged
+  elseif a == 3 or a == 5 then
+    -- token-bucket (ceiling = capacity) and ptb-cwd (ceiling below it).
+    local capn, ceil, rate = tonumber(A[b + 3]), tonumber(A[b + 4]), tonumber(A[b + 5])
+    local tokens, last = ceil, now
+    if exists then
+      tokens, last = s0, s1
+    end
+    if now > last then
+      local el = now - last
+      if tokens < ceil then
+        if el >= ceildiv(ceil - tokens, rate) then
+          tokens = ceil
+        else
+          tokens = tokens + el * rate
+        end
+      elseif tokens > ceil then
+        if el >= ceildiv(tokens - ceil, rate) then
+          tokens = ceil
+        else
+          tokens = tokens - el * rate
+        end
+      end
+      last = now
+    end
+    if kind == 1 then
+      local n = cost * NANO_PER_MILLI
+      if n > ceil then
+        perm, write = true, false
+      elseif tokens >= n then
+        tokens = tokens - n
+        allowed, charged = true, cost
+      else
+        retry = ceildiv(n - tokens, rate)
+        write = false
+      end
+    elseif kind == 2 then
+      tokens = tokens - cost * NANO_PER_MILLI
+      if tokens < -capn then tokens = -capn elseif tokens > capn then tokens = capn end
+      allowed, charged = true, cost
+    else
+      allowed, write = true, false
+    end
+    local reset, toceil = 0, 0
+    if tokens < ceil then
+      toceil = ceildiv(ceil - tokens, rate)
+      reset = toceil
+    elseif tokens > ceil then
+      toceil = ceildiv(tokens - ceil, rate)
+    end
+    local left = 0
+    if tokens > 0 then left = idiv(tokens, NANO_PER_MILLI) end
+    -- The TTL runs from last, which is later than now when this caller's
+    -- clock is behind the one that wrote the state.
+    return tokens, last, 0, write, toceil + TTL_MARGIN + (last - now), allowed, perm, left, reset, retry, charged
+  elseif a == 1 then
+    -- fixed-window: one counter per window, epoch or calendar aligned.
+    local capm, cal = tonumber(A[b + 2]), tonumber(A[b + 7])
+    local ws, we
+    if cal == 1 then
+      ws = fdiv(now, US_PER_HOUR) * US_PER_HOUR
+      we = ws + US_PER_HOUR
+    elseif cal == 2 then
+      ws = fdiv(now, US_PER_DAY) * US_PER_DAY
+      we = ws + US_PER_DAY
+    elseif cal == 3 then
+      ws, we = month_bounds(now)
+    else
+      local w = tonumber(A[b + 6])
+      ws = fdiv(now, w) * w
+      we = ws + w
+    end
+    local count = 0
+    if exists and s0 == ws then
+      count = s1
+    end
+    if kind == 1 then
+      if cost > capm then
+        perm, write = true, false
+      elseif count + cost <= capm then
+        count = count + cost
+        allowed, charged = true, cost
+      else
+        retry = we - now
+        write = false
+      end
+    elseif kind == 2 then
+      count = count + cost
+      if count < 0 then count = 0 elseif count > 2 * capm then count = 2 * capm end
+      allowed, charged = true, cost
+    else
+      allowed, write = true, false
+    end
+    local left = capm - count
+    if left < 0 then left = 0 end
+    return ws, count, 0, write, we - now + TTL_MARGIN, allowed, perm, left, we - now, retry, charged
+  elseif a == 2 then
+    -- sliding-window counter: previous window weighted by its overlap (ppm).
+    local capm, w = tonumber(A[b + 2]), tonumber(A[b + 6])
+    local ws = fdiv(now, w) * w
+    local caller_now = now
+    local cur, prev = 0, 0
+    if exists then
+      if ws == s0 then
+        cur, prev = s1, s2
+      elseif ws == s0 + w then
+        prev = s1
+      elseif ws < s0 then
+        -- This clock is behind the one that wrote the state: judge at the
+        -- stored window's start (as engine.stepSliding does).
+        ws, now = s0, s0
+        cur, prev = s1, s2
+      end
+    end
+    local frac = idiv((w - (now - ws)) * PPM, w)
+    local weighted = idiv(prev * frac, PPM)
+    local est = weighted + cur
+    if kind == 1 then
+      if cost > capm then
+        perm, write = true, false
+      elseif est + cost <= capm then
+        cur = cur + cost
+        est = est + cost
+        allowed, charged = true, cost
+      elseif cur + cost <= capm then
+        -- Wait for the previous window's weight to fall to the room left.
+        local target = idiv((capm - cur - cost) * PPM, prev)
+        retry = ws + w - idiv(target * w, PPM) - now
+        if retry < 1 then retry = 1 end
+        write = false
+      else
+        -- Wait past this window, then for this window's weight to fall.
+        local target = idiv((capm - cost) * PPM, cur)
+        retry = ws + 2 * w - idiv(target * w, PPM) - now
+        if retry < 1 then retry = 1 end
+        write = false
+      end
+    elseif kind == 2 then
+      cur = cur + cost
+      if cur < 0 then cur = 0 elseif cur > 2 * capm then cur = 2 * capm end
+      est = weighted + cur
+      allowed, charged = true, cost
+    else
+      allowed, write = true, false
+    end
+    local left = capm - est
+    if left < 0 then left = 0 end
+    -- The TTL is relative to the caller's now (the store adds it to that),
+    -- even when the decision was judged at the stored window's start.
+    return ws, cur, prev, write, ws + 2 * w - caller_now + TTL_MARGIN, allowed, perm, left, ws + w - now, retry, charged
+  elseif a == 6 then
+    -- concurrency: cost in flight; the TTL is the lease timeout.
+    local capm = tonumber(A[b + 2])
+    local inflight = 0
+    if exists then
+      inflight = s0
+    end
+    if kind == 1 then
+      if cost > capm then
+        perm, write = true, false
+      elseif inflight + cost <= capm then
+        inflight = inflight + cost
+        allowed, charged = true, cost
+      else
+        write = false
+      end
+    elseif kind == 3 then
+      inflight = inflight - cost
+      if inflight < 0 then inflight = 0 end
+      allowed, charged = true, -cost
+    else
+      allowed, write = true, false
+    end
+    local left = capm - inflight
+    if left < 0 then left = 0 end
+    return inflight, 0, 0, write, tonumber(A[b + 6]), allowed, perm, left, 0, 0, charged
+  end
+  return error('tollgate: unknown algorithm code ' .. tostring(a))
+end
+
+local argv = ARGV
+local keys = KEYS
+local client_clock = argv[1] == '1'
+local min_ttl_ms = tonumber(argv[2])
+local now = 0
+if not client_clock then
+  local t = call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+-- write stores one policy's new state under its key with its TTL.
+local function write(key, ttl, n0, n1, n2)
+  local ms = ceildiv(ttl, 1000)
+  if ms < min_ttl_ms then ms = min_ttl_ms end
+  if ms < 1 then ms = 1 end
+  call('SET', key, fmt('%d %d %d %d', now + ttl, n0, n1, n2), 'PX', fmt('%d', ms))
+end
+
+-- read returns one policy's stored state and whether it exists (is stored
+-- and not expired at now).
+local function read(key)
+  local v = call('GET', key)
+  if v then
+    local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
+    if e and tonumber(e) > now then
+      return tonumber(a), tonumber(b), tonumber(c), true
+    end
+  end
+  return 0, 0, 0, false
+end
+
+local out = {}
+local oi = 0
+local ki = 0
+local ai = 4
+local R -- per-policy step results of a plan of several policies, 11 each
+for _ = 1, tonumber(argv[3]) do
+  local kind = tonumber(argv[ai])
+  local cost = tonumber(argv[ai + 1])
+  if client_clock then
+    now = tonumber(argv[ai + 2])
+  end
+  local pb = tonumber(argv[ai + 3])
+  local np = tonumber(argv[ai + 4])
+  ai = ai + 5
+  if np == 1 then
+    -- One policy: no other policy can deny, nothing to re-evaluate.
+    local key = keys[ki + 1]
+    local s0, s1, s2, exists = read(key)
+    local n0, n1, n2, w, ttl, allowed, perm, left, reset, retry, charged =
+      step(argv, pb, s0, s1, s2, exists, now, kind, cost)
+    if allowed and w then
+      write(key, ttl, n0, n1, n2)
+    end
+    local flags = 0
+    if allowed then flags = 1 end
+    if perm then flags = flags + 2 end
+    out[oi + 1], out[oi + 2], out[oi + 3], out[oi + 4], out[oi + 5], out[oi + 6] = now, flags, left, reset, retry, charged
+    oi = oi + 6
+  else
+    R = R or {}
+    local allowed = true
+    for i = 1, np do
+      local s0, s1, s2, exists = read(keys[ki + i])
+      local rb = (i - 1) * 11
+      R[rb + 1], R[rb + 2], R[rb + 3], R[rb + 4], R[rb + 5], R[rb + 6], R[rb + 7], R[rb + 8], R[rb + 9], R[rb + 10], R[rb + 11] =
+        step(argv, pb + (i - 1) * 7, s0, s1, s2, exists, now, kind, cost)
+      if not R[rb + 6] then
+        allowed = false
+      end
+    end
+    if allowed then
+      for i = 1, np do
+        local rb = (i - 1) * 11
+        if R[rb + 4] then
+          write(keys[ki + i], R[rb + 5], R[rb + 1], R[rb + 2], R[rb + 3])
+        end
+      end
+    elseif kind == 1 then
+      -- Report pre-charge balances for the policies that would have admitted
+      -- (their decision stays allowed, as engine.Eval has it). Nothing was
+      -- written, so the states read again are the ones judged.
+      for i = 1, np do
+        local rb = (i - 1) * 11
+        if R[rb + 6] then
+          local s0, s1, s2, exists = read(keys[ki + i])
+          local _
+          _, _, _, _, _, _, R[rb + 7], R[rb + 8], R[rb + 9], R[rb + 10], R[rb + 11] =
+            step(argv, pb + (i - 1) * 7, s0, s1, s2, exists, now, 1, 0)
+        end
+      end
+    end
+    oi = oi + 1
+    out[oi] = now
+    for i = 1, np do
+      local rb = (i - 1) * 11
+      local flags = 0
+      if R[rb + 6] then flags = 1 end
+      if R[rb + 7] then flags = flags + 2 end
+      out[oi + 1], out[oi + 2], out[oi + 3], out[oi + 4], out[oi + 5] = flags, R[rb + 8], R[rb + 9], R[rb + 10], R[rb + 11]
+      oi = oi + 5
+    end
+  end
+  ki = ki + np
+end
+return out

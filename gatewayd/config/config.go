@@ -1,0 +1,407 @@
+// Package config is gatewayd's configuration file: its YAML schema, strict
+// decoding, the defaults (all in [Config.ApplyDefaults]) and [Config.Validate],
+// which reports every problem at once, each naming the field and the value.
+//
+// Run code only ever receives a validated config:
+//
+//	cfg, err := config.Load("gatewayd.yaml") // decode, default, validate
+//	if err != nil { ... } // errors.Join of "routes[0].upstream: ..." problems
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ErrInvalid marks a config that failed decoding or validation.
+var ErrInvalid = errors.New("config: invalid")
+
+// Duration is a time.Duration written as a Go duration string in YAML
+// ("250ms", "29s", "1m").
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML parses a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: duration: want a string like \"250ms\" or \"29s\", got %q", n.Line, n.Value)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: duration: %q is not a duration like \"250ms\" or \"29s\"", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Config is the whole file. The zero value is not valid; use Load or Parse.
+type Config struct {
+	// Listen is the proxy listener's address (default 127.0.0.1:8080).
+	Listen string `yaml:"listen"`
+	// AdminListen is the admin listener's address: /healthz, /readyz, /metrics
+	// (default 127.0.0.1:9090).
+	AdminListen string `yaml:"admin_listen"`
+	// Server holds the client-facing limits and timeouts.
+	Server Server `yaml:"server"`
+	// Store is where rate-limit state lives.
+	Store Store `yaml:"store"`
+	// Auth says how clients are identified.
+	Auth Auth `yaml:"auth"`
+	// Tiers are the plans clients are on; at least one.
+	Tiers []Tier `yaml:"tiers"`
+	// Routes map path prefixes to upstreams; at least one.
+	Routes []Route `yaml:"routes"`
+	// Pricing moves route costs with observed latency and load.
+	Pricing Pricing `yaml:"pricing"`
+	// Penalty is the penalty box for keys that keep hitting 429.
+	Penalty Penalty `yaml:"penalty"`
+	// Ledger is the usage ledger.
+	Ledger Ledger `yaml:"ledger"`
+	// Shutdown governs SIGTERM.
+	Shutdown Shutdown `yaml:"shutdown"`
+}
+
+// Server holds client-facing limits.
+type Server struct {
+	// ReadHeaderTimeout bounds how long a client may take to send its headers
+	// (default 5s), against slow-loris clients.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request including its body (default 60s).
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// IdleTimeout closes idle keep-alive connections (default 120s).
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds the request header size (default 64 KiB).
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxBodyBytes is the default request body limit, then 413 (default 10 MB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// UpstreamTimeout is the default upstream timeout, then 504 (default 29s).
+	UpstreamTimeout Duration `yaml:"upstream_timeout"`
+	// MaxInFlight is the node's in-flight request limit; beyond it requests
+	// get a fast 503 (default 4096).
+	MaxInFlight int `yaml:"max_in_flight"`
+}
+
+// Store chooses the rate-limit store.
+type Store struct {
+	// Kind is "memory" (default: one node, nothing to install) or "redis".
+	Kind string `yaml:"kind"`
+	// Redis configures the redis store; required when Kind is "redis".
+	Redis Redis `yaml:"redis"`
+	// Breaker opens after consecutive store failures so a dead store costs no
+	// more round trips until the cool-down has passed.
+	Breaker Breaker `yaml:"breaker"`
+}
+
+// Redis is a Redis server.
+type Redis struct {
+	// Addr is host:port.
+	Addr string `yaml:"addr"`
+	// Password, if the server requires one. Prefer PasswordFile.
+	Password string `yaml:"password"`
+	// PasswordFile holds the password (trailing newline trimmed).
+	PasswordFile string `yaml:"password_file"`
+	// DB is the database number (default 0).
+	DB int `yaml:"db"`
+	// Prefix starts every key (default "tg"; no braces or whitespace).
+	Prefix string `yaml:"prefix"`
+	// Timeout bounds dial, read and write of one command (default 100ms).
+	Timeout Duration `yaml:"timeout"`
+	// PoolSize is the connection pool size (default 64).
+	PoolSize int `yaml:"pool_size"`
+	// Clock is "server" (default: Redis TIME, immune to node clock skew) or
+	// "client" (the node's clock; exists to reproduce the skew bug).
+	Clock string `yaml:"clock"`
+}
+
+// Breaker configures the store circuit breaker.
+type Breaker struct {
+	// Failures is how many consecutive failures open it (default 5).
+	Failures int `yaml:"failures"`
+	// Cooldown is how long it stays open (default 5s).
+	Cooldown Duration `yaml:"cooldown"`
+}
+
+// Auth configures client identification. A request is authenticated by its
+// API key header if present, else by a bearer JWT if JWT is configured.
+type Auth struct {
+	// APIKeys are keys identified by the SHA-256 of the raw key.
+	APIKeys APIKeys `yaml:"api_keys"`
+	// JWT configures bearer tokens.
+	JWT *JWT `yaml:"jwt"`
+}
+
+// APIKeys configures API-key auth.
+type APIKeys struct {
+	// Header carries the key (default X-API-Key).
+	Header string `yaml:"header"`
+	// Keys are the known keys.
+	Keys []APIKey `yaml:"keys"`
+}
+
+// APIKey is one key.
+type APIKey struct {
+	// SHA256 is the lowercase hex SHA-256 of the raw key; the config never
+	// holds raw keys (`printf %s KEY | sha256sum`).
+	SHA256 string `yaml:"sha256"`
+	// Tier is the key's tier name.
+	Tier string `yaml:"tier"`
+	// Name is an optional label for logs.
+	Name string `yaml:"name"`
+}
+
+// JWT configures bearer-token auth.
+type JWT struct {
+	// Algorithms accepted, any of HS256, RS256, ES256 (default all that have
+	// keys configured).
+	Algorithms []string `yaml:"algorithms"`
+	// HMACSecretFile holds the HS256 secret.
+	HMACSecretFile string `yaml:"hmac_secret_file"`
+	// PublicKeys are PEM files of RS256/ES256 public keys.
+	PublicKeys []PublicKey `yaml:"public_keys"`
+	// JWKSURL is fetched for keys by kid; cached, refreshed every JWKSRefresh
+	// and on an unknown kid (at most once per JWKSMinRefresh).
+	JWKSURL string `yaml:"jwks_url"`
+	// JWKSRefresh is the JWKS refresh period (default 5m).
+	JWKSRefresh Duration `yaml:"jwks_refresh"`
+	// JWKSMinRefresh bounds refreshes triggered by unknown kids (default 10s).
+	JWKSMinRefresh Duration `yaml:"jwks_min_refresh"`
+	// Issuer, if set, must equal the iss claim.
+	Issuer string `yaml:"issuer"`
+	// Audience, if set, must be in the aud claim.
+	Audience string `yaml:"audience"`
+	// TierClaim names the claim holding the tier (default "tier").
+	TierClaim string `yaml:"tier_claim"`
+	// DefaultTier is used when the claim is absent; empty means 401.
+	DefaultTier string `yaml:"default_tier"`
+	// SubjectClaim names the claim identifying the client (default "sub").
+	SubjectClaim string `yaml:"subject_claim"`
+	// Leeway is the clock leeway for exp/nbf/iat (default 30s).
+	Leeway Duration `yaml:"leeway"`
+}
+
+// PublicKey is a PEM public key file with an optional kid.
+type PublicKey struct {
+	File string `yaml:"file"`
+	// Kid, if set, is matched against the token's kid header.
+	Kid string `yaml:"kid"`
+}
+
+// Tier is a plan: limits for every key on it. Fields mirror engine/tier.
+type Tier struct {
+	// Name is the tier name, used in headers and metric labels.
+	Name string `yaml:"name"`
+	// Algorithm is the engine algorithm (default token-bucket).
+	Algorithm string `yaml:"algorithm"`
+	// Burst is the bucket capacity in tokens.
+	Burst float64 `yaml:"burst"`
+	// Rate is the sustained rate in tokens per Period.
+	Rate float64 `yaml:"rate"`
+	// Period is the rate's period (default 1s).
+	Period Duration `yaml:"period"`
+	// RefillCap is ptb-cwd's refill ceiling as a fraction of Burst.
+	RefillCap float64 `yaml:"refill_cap"`
+	// Quotas are long calendar quotas in tokens (0 = none).
+	Quotas Quotas `yaml:"quotas"`
+	// Methods are per-method limits, keyed by upper-case method.
+	Methods map[string]Rate `yaml:"methods"`
+	// Operational is the separate bucket for operational routes (health,
+	// metrics), so they never drain the tier's budget.
+	Operational Rate `yaml:"operational"`
+	// Concurrency caps requests in flight per key (0 = no cap).
+	Concurrency float64 `yaml:"concurrency"`
+	// FailOpen admits requests (unmetered) when the store is down; false
+	// refuses them with 503.
+	FailOpen bool `yaml:"fail_open"`
+	// Shadow is a candidate policy for this tier: it decides and meters beside
+	// the enforced one but never refuses.
+	Shadow *Shadow `yaml:"shadow"`
+}
+
+// Quotas are long quotas in tokens per UTC calendar hour, day and month.
+type Quotas struct {
+	Hour  float64 `yaml:"hour"`
+	Day   float64 `yaml:"day"`
+	Month float64 `yaml:"month"`
+}
+
+// Rate is a burst and a rate per period.
+type Rate struct {
+	Burst  float64  `yaml:"burst"`
+	Rate   float64  `yaml:"rate"`
+	Period Duration `yaml:"period"`
+}
+
+// Shadow is a candidate policy; zero fields inherit the tier's.
+type Shadow struct {
+	Algorithm string   `yaml:"algorithm"`
+	Burst     float64  `yaml:"burst"`
+	Rate      float64  `yaml:"rate"`
+	Period    Duration `yaml:"period"`
+	RefillCap float64  `yaml:"refill_cap"`
+}
+
+// Route maps a path prefix and methods to an upstream.
+type Route struct {
+	// Name labels the route in metrics, headers and the ledger (default: the
+	// prefix).
+	Name string `yaml:"name"`
+	// Prefix is the path prefix, starting with "/". The longest matching
+	// prefix wins.
+	Prefix string `yaml:"prefix"`
+	// Methods allowed (default GET, HEAD, POST, PUT, PATCH, DELETE).
+	Methods []string `yaml:"methods"`
+	// Upstream is the base URL requests are proxied to.
+	Upstream string `yaml:"upstream"`
+	// StripPrefix removes Prefix from the path before proxying.
+	StripPrefix bool `yaml:"strip_prefix"`
+	// Cost is the route's base cost in tokens (default pricing.default_cost).
+	Cost float64 `yaml:"cost"`
+	// Reference is the service time Cost is priced at; observed latency above
+	// it raises the settled cost (default 100ms).
+	Reference Duration `yaml:"reference"`
+	// Timeout is the upstream timeout, then 504 (default server.upstream_timeout).
+	Timeout Duration `yaml:"timeout"`
+	// MaxBodyBytes is the body limit, then 413 (default server.max_body_bytes).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Operational routes (health, metrics) use the tier's operational bucket.
+	Operational bool `yaml:"operational"`
+	// CORS, if set, answers preflights at the gateway (never charged) and adds
+	// CORS headers to responses.
+	CORS *CORS `yaml:"cors"`
+	// Shadow is a candidate policy for this route, overriding the tier's.
+	Shadow *Shadow `yaml:"shadow"`
+}
+
+// CORS is a route's CORS policy.
+type CORS struct {
+	// AllowOrigins are exact origins or "*".
+	AllowOrigins []string `yaml:"allow_origins"`
+	// AllowMethods default to the route's methods.
+	AllowMethods []string `yaml:"allow_methods"`
+	// AllowHeaders default to Content-Type, Authorization and the API key header.
+	AllowHeaders []string `yaml:"allow_headers"`
+	// ExposeHeaders default to the rate-limit headers.
+	ExposeHeaders []string `yaml:"expose_headers"`
+	// AllowCredentials sets Access-Control-Allow-Credentials.
+	AllowCredentials bool `yaml:"allow_credentials"`
+	// MaxAge caches preflights (default 10m).
+	MaxAge Duration `yaml:"max_age"`
+}
+
+// Pricing mirrors engine/pricing.Config.
+type Pricing struct {
+	// DefaultCost in tokens for routes without a cost (default 1).
+	DefaultCost float64 `yaml:"default_cost"`
+	// Alpha is the EMA weight of each observation (default 0.1).
+	Alpha float64 `yaml:"alpha"`
+	// SurgeThreshold is the load (in-flight / max_in_flight) above which the
+	// surge multiplier applies (default 0.7).
+	SurgeThreshold float64 `yaml:"surge_threshold"`
+	// SurgeMultiplier scales costs above the threshold (default 1.5).
+	SurgeMultiplier float64 `yaml:"surge_multiplier"`
+	// MinMultiplier and MaxMultiplier clamp the latency multiplier (default 0.5, 4).
+	MinMultiplier float64 `yaml:"min_multiplier"`
+	MaxMultiplier float64 `yaml:"max_multiplier"`
+	// MaxStep bounds a multiplier's relative change per Interval (default 0.2).
+	MaxStep float64 `yaml:"max_step"`
+	// Interval is how often prices move (default 1s).
+	Interval Duration `yaml:"interval"`
+	// Dynamic turns latency-driven prices on; off, every route costs its Cost
+	// exactly and settle refunds nothing (default false).
+	Dynamic bool `yaml:"dynamic"`
+}
+
+// Penalty is the penalty box.
+type Penalty struct {
+	// Threshold: a key with more than this many 429s within Window is boxed
+	// (0 disables the box; default 0).
+	Threshold int `yaml:"threshold"`
+	// Window is the counting window (default 1m).
+	Window Duration `yaml:"window"`
+	// Cooldown is how long a boxed key is refused (default 1m).
+	Cooldown Duration `yaml:"cooldown"`
+}
+
+// Ledger is the usage ledger.
+type Ledger struct {
+	// Dir holds the JSONL files (default "ledger"). Relative to the working
+	// directory.
+	Dir string `yaml:"dir"`
+	// MaxFileBytes rotates a file once it reaches this size (default 64 MiB).
+	MaxFileBytes int64 `yaml:"max_file_bytes"`
+	// BatchSize flushes (write + fsync) after this many records (default 512).
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval flushes at least this often (default 200ms).
+	FlushInterval Duration `yaml:"flush_interval"`
+	// RedisStream, if set, also appends every record to a Redis Stream.
+	RedisStream *RedisStream `yaml:"redis_stream"`
+}
+
+// RedisStream is the optional ledger sink.
+type RedisStream struct {
+	// Addr is the Redis address (default store.redis.addr).
+	Addr string `yaml:"addr"`
+	// Key is the stream key (default "tollgate:ledger").
+	Key string `yaml:"key"`
+	// MaxLen caps the stream approximately (default 1000000).
+	MaxLen int64 `yaml:"max_len"`
+}
+
+// Shutdown governs SIGTERM.
+type Shutdown struct {
+	// DrainDelay keeps serving after /readyz turns 503 so load balancers
+	// notice before the listener closes; set it to the balancer's detection
+	// time (default 0).
+	DrainDelay Duration `yaml:"drain_delay"`
+	// Grace bounds the drain of in-flight requests; it must be shorter than
+	// the two-minute spot notice together with DrainDelay (default 90s).
+	Grace Duration `yaml:"grace"`
+}
+
+// Parse decodes YAML strictly (unknown fields are errors), applies the
+// defaults and validates.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: empty file", ErrInvalid)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("%w: more than one YAML document", ErrInvalid)
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Load reads and parses a file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `
+auth:
+  api_keys:
+    keys:
+      - sha256: c48a01f49fd0f2cc404bc3cbbc80e91457a3d41bb429a695243de4c61794155c
+        tier: basic
+tiers:
+  - name: basic
+    burst: 10
+    rate: 1
+routes:
+  - prefix: /v1/
+    upstream: http://127.0.0.1:9000
+`
+
+func TestExampleFileLoads(t *testing.T) {
+	c, err := Load(filepath.Join("..", "example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.AdminListen != "127.0.0.1:9090" {
+		t.Errorf("listen %q admin %q", c.Listen, c.AdminListen)
+	}
+	tr, ok := c.Tier("basic")
+	if !ok || tr.Burst != 10 || tr.Rate != 1 || tr.Period.D() != time.Second {
+		t.Errorf("tier basic = %+v, %v", tr, ok)
+	}
+	if len(c.Routes) != 1 || c.Routes[0].Prefix != "/v1/" || c.Routes[0].Upstream != "http://127.0.0.1:9000" {
+		t.Errorf("routes = %+v", c.Routes)
+	}
+	if c.Auth.APIKeys.Header != "X-API-Key" {
+		t.Errorf("api key header %q", c.Auth.APIKeys.Header)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Routes[0]
+	if r.Timeout.D() != 29*time.Second || r.MaxBodyBytes != 10<<20 {
+		t.Errorf("route timeout %v body %d; want 29s and 10 MB", r.Timeout.D(), r.MaxBodyBytes)
+	}
+	if r.Name != "/v1/" || r.Cost != 1 || len(r.Methods) != len(DefaultMethods) {
+		t.Errorf("route defaults %+v", r)
+	}
+	if c.Store.Kind != "memory" || c.Tiers[0].Algorithm != "token-bucket" {
+		t.Errorf("store %q algorithm %q", c.Store.Kind, c.Tiers[0].Algorithm)
+	}
+	// Defaults are idempotent.
+	before := *c
+	c.ApplyDefaults()
+	if before.Server != c.Server || before.Ledger.Dir != c.Ledger.Dir {
+		t.Error("ApplyDefaults is not idempotent")
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	bad := `
+listen: nonsense
+store:
+  kind: etcd
+auth:
+  api_keys:
+    keys:
+      - sha256: demo-key
+        tier: gold
+tiers:
+  - name: basic
+    burst: -5
+    rate: 1
+    algorithm: leaky
+routes:
+  - prefix: v1
+    upstream: ftp://x
+shutdown:
+  grace: 3m
+`
+	_, err := Parse([]byte(bad))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("error does not wrap ErrInvalid: %v", err)
+	}
+	for _, want := range []string{
+		`listen: must be host:port, got "nonsense"`,
+		`store.kind: must be memory or redis, got "etcd"`,
+		`auth.api_keys.keys[0].sha256: must be 64 hex digits`,
+		`auth.api_keys.keys[0].tier: unknown tier "gold"`,
+		`tiers[0].burst: must be > 0, got -5`,
+		`tiers[0].algorithm: unknown "leaky"`,
+		`routes[0].prefix: must start with /, got "v1"`,
+		`routes[0].upstream: must be an http(s) URL with a host, got "ftp://x"`,
+		`shutdown.grace: drain_delay + grace must be shorter than the 2m0s spot notice`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestStrictDecoding(t *testing.T) {
+	for name, doc := range map[string]string{
+		"unknown field":  minimal + "\nlisen: 127.0.0.1:1\n",
+		"bad duration":   minimal + "\nserver:\n  upstream_timeout: 29\n",
+		"two documents":  minimal + "\n---\nlisten: x\n",
+		"empty":          "",
+		"wrong type":     "tiers: 3\n",
+		"redis no addr":  minimal + "\nstore:\n  kind: redis\n",
+		"cors wildcard":  strings.Replace(minimal, "upstream: http://127.0.0.1:9000", "upstream: http://127.0.0.1:9000\n    cors:\n      allow_origins: ['*']\n      allow_credentials: true", 1),
+		"duplicate tier": strings.Replace(minimal, "tiers:\n", "tiers:\n  - name: basic\n    burst: 1\n    rate: 1\n", 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Parse([]byte(doc)); err == nil {
+				t.Errorf("want an error for %s", name)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("want a not-exist error, got %v", err)
+	}
+}
+
+// FuzzParse: the loader never panics, and whatever it accepts is valid and
+// stays valid after defaults are applied again.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(minimal))
+	if b, err := os.ReadFile(filepath.Join("..", "example.yaml")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("listen: [\n"))
+	f.Add([]byte("tiers:\n  - name: a\n    burst: .nan\n"))
+	f.Add([]byte("server:\n  upstream_timeout: -1s\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			if c != nil {
+				t.Fatal("config returned with an error")
+			}
+			return
+		}
+		c.ApplyDefaults()
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted config fails validation after defaults: %v", err)
+		}
+	})
+}

@@ -1,0 +1,207 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// The defaults, in one place.
+const (
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultAdminListen       = "127.0.0.1:9090"
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	// DefaultMaxBodyBytes is 10 MB, AWS API Gateway's fixed payload limit
+	// (research/gateways.md, request size limits).
+	DefaultMaxBodyBytes = 10 << 20
+	// DefaultUpstreamTimeout is 29 s, AWS API Gateway's integration timeout.
+	DefaultUpstreamTimeout = 29 * time.Second
+	DefaultMaxInFlight     = 4096
+	DefaultStoreKind       = "memory"
+	DefaultRedisPrefix     = "tg"
+	DefaultRedisTimeout    = 100 * time.Millisecond
+	DefaultRedisPoolSize   = 64
+	DefaultRedisClock      = "server"
+	DefaultBreakerFailures = 5
+	DefaultBreakerCooldown = 5 * time.Second
+	DefaultAPIKeyHeader    = "X-API-Key"
+	DefaultJWKSRefresh     = 5 * time.Minute
+	DefaultJWKSMinRefresh  = 10 * time.Second
+	DefaultTierClaim       = "tier"
+	DefaultSubjectClaim    = "sub"
+	DefaultLeeway          = 30 * time.Second
+	DefaultAlgorithm       = "token-bucket"
+	DefaultPeriod          = time.Second
+	DefaultReference       = 100 * time.Millisecond
+	DefaultCORSMaxAge      = 10 * time.Minute
+	DefaultCost            = 1.0
+	// DefaultAlpha is the EMA weight of one latency observation (DESIGN.md, pricing).
+	DefaultAlpha = 0.1
+	// DefaultSurgeThreshold is the load above which prices surge (DESIGN.md: 70%).
+	DefaultSurgeThreshold  = 0.7
+	DefaultSurgeMultiplier = 1.5
+	DefaultMinMultiplier   = 0.5
+	DefaultMaxMultiplier   = 4
+	DefaultMaxStep         = 0.2
+	DefaultPriceInterval   = time.Second
+	DefaultPenaltyWindow   = time.Minute
+	DefaultPenaltyCooldown = time.Minute
+	DefaultLedgerDir       = "ledger"
+	DefaultLedgerFileBytes = 64 << 20
+	DefaultLedgerBatch     = 512
+	DefaultLedgerFlush     = 200 * time.Millisecond
+	DefaultStreamKey       = "tollgate:ledger"
+	DefaultStreamMaxLen    = 1_000_000
+	DefaultGrace           = 90 * time.Second
+	// SpotNotice is the two-minute spot interruption notice; drain delay plus
+	// grace must fit inside it.
+	SpotNotice = 2 * time.Minute
+)
+
+// DefaultMethods are a route's methods when none are given.
+var DefaultMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+
+func setS(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setD(p *Duration, v time.Duration) {
+	if *p == 0 {
+		*p = Duration(v)
+	}
+}
+
+func setF(p *float64, v float64) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setI(p *int, v int) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setI64(p *int64, v int64) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+// ApplyDefaults fills every unset field with its default. It is idempotent.
+func (c *Config) ApplyDefaults() {
+	setS(&c.Listen, DefaultListen)
+	setS(&c.AdminListen, DefaultAdminListen)
+	s := &c.Server
+	setD(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setD(&s.ReadTimeout, DefaultReadTimeout)
+	setD(&s.IdleTimeout, DefaultIdleTimeout)
+	setI(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setI64(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+	setD(&s.UpstreamTimeout, DefaultUpstreamTimeout)
+	setI(&s.MaxInFlight, DefaultMaxInFlight)
+
+	setS(&c.Store.Kind, DefaultStoreKind)
+	r := &c.Store.Redis
+	setS(&r.Prefix, DefaultRedisPrefix)
+	setD(&r.Timeout, DefaultRedisTimeout)
+	setI(&r.PoolSize, DefaultRedisPoolSize)
+	setS(&r.Clock, DefaultRedisClock)
+	setI(&c.Store.Breaker.Failures, DefaultBreakerFailures)
+	setD(&c.Store.Breaker.Cooldown, DefaultBreakerCooldown)
+
+	setS(&c.Auth.APIKeys.Header, DefaultAPIKeyHeader)
+	for i := range c.Auth.APIKeys.Keys {
+		k := &c.Auth.APIKeys.Keys[i]
+		k.SHA256 = strings.ToLower(strings.TrimSpace(k.SHA256))
+	}
+	if j := c.Auth.JWT; j != nil {
+		setD(&j.JWKSRefresh, DefaultJWKSRefresh)
+		setD(&j.JWKSMinRefresh, DefaultJWKSMinRefresh)
+		setS(&j.TierClaim, DefaultTierClaim)
+		setS(&j.SubjectClaim, DefaultSubjectClaim)
+		setD(&j.Leeway, DefaultLeeway)
+		if len(j.Algorithms) == 0 {
+			if j.HMACSecretFile != "" {
+				j.Algorithms = append(j.Algorithms, "HS256")
+			}
+			if len(j.PublicKeys) > 0 || j.JWKSURL != "" {
+				j.Algorithms = append(j.Algorithms, "RS256", "ES256")
+			}
+		}
+	}
+
+	for i := range c.Tiers {
+		t := &c.Tiers[i]
+		setS(&t.Algorithm, DefaultAlgorithm)
+		setD(&t.Period, DefaultPeriod)
+		if t.Operational.Burst == 0 && t.Operational.Rate == 0 {
+			// A generous operational bucket by default: health checks every
+			// 100ms with headroom, never drawn from the tier's budget.
+			t.Operational = Rate{Burst: 20, Rate: 10}
+		}
+		setD(&t.Operational.Period, DefaultPeriod)
+		for m, r := range t.Methods {
+			setD(&r.Period, DefaultPeriod)
+			t.Methods[m] = r
+		}
+	}
+
+	p := &c.Pricing
+	setF(&p.DefaultCost, DefaultCost)
+	setF(&p.Alpha, DefaultAlpha)
+	setF(&p.SurgeThreshold, DefaultSurgeThreshold)
+	setF(&p.SurgeMultiplier, DefaultSurgeMultiplier)
+	setF(&p.MinMultiplier, DefaultMinMultiplier)
+	setF(&p.MaxMultiplier, DefaultMaxMultiplier)
+	setF(&p.MaxStep, DefaultMaxStep)
+	setD(&p.Interval, DefaultPriceInterval)
+
+	for i := range c.Routes {
+		rt := &c.Routes[i]
+		setS(&rt.Name, rt.Prefix)
+		if len(rt.Methods) == 0 {
+			rt.Methods = append([]string(nil), DefaultMethods...)
+		}
+		for j, m := range rt.Methods {
+			rt.Methods[j] = strings.ToUpper(m)
+		}
+		setF(&rt.Cost, p.DefaultCost)
+		setD(&rt.Reference, DefaultReference)
+		setD(&rt.Timeout, s.UpstreamTimeout.D())
+		setI64(&rt.MaxBodyBytes, s.MaxBodyBytes)
+		if rt.CORS != nil {
+			setD(&rt.CORS.MaxAge, DefaultCORSMaxAge)
+			if len(rt.CORS.AllowMethods) == 0 {
+				rt.CORS.AllowMethods = append([]string(nil), rt.Methods...)
+			}
+			if len(rt.CORS.AllowHeaders) == 0 {
+				rt.CORS.AllowHeaders = []string{"Content-Type", "Authorization", c.Auth.APIKeys.Header}
+			}
+			if len(rt.CORS.ExposeHeaders) == 0 {
+				rt.CORS.ExposeHeaders = []string{"RateLimit", "RateLimit-Policy", "Retry-After"}
+			}
+		}
+	}
+
+	setD(&c.Penalty.Window, DefaultPenaltyWindow)
+	setD(&c.Penalty.Cooldown, DefaultPenaltyCooldown)
+
+	l := &c.Ledger
+	setS(&l.Dir, DefaultLedgerDir)
+	setI64(&l.MaxFileBytes, DefaultLedgerFileBytes)
+	setI(&l.BatchSize, DefaultLedgerBatch)
+	setD(&l.FlushInterval, DefaultLedgerFlush)
+	if rs := l.RedisStream; rs != nil {
+		setS(&rs.Addr, c.Store.Redis.Addr)
+		setS(&rs.Key, DefaultStreamKey)
+		setI64(&rs.MaxLen, DefaultStreamMaxLen)
+	}
+
+	setD(&c.Shutdown.Grace, DefaultGrace)
+}

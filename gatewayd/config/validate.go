@@ -1,0 +1,390 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// knownAlgorithms are the engine's algorithms a tier may use. Kept here so the
+// config can be validated without compiling it; engine.Compile checks again.
+var knownAlgorithms = map[string]bool{
+	"fixed-window": true, "sliding-window": true, "token-bucket": true,
+	"gcra": true, "ptb-cwd": true, "concurrency": true,
+}
+
+var knownMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
+	"DELETE": true, "OPTIONS": true, "CONNECT": true, "TRACE": true,
+}
+
+var jwtAlgorithms = map[string]bool{"HS256": true, "RS256": true, "ES256": true}
+
+// problems collects validation failures.
+type problems []error
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) positive(field string, v float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+		p.add(field, "must be > 0, got %v", v)
+	}
+}
+
+func (p *problems) nonNegative(field string, v float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		p.add(field, "must be >= 0, got %v", v)
+	}
+}
+
+func (p *problems) addr(field, v string) {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		p.add(field, "must be host:port, got %q", v)
+	}
+}
+
+// validName is a tier or route name: usable in a header's quoted string and
+// a metric label.
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	return !strings.ContainsAny(s, " \t\r\n\",;{}:\\=")
+}
+
+// Validate checks a defaulted config and returns every problem at once
+// (errors.Join), each naming the field and the value. It does not touch the
+// network or the file system except to check that key files exist.
+func (c *Config) Validate() error {
+	var p problems
+	p.addr("listen", c.Listen)
+	p.addr("admin_listen", c.AdminListen)
+	if c.Listen == c.AdminListen {
+		p.add("admin_listen", "must differ from listen, both are %q", c.Listen)
+	}
+
+	s := c.Server
+	for name, d := range map[string]Duration{
+		"server.read_header_timeout": s.ReadHeaderTimeout, "server.read_timeout": s.ReadTimeout,
+		"server.idle_timeout": s.IdleTimeout, "server.upstream_timeout": s.UpstreamTimeout,
+	} {
+		if d <= 0 {
+			p.add(name, "must be > 0, got %v", d.D())
+		}
+	}
+	if s.MaxHeaderBytes < 1024 {
+		p.add("server.max_header_bytes", "must be >= 1024, got %d", s.MaxHeaderBytes)
+	}
+	if s.MaxBodyBytes < 0 {
+		p.add("server.max_body_bytes", "must be >= 0, got %d", s.MaxBodyBytes)
+	}
+	if s.MaxInFlight < 1 {
+		p.add("server.max_in_flight", "must be >= 1, got %d", s.MaxInFlight)
+	}
+
+	switch c.Store.Kind {
+	case "memory":
+	case "redis":
+		if c.Store.Redis.Addr == "" {
+			p.add("store.redis.addr", "required when store.kind is redis")
+		} else {
+			p.addr("store.redis.addr", c.Store.Redis.Addr)
+		}
+	default:
+		p.add("store.kind", "must be memory or redis, got %q", c.Store.Kind)
+	}
+	r := c.Store.Redis
+	if r.Clock != "server" && r.Clock != "client" {
+		p.add("store.redis.clock", "must be server or client, got %q", r.Clock)
+	}
+	if r.Timeout <= 0 {
+		p.add("store.redis.timeout", "must be > 0, got %v", r.Timeout.D())
+	}
+	if r.PoolSize < 1 {
+		p.add("store.redis.pool_size", "must be >= 1, got %d", r.PoolSize)
+	}
+	if r.DB < 0 {
+		p.add("store.redis.db", "must be >= 0, got %d", r.DB)
+	}
+	if r.Password != "" && r.PasswordFile != "" {
+		p.add("store.redis.password_file", "set password or password_file, not both")
+	}
+	if c.Store.Breaker.Failures < 1 {
+		p.add("store.breaker.failures", "must be >= 1, got %d", c.Store.Breaker.Failures)
+	}
+	if c.Store.Breaker.Cooldown <= 0 {
+		p.add("store.breaker.cooldown", "must be > 0, got %v", c.Store.Breaker.Cooldown.D())
+	}
+
+	tiers := map[string]bool{}
+	for i, t := range c.Tiers {
+		f := fmt.Sprintf("tiers[%d]", i)
+		if !validName(t.Name) {
+			p.add(f+".name", "must be 1 to 64 characters without spaces, quotes, commas, semicolons, colons, braces or '=', got %q", t.Name)
+		} else if tiers[t.Name] {
+			p.add(f+".name", "duplicate tier %q", t.Name)
+		}
+		tiers[t.Name] = true
+		if !knownAlgorithms[t.Algorithm] {
+			p.add(f+".algorithm", "unknown %q (known: %s)", t.Algorithm, strings.Join(sortedKeys(knownAlgorithms), ", "))
+		}
+		p.positive(f+".burst", t.Burst)
+		switch t.Algorithm {
+		case "token-bucket", "gcra", "ptb-cwd":
+			p.positive(f+".rate", t.Rate)
+		}
+		if t.Period <= 0 {
+			p.add(f+".period", "must be > 0, got %v", t.Period.D())
+		}
+		p.nonNegative(f+".quotas.hour", t.Quotas.Hour)
+		p.nonNegative(f+".quotas.day", t.Quotas.Day)
+		p.nonNegative(f+".quotas.month", t.Quotas.Month)
+		p.nonNegative(f+".concurrency", t.Concurrency)
+		p.positive(f+".operational.burst", t.Operational.Burst)
+		p.positive(f+".operational.rate", t.Operational.Rate)
+		for _, m := range sortedKeys(t.Methods) {
+			if !knownMethods[m] {
+				p.add(fmt.Sprintf("%s.methods[%q]", f, m), "unknown method (use upper case, e.g. POST)")
+			}
+			p.positive(fmt.Sprintf("%s.methods[%q].burst", f, m), t.Methods[m].Burst)
+			p.positive(fmt.Sprintf("%s.methods[%q].rate", f, m), t.Methods[m].Rate)
+		}
+		if t.Shadow != nil {
+			p.shadow(f+".shadow", *t.Shadow)
+		}
+	}
+	if len(c.Tiers) == 0 {
+		p.add("tiers", "at least one tier is required")
+	}
+
+	a := c.Auth
+	if strings.TrimSpace(a.APIKeys.Header) == "" || strings.ContainsAny(a.APIKeys.Header, " :\t") {
+		p.add("auth.api_keys.header", "must be a header name, got %q", a.APIKeys.Header)
+	}
+	seenKey := map[string]bool{}
+	for i, k := range a.APIKeys.Keys {
+		f := fmt.Sprintf("auth.api_keys.keys[%d]", i)
+		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
+			p.add(f+".sha256", "must be 64 hex digits (the SHA-256 of the key, never the key), got %q", k.SHA256)
+		} else if seenKey[k.SHA256] {
+			p.add(f+".sha256", "duplicate key hash %q", k.SHA256)
+		}
+		seenKey[k.SHA256] = true
+		if !tiers[k.Tier] {
+			p.add(f+".tier", "unknown tier %q", k.Tier)
+		}
+	}
+	if j := a.JWT; j != nil {
+		if j.HMACSecretFile == "" && len(j.PublicKeys) == 0 && j.JWKSURL == "" {
+			p.add("auth.jwt", "needs hmac_secret_file, public_keys or jwks_url")
+		}
+		for i, alg := range j.Algorithms {
+			if !jwtAlgorithms[alg] {
+				p.add(fmt.Sprintf("auth.jwt.algorithms[%d]", i), "must be HS256, RS256 or ES256, got %q", alg)
+			}
+			if alg == "HS256" && j.HMACSecretFile == "" {
+				p.add(fmt.Sprintf("auth.jwt.algorithms[%d]", i), "HS256 needs hmac_secret_file")
+			}
+		}
+		for i, k := range j.PublicKeys {
+			if k.File == "" {
+				p.add(fmt.Sprintf("auth.jwt.public_keys[%d].file", i), "required")
+			}
+		}
+		if j.JWKSURL != "" {
+			u, err := url.Parse(j.JWKSURL)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				p.add("auth.jwt.jwks_url", "must be an http(s) URL, got %q", j.JWKSURL)
+			}
+		}
+		if j.JWKSRefresh < Duration(time.Second) {
+			p.add("auth.jwt.jwks_refresh", "must be >= 1s, got %v", j.JWKSRefresh.D())
+		}
+		if j.JWKSMinRefresh <= 0 {
+			p.add("auth.jwt.jwks_min_refresh", "must be > 0, got %v", j.JWKSMinRefresh.D())
+		}
+		if j.DefaultTier != "" && !tiers[j.DefaultTier] {
+			p.add("auth.jwt.default_tier", "unknown tier %q", j.DefaultTier)
+		}
+		if j.Leeway < 0 {
+			p.add("auth.jwt.leeway", "must be >= 0, got %v", j.Leeway.D())
+		}
+	}
+	if len(a.APIKeys.Keys) == 0 && a.JWT == nil {
+		p.add("auth", "configure api_keys.keys or jwt: every request must be identified")
+	}
+
+	routes := map[string]bool{}
+	prefixes := map[string]bool{}
+	for i, rt := range c.Routes {
+		f := fmt.Sprintf("routes[%d]", i)
+		if !strings.HasPrefix(rt.Prefix, "/") {
+			p.add(f+".prefix", "must start with /, got %q", rt.Prefix)
+		} else if prefixes[rt.Prefix] {
+			p.add(f+".prefix", "duplicate prefix %q", rt.Prefix)
+		}
+		prefixes[rt.Prefix] = true
+		if !validName(rt.Name) {
+			p.add(f+".name", "must be 1 to 64 characters without spaces, quotes, commas, semicolons, colons, braces or '=', got %q", rt.Name)
+		} else if routes[rt.Name] {
+			p.add(f+".name", "duplicate route name %q", rt.Name)
+		}
+		routes[rt.Name] = true
+		for j, m := range rt.Methods {
+			if !knownMethods[m] {
+				p.add(fmt.Sprintf("%s.methods[%d]", f, j), "unknown method %q", m)
+			}
+		}
+		u, err := url.Parse(rt.Upstream)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add(f+".upstream", "must be an http(s) URL with a host, got %q", rt.Upstream)
+		}
+		p.positive(f+".cost", rt.Cost)
+		if rt.Cost > 1_000_000 {
+			p.add(f+".cost", "must be <= 1000000, got %v", rt.Cost)
+		}
+		if rt.Reference <= 0 {
+			p.add(f+".reference", "must be > 0, got %v", rt.Reference.D())
+		}
+		if rt.Timeout <= 0 {
+			p.add(f+".timeout", "must be > 0, got %v", rt.Timeout.D())
+		}
+		if rt.MaxBodyBytes < 0 {
+			p.add(f+".max_body_bytes", "must be >= 0, got %d", rt.MaxBodyBytes)
+		}
+		if cr := rt.CORS; cr != nil {
+			if len(cr.AllowOrigins) == 0 {
+				p.add(f+".cors.allow_origins", "at least one origin or \"*\" is required")
+			}
+			for j, o := range cr.AllowOrigins {
+				if o == "*" {
+					if cr.AllowCredentials {
+						p.add(fmt.Sprintf("%s.cors.allow_origins[%d]", f, j), "\"*\" cannot be used with allow_credentials")
+					}
+					continue
+				}
+				ou, err := url.Parse(o)
+				if err != nil || ou.Scheme == "" || ou.Host == "" || (ou.Path != "" && ou.Path != "/") {
+					p.add(fmt.Sprintf("%s.cors.allow_origins[%d]", f, j), "must be \"*\" or scheme://host[:port], got %q", o)
+				}
+			}
+			if cr.MaxAge < 0 {
+				p.add(f+".cors.max_age", "must be >= 0, got %v", cr.MaxAge.D())
+			}
+		}
+		if rt.Shadow != nil {
+			p.shadow(f+".shadow", *rt.Shadow)
+		}
+	}
+	if len(c.Routes) == 0 {
+		p.add("routes", "at least one route is required")
+	}
+
+	pr := c.Pricing
+	p.positive("pricing.default_cost", pr.DefaultCost)
+	if pr.Alpha <= 0 || pr.Alpha > 1 || math.IsNaN(pr.Alpha) {
+		p.add("pricing.alpha", "must be in (0, 1], got %v", pr.Alpha)
+	}
+	if pr.SurgeThreshold <= 0 || pr.SurgeThreshold > 1 || math.IsNaN(pr.SurgeThreshold) {
+		p.add("pricing.surge_threshold", "must be in (0, 1], got %v", pr.SurgeThreshold)
+	}
+	if pr.SurgeMultiplier < 1 || math.IsNaN(pr.SurgeMultiplier) {
+		p.add("pricing.surge_multiplier", "must be >= 1, got %v", pr.SurgeMultiplier)
+	}
+	p.positive("pricing.min_multiplier", pr.MinMultiplier)
+	if pr.MaxMultiplier < pr.MinMultiplier || math.IsNaN(pr.MaxMultiplier) {
+		p.add("pricing.max_multiplier", "must be >= min_multiplier %v, got %v", pr.MinMultiplier, pr.MaxMultiplier)
+	}
+	p.positive("pricing.max_step", pr.MaxStep)
+	if pr.Interval <= 0 {
+		p.add("pricing.interval", "must be > 0, got %v", pr.Interval.D())
+	}
+
+	if c.Penalty.Threshold < 0 {
+		p.add("penalty.threshold", "must be >= 0, got %d", c.Penalty.Threshold)
+	}
+	if c.Penalty.Window <= 0 {
+		p.add("penalty.window", "must be > 0, got %v", c.Penalty.Window.D())
+	}
+	if c.Penalty.Cooldown <= 0 {
+		p.add("penalty.cooldown", "must be > 0, got %v", c.Penalty.Cooldown.D())
+	}
+
+	l := c.Ledger
+	if strings.TrimSpace(l.Dir) == "" {
+		p.add("ledger.dir", "must not be empty")
+	}
+	if l.MaxFileBytes < 4096 {
+		p.add("ledger.max_file_bytes", "must be >= 4096, got %d", l.MaxFileBytes)
+	}
+	if l.BatchSize < 1 {
+		p.add("ledger.batch_size", "must be >= 1, got %d", l.BatchSize)
+	}
+	if l.FlushInterval <= 0 {
+		p.add("ledger.flush_interval", "must be > 0, got %v", l.FlushInterval.D())
+	}
+	if rs := l.RedisStream; rs != nil {
+		if rs.Addr == "" {
+			p.add("ledger.redis_stream.addr", "required (or set store.redis.addr)")
+		} else {
+			p.addr("ledger.redis_stream.addr", rs.Addr)
+		}
+		if rs.MaxLen < 1 {
+			p.add("ledger.redis_stream.max_len", "must be >= 1, got %d", rs.MaxLen)
+		}
+	}
+
+	if c.Shutdown.DrainDelay < 0 {
+		p.add("shutdown.drain_delay", "must be >= 0, got %v", c.Shutdown.DrainDelay.D())
+	}
+	if c.Shutdown.Grace <= 0 {
+		p.add("shutdown.grace", "must be > 0, got %v", c.Shutdown.Grace.D())
+	}
+	if c.Shutdown.DrainDelay.D()+c.Shutdown.Grace.D() >= SpotNotice {
+		p.add("shutdown.grace", "drain_delay + grace must be shorter than the %v spot notice, got %v + %v",
+			SpotNotice, c.Shutdown.DrainDelay.D(), c.Shutdown.Grace.D())
+	}
+
+	if len(p) == 0 {
+		return nil
+	}
+	return errors.Join(p...)
+}
+
+func (p *problems) shadow(f string, s Shadow) {
+	if s.Algorithm != "" && !knownAlgorithms[s.Algorithm] {
+		p.add(f+".algorithm", "unknown %q (known: %s)", s.Algorithm, strings.Join(sortedKeys(knownAlgorithms), ", "))
+	}
+	p.nonNegative(f+".burst", s.Burst)
+	p.nonNegative(f+".rate", s.Rate)
+	if s.Period < 0 {
+		p.add(f+".period", "must be >= 0, got %v", s.Period.D())
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Tier returns the tier with the given name, or false.
+func (c *Config) Tier(name string) (Tier, bool) {
+	for _, t := range c.Tiers {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Tier{}, false
+}

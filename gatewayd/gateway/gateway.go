@@ -1,0 +1,214 @@
+// Package gateway is gatewayd's request path: route match, CORS preflight,
+// auth, penalty box, price, limit (with an optional shadow candidate), proxy,
+// observe, settle, meter, answer. It also serves the admin endpoints and
+// swaps its configuration atomically on reload.
+//
+//	g, err := gateway.New(cfg, log)
+//	http.ListenAndServe(cfg.Listen, g)              // the proxy listener
+//	http.ListenAndServe(cfg.AdminListen, g.Admin()) // /healthz /readyz /metrics
+//	err = g.Reload(newCfg)                          // refused: the old config stays
+//	g.SetReady(false); ...drain...; g.Close()       // flushes the ledger
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"tollgate/gatewayd/config"
+	"tollgate/gatewayd/ledger"
+	"tollgate/gatewayd/metrics"
+	"tollgate/gatewayd/proxy"
+)
+
+// Gateway serves the proxy listener. It is safe for concurrent use.
+type Gateway struct {
+	log       *slog.Logger
+	transport *http.Transport
+	rt        atomic.Pointer[runtime]
+	ledger    *ledger.Writer
+	m         *metrics.Metrics
+
+	storeLog logLimiter
+
+	ready    atomic.Bool
+	inFlight atomic.Int64
+	idPrefix string
+	idSeq    atomic.Uint64
+
+	reloadMu sync.Mutex
+	stop     chan struct{}
+	done     chan struct{}
+	closed   sync.Once
+}
+
+// New builds a gateway from a validated config: the store, the ledger (its
+// directory is created), the metrics, and a background ticker for the
+// pricer. It is ready at once.
+func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+	g := &Gateway{log: log, transport: proxy.NewTransport(), stop: make(chan struct{}), done: make(chan struct{})}
+	rt, err := build(cfg, nil, g.transport, log)
+	if err != nil {
+		return nil, err
+	}
+	g.rt.Store(rt)
+	var sink ledger.Sink
+	if rs := cfg.Ledger.RedisStream; rs != nil {
+		sink = ledger.NewStreamSink(rs.Addr, cfg.Store.Redis.Password, rs.Key, rs.MaxLen, cfg.Store.Redis.Timeout.D())
+	}
+	lw, err := ledger.Open(ledger.Options{Dir: cfg.Ledger.Dir, MaxFileBytes: cfg.Ledger.MaxFileBytes,
+		BatchSize: cfg.Ledger.BatchSize, FlushInterval: cfg.Ledger.FlushInterval.D()}, sink, log)
+	if err != nil {
+		rt.backend.close()
+		rt.auth.Close()
+		return nil, err
+	}
+	g.ledger = lw
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	g.idPrefix = hex.EncodeToString(b[:]) + "-"
+	g.m = metrics.New(map[string]func() float64{
+		"gatewayd_ready":                  func() float64 { return boolF(g.ready.Load()) },
+		"gatewayd_ledger_records_written": func() float64 { return float64(lw.Written()) },
+		"gatewayd_ledger_records_dropped": func() float64 { return float64(lw.Dropped()) },
+		"gatewayd_ledger_write_errors":    func() float64 { return float64(lw.Errors()) },
+		"gatewayd_ledger_sink_errors":     func() float64 { return float64(lw.SinkErrors()) },
+		"gatewayd_store_errors":           func() float64 { return float64(g.rt.Load().backend.lim.StoreErrors()) },
+		"gatewayd_store_breaker_open": func() float64 {
+			return boolF(g.rt.Load().backend.lim.Breaker().State() != "closed")
+		},
+	}, map[string]string{
+		"gatewayd_ready":                  "1 while /readyz answers 200.",
+		"gatewayd_ledger_records_written": "Ledger records durable in files (fsynced).",
+		"gatewayd_ledger_records_dropped": "Ledger records appended after close (should stay 0).",
+		"gatewayd_ledger_write_errors":    "Ledger write or fsync failures (records are retried).",
+		"gatewayd_ledger_sink_errors":     "Ledger batches the Redis Stream sink failed to take.",
+		"gatewayd_store_errors":           "Rate-limit store calls that failed (cumulative, current store).",
+		"gatewayd_store_breaker_open":     "1 while the store circuit breaker is open or half-open.",
+	})
+	g.ready.Store(true)
+	go g.tick()
+	return g, nil
+}
+
+func boolF(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// tick moves the pricer: load is in-flight over the node limit.
+func (g *Gateway) tick() {
+	defer close(g.done)
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case now := <-t.C:
+			rt := g.rt.Load()
+			rt.pricer.SetLoad(float64(g.inFlight.Load()) / float64(rt.cfg.Server.MaxInFlight))
+			rt.pricer.Tick(now)
+		}
+	}
+}
+
+// Config returns the config in force.
+func (g *Gateway) Config() *config.Config { return g.rt.Load().cfg }
+
+// SetReady sets what /readyz answers.
+func (g *Gateway) SetReady(ok bool) { g.ready.Store(ok) }
+
+// InFlight returns the number of requests being served.
+func (g *Gateway) InFlight() int64 { return g.inFlight.Load() }
+
+// Reload swaps in a new validated config atomically. On any error the old
+// config stays in force. Listener addresses and the ledger need a restart;
+// changes to them are reported in the returned notes and not applied.
+func (g *Gateway) Reload(cfg *config.Config) (notes []string, err error) {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	old := g.rt.Load()
+	rt, err := build(cfg, old, g.transport, g.log)
+	if err != nil {
+		g.m.Reloads.WithLabelValues("refused").Inc()
+		return nil, err
+	}
+	if cfg.Listen != old.cfg.Listen || cfg.AdminListen != old.cfg.AdminListen {
+		notes = append(notes, "listen addresses changed; they take effect on restart")
+	}
+	if !reflect.DeepEqual(cfg.Ledger, old.cfg.Ledger) {
+		notes = append(notes, "ledger settings changed; they take effect on restart")
+	}
+	if cfg.Server.ReadHeaderTimeout != old.cfg.Server.ReadHeaderTimeout || cfg.Server.ReadTimeout != old.cfg.Server.ReadTimeout ||
+		cfg.Server.IdleTimeout != old.cfg.Server.IdleTimeout || cfg.Server.MaxHeaderBytes != old.cfg.Server.MaxHeaderBytes {
+		notes = append(notes, "server read/idle timeouts and header size take effect on restart")
+	}
+	g.rt.Store(rt)
+	old.auth.Close()
+	if old.backend != rt.backend {
+		// Requests in flight may still settle against the old store.
+		ob := old.backend
+		time.AfterFunc(time.Minute, ob.close)
+	}
+	g.m.Reloads.WithLabelValues("applied").Inc()
+	return notes, nil
+}
+
+// ReloadRefused counts a reload refused before it reached Reload (the file
+// did not load or validate).
+func (g *Gateway) ReloadRefused() { g.m.Reloads.WithLabelValues("refused").Inc() }
+
+// Close stops the ticker, flushes and closes the ledger and the store
+// client. Call it after the listeners have drained.
+func (g *Gateway) Close() error {
+	var err error
+	g.closed.Do(func() {
+		close(g.stop)
+		<-g.done
+		err = g.ledger.Close()
+		rt := g.rt.Load()
+		rt.auth.Close()
+		rt.backend.close()
+		g.transport.CloseIdleConnections()
+	})
+	return err
+}
+
+// Admin returns the admin handler: /healthz (200 while the process runs),
+// /readyz (200 while ready, 503 while draining), /metrics.
+func (g *Gateway) Admin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if !g.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("draining\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", g.m.Handler())
+	return mux
+}
+
+// nextID returns a request id unique to this process run.
+func (g *Gateway) nextID() string {
+	return g.idPrefix + strconv.FormatUint(g.idSeq.Add(1), 36)
+}
+
+// LedgerWritten returns how many ledger records are durable.
+func (g *Gateway) LedgerWritten() int64 { return g.ledger.Written() }

@@ -1,0 +1,377 @@
+package gateway
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"tollgate/engine"
+	"tollgate/engine/limiter"
+	"tollgate/engine/tier"
+	"tollgate/gatewayd/cors"
+	"tollgate/gatewayd/headers"
+	"tollgate/gatewayd/ledger"
+	"tollgate/gatewayd/proxy"
+	"tollgate/gatewayd/respond"
+	"tollgate/gatewayd/route"
+)
+
+// Decisions, the values of the ledger's decision field and the metrics'
+// decision label: a fixed set.
+const (
+	DecisionAllowed          = "allowed"
+	DecisionLimited          = "limited"
+	DecisionPenalty          = "penalty"
+	DecisionUnauthenticated  = "unauthenticated"
+	DecisionShed             = "shed"
+	DecisionUnavailable      = "unavailable"
+	DecisionPreflight        = "preflight"
+	DecisionNoRoute          = "no_route"
+	DecisionMethodNotAllowed = "method_not_allowed"
+	DecisionTooLarge         = "too_large"
+)
+
+// statusWriter records the status sent.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// settleTimeout bounds the settle and release calls after the response.
+const settleTimeout = time.Second
+
+// ServeHTTP is the request path. Every request answered produces exactly one
+// ledger record, written before ServeHTTP returns to the server, so a
+// graceful shutdown that waits for handlers loses none.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rt := g.rt.Load()
+	sw := &statusWriter{ResponseWriter: w}
+	rec := ledger.Record{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC()}
+	n := g.inFlight.Add(1)
+	g.m.InFlight.Inc()
+	defer func() {
+		g.inFlight.Add(-1)
+		g.m.InFlight.Dec()
+		g.finish(&rec, sw, start)
+	}()
+	w.Header().Set("X-Request-Id", rec.ID)
+
+	if n > int64(rt.cfg.Server.MaxInFlight) {
+		rec.Decision = DecisionShed
+		w.Header().Set("Retry-After", "1")
+		respond.Write(sw, respond.Error{Status: http.StatusServiceUnavailable, Code: "overloaded",
+			Message: "the gateway is at its in-flight limit; retry shortly"})
+		return
+	}
+
+	p := route.Clean(r.URL.Path)
+	if p != r.URL.Path {
+		r.URL.Path, r.URL.RawPath = p, ""
+		rec.Path = p
+	}
+	rr, ok := rt.routes.Match(p)
+	if !ok {
+		rec.Decision = DecisionNoRoute
+		respond.Write(sw, respond.Error{Status: http.StatusNotFound, Code: "no_route", Message: "no route matches this path"})
+		return
+	}
+	rec.Route = rr.cfg.Name
+	origin := r.Header.Get("Origin")
+	if rr.cors != nil && cors.IsPreflight(r) {
+		rec.Decision = DecisionPreflight
+		if rr.cors.Preflight(w.Header(), r) {
+			sw.WriteHeader(http.StatusNoContent)
+			return
+		}
+		respond.Write(sw, respond.Error{Status: http.StatusForbidden, Code: "cors_refused",
+			Message: "origin, method or headers not allowed by this route's CORS policy"})
+		return
+	}
+	if rr.cors != nil && origin != "" {
+		rr.cors.Decorate(w.Header(), origin)
+	}
+	if !rr.methods[r.Method] {
+		rec.Decision = DecisionMethodNotAllowed
+		w.Header().Set("Allow", rr.allow)
+		respond.Write(sw, respond.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+			Message: r.Method + " is not allowed on this route"})
+		return
+	}
+
+	id, aerr := rt.auth.Authenticate(r, start)
+	if aerr != nil {
+		rec.Decision = DecisionUnauthenticated
+		if rt.cfg.Auth.JWT != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		}
+		respond.Write(sw, respond.Error{Status: aerr.Status(), Code: aerr.Code, Message: aerr.Message})
+		return
+	}
+	rec.KeyHash, rec.Tier = id.KeyHash, id.Tier
+	trt := rt.tiers[id.Tier]
+	if trt == nil { // unreachable: auth only yields configured tiers
+		rec.Decision = DecisionUnauthenticated
+		respond.Write(sw, respond.Error{Status: http.StatusUnauthorized, Code: "unknown_tier", Message: "tier not offered here"})
+		return
+	}
+
+	if r.ContentLength > rr.cfg.MaxBodyBytes {
+		rec.Decision = DecisionTooLarge
+		respond.Write(sw, respond.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+			Message: "request body exceeds the limit", Extra: map[string]any{"limit_bytes": rr.cfg.MaxBodyBytes}})
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(sw, r.Body, rr.cfg.MaxBodyBytes)
+	}
+
+	plan := trt.c.Plan(r.Method)
+	if rr.cfg.Operational {
+		plan = trt.c.OperationalPlan()
+	}
+	w.Header().Set(headers.Policy, rt.policyHeader(plan))
+
+	if left, boxed := rt.box.Boxed(id.Key, start); boxed {
+		rec.Decision = DecisionPenalty
+		secs := int64(math.Ceil(left.Seconds()))
+		w.Header().Set(headers.RetryAfter, strconv.FormatInt(secs, 10))
+		respond.Write(sw, respond.Error{Status: http.StatusTooManyRequests, Code: "penalty_box",
+			Message: "too many requests refused in the last minute; this key is refused until the cool-down ends",
+			Extra: map[string]any{"type": "https://iana.org/assignments/http-problem-types#abnormal-usage-detected",
+				"title": "Too Many Requests", "retry_after_seconds": secs}})
+		return
+	}
+
+	price := rr.cfg.Cost
+	if rt.cfg.Pricing.Dynamic {
+		price = rt.pricer.Price(rr.cfg.Name, r.Method)
+	}
+	cost := engine.Tokens(price)
+	if cost < 1 {
+		cost = 1
+	}
+	req := limiter.Request{Key: id.Key, Plan: plan, Cost: cost, FailOpen: trt.c.Tier().FailOpen}
+	lim := rt.backend.lim
+
+	// The shadow candidate decides alongside, never refusing.
+	var shadowDone chan shadowResult
+	if cand := rr.shadowFor(trt, id.Tier); cand != nil && !rr.cfg.Operational {
+		shadowDone = make(chan shadowResult, 1)
+		sreq := limiter.Request{Key: "s|" + rr.cfg.Name + "|" + id.Key, Plan: cand.Plan(r.Method), Cost: cost, FailOpen: true}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+			defer cancel()
+			out := lim.Acquire(ctx, sreq)
+			shadowDone <- shadowResult{req: sreq, out: out}
+		}()
+	}
+
+	out := lim.Acquire(r.Context(), req)
+	if out.Err == nil || !out.Unmetered {
+		w.Header().Set(headers.Limit, headers.LimitValue(plan, out.Result))
+	}
+	switch {
+	case !out.Allowed && out.Err != nil:
+		rec.Decision = DecisionUnavailable
+		secs := headers.RetryAfterSeconds(out.Decision)
+		w.Header().Del(headers.Limit)
+		w.Header().Set(headers.RetryAfter, strconv.FormatInt(secs, 10))
+		if g.storeLog.allow(start) {
+			g.log.Warn("rate-limit store unavailable; refusing (fail-closed tier)", "tier", id.Tier, "err", out.Err)
+		}
+		respond.Write(sw, respond.Error{Status: http.StatusServiceUnavailable, Code: "limiter_unavailable",
+			Message: "the rate-limit store is unavailable and this tier fails closed",
+			Extra:   map[string]any{"type": "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity"}})
+		g.shadowFinish(&rec, shadowDone, false, 0)
+		return
+	case !out.Allowed:
+		rec.Decision = DecisionLimited
+		extra := map[string]any{"type": "https://iana.org/assignments/http-problem-types#quota-exceeded",
+			"title": "Too Many Requests", "violated-policies": violated(out.Result), "policy": out.Policy}
+		msg := "rate limit exceeded"
+		if out.Permanent {
+			msg = "the request costs more than the policy can ever admit"
+			extra["cost"] = engine.MilliToTokens(cost)
+		} else {
+			secs := headers.RetryAfterSeconds(out.Decision)
+			w.Header().Set(headers.RetryAfter, strconv.FormatInt(secs, 10))
+			extra["retry_after_seconds"] = secs
+			extra["retry_after_ms"] = (out.RetryAfterUS + 999) / 1000
+		}
+		respond.Write(sw, respond.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: msg, Extra: extra})
+		if rt.box.Limited(id.Key, start) {
+			g.log.Info("key put in the penalty box", "key_hash", id.KeyHash, "tier", id.Tier, "cooldown", rt.cfg.Penalty.Cooldown.D())
+		}
+		g.shadowFinish(&rec, shadowDone, false, 0)
+		return
+	}
+
+	rec.Decision = DecisionAllowed
+	rec.Unmetered = out.Unmetered
+	rec.CostCharged = engine.MilliToTokens(cost)
+	if out.Unmetered && g.storeLog.allow(start) {
+		g.log.Warn("rate-limit store unavailable; admitting unmetered (fail-open tier)", "tier", id.Tier, "err", out.Err)
+	}
+
+	// Proxy.
+	r.Header.Set("X-Request-Id", rec.ID)
+	r.Header.Set("X-Tollgate-Tier", id.Tier)
+	r.Header.Set("X-Tollgate-Key-Hash", id.KeyHash)
+	var tm proxy.Timing
+	ctx, cancel := context.WithTimeout(proxy.WithTiming(r.Context(), &tm), rr.cfg.Timeout.D())
+	rr.proxy.ServeHTTP(sw, r.WithContext(ctx))
+	cancel()
+	if tm.Status != 0 && sw.status == 0 {
+		sw.status = tm.Status // the client went away; nothing was written
+	}
+	rec.UpstreamMS = float64(tm.Header.Microseconds()) / 1000
+	if tm.Header > 0 {
+		g.m.Upstream.WithLabelValues(rr.cfg.Name, id.Tier).Observe(tm.Header.Seconds())
+		rt.pricer.Observe(rr.cfg.Name, r.Method, tm.Header)
+	}
+
+	// Settle: the request's own cost from its observed service time.
+	delta := int64(0)
+	if rt.cfg.Pricing.Dynamic {
+		var final int64
+		switch {
+		case tm.Err != nil:
+			final = 0 // the gateway or the upstream failed: not billed
+		default:
+			f := tm.Header.Seconds() / rr.cfg.Reference.D().Seconds()
+			f = math.Max(rt.cfg.Pricing.MinMultiplier, math.Min(rt.cfg.Pricing.MaxMultiplier, f))
+			final = engine.Tokens(rr.cfg.Cost * f)
+		}
+		delta = final - cost
+	}
+	rec.CostSettled = engine.MilliToTokens(cost + delta)
+	if !out.Unmetered {
+		sctx, scancel := context.WithTimeout(context.Background(), settleTimeout)
+		if err := lim.Settle(sctx, req, delta); err != nil && g.storeLog.allow(start) {
+			g.log.Warn("settle failed", "tier", id.Tier, "route", rr.cfg.Name, "err", err)
+		}
+		if err := lim.Release(sctx, req); err != nil && g.storeLog.allow(start) {
+			g.log.Warn("release failed", "tier", id.Tier, "route", rr.cfg.Name, "err", err)
+		}
+		scancel()
+	}
+	g.shadowFinish(&rec, shadowDone, true, delta)
+}
+
+type shadowResult struct {
+	req limiter.Request
+	out limiter.Outcome
+}
+
+// shadowFor returns the candidate tier for this route and tier: the route's
+// shadow wins over the tier's.
+func (rr *routeRT) shadowFor(trt *tierRT, tierName string) *tier.Compiled {
+	if rr.shadow != nil {
+		return rr.shadow[tierName]
+	}
+	return trt.shadow
+}
+
+// shadowFinish collects the candidate's decision, settles it like the
+// enforced one and records any disagreement.
+func (g *Gateway) shadowFinish(rec *ledger.Record, ch chan shadowResult, enforcedAllowed bool, delta int64) {
+	if ch == nil {
+		return
+	}
+	res := <-ch
+	d := DecisionLimited
+	if res.out.Allowed {
+		d = DecisionAllowed
+		if res.out.Err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+			_ = g.rt.Load().backend.lim.Settle(ctx, res.req, delta)
+			_ = g.rt.Load().backend.lim.Release(ctx, res.req)
+			cancel()
+		}
+	}
+	if res.out.Err != nil {
+		d = DecisionUnavailable
+	}
+	rec.Shadow = d
+	rec.ShadowDisagrees = res.out.Err == nil && res.out.Allowed != enforcedAllowed
+}
+
+// violated lists the denying policies.
+func violated(res engine.Result) []string {
+	var out []string
+	for _, d := range res.Policies {
+		if !d.Allowed {
+			out = append(out, d.Policy)
+		}
+	}
+	if len(out) == 0 && res.Policy != "" {
+		out = append(out, res.Policy)
+	}
+	return out
+}
+
+// finish writes the ledger record and the metrics.
+func (g *Gateway) finish(rec *ledger.Record, sw *statusWriter, start time.Time) {
+	end := time.Now()
+	rec.End = end.UTC()
+	rec.Status = sw.status
+	if rec.Status == 0 {
+		rec.Status = http.StatusOK
+	}
+	routeL, tierL := rec.Route, rec.Tier
+	if routeL == "" {
+		routeL = "none"
+	}
+	if tierL == "" {
+		tierL = "none"
+	}
+	g.m.Requests.WithLabelValues(routeL, tierL, rec.Decision).Inc()
+	g.m.Duration.WithLabelValues(routeL, tierL, rec.Decision).Observe(end.Sub(start).Seconds())
+	if rec.CostCharged > 0 {
+		g.m.Charged.WithLabelValues(routeL, tierL).Add(rec.CostCharged)
+		g.m.Settled.WithLabelValues(routeL, tierL).Add(rec.CostSettled)
+	}
+	if rec.Unmetered {
+		g.m.Unmetered.WithLabelValues(routeL, tierL).Inc()
+	}
+	if rec.Shadow != "" {
+		g.m.Shadow.WithLabelValues(routeL, tierL, rec.Shadow).Inc()
+		if rec.ShadowDisagrees {
+			g.m.ShadowDisagree.WithLabelValues(routeL, tierL, rec.Shadow).Inc()
+		}
+	}
+	g.ledger.Append(*rec)
+}
+
+// logLimiter lets one log line through per second, so a dead store does not
+// flood the log with one line per request (the metrics count every one).
+type logLimiter struct{ next atomic.Int64 }
+
+func (l *logLimiter) allow(now time.Time) bool {
+	n := l.next.Load()
+	if now.UnixNano() < n {
+		return false
+	}
+	return l.next.CompareAndSwap(n, now.Add(time.Second).UnixNano())
+}

@@ -1,0 +1,268 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"tollgate/engine"
+	"tollgate/engine/limiter"
+	"tollgate/engine/memstore"
+	"tollgate/engine/pricing"
+	"tollgate/engine/redisstore"
+	"tollgate/engine/tier"
+	"tollgate/gatewayd/auth"
+	"tollgate/gatewayd/config"
+	"tollgate/gatewayd/cors"
+	"tollgate/gatewayd/headers"
+	"tollgate/gatewayd/penalty"
+	"tollgate/gatewayd/proxy"
+	"tollgate/gatewayd/route"
+)
+
+// runtime is everything built from one validated config. It is immutable
+// once built and swapped atomically on reload.
+type runtime struct {
+	cfg     *config.Config
+	routes  *route.Table[*routeRT]
+	tiers   map[string]*tierRT
+	auth    *auth.Authenticator
+	pricer  *pricing.Pricer
+	box     *penalty.Box
+	backend *backend
+
+	// policyHeaders caches RateLimit-Policy values per plan.
+	policyHeaders sync.Map // *engine.Plan -> string
+}
+
+// routeRT is one route, ready to serve.
+type routeRT struct {
+	cfg     config.Route
+	methods map[string]bool
+	allow   string
+	proxy   *httputil.ReverseProxy
+	cors    *cors.Policy
+	// shadow holds the route's candidate tiers by tier name, if the route
+	// has a shadow policy.
+	shadow map[string]*tier.Compiled
+}
+
+// tierRT is one tier, compiled.
+type tierRT struct {
+	c *tier.Compiled
+	// shadow is the tier's candidate, if any.
+	shadow *tier.Compiled
+}
+
+// backend is the rate-limit store and its limiter; kept across reloads
+// while the store section does not change, so budgets survive a SIGHUP.
+type backend struct {
+	cfg   config.Store
+	store engine.Store
+	lim   *limiter.Limiter
+	rdb   *redis.Client // nil for memory
+}
+
+func (b *backend) close() {
+	if b != nil && b.rdb != nil {
+		_ = b.rdb.Close()
+	}
+}
+
+func newBackend(c config.Store) (*backend, error) {
+	b := &backend{cfg: c}
+	lopts := limiter.Options{Breaker: limiter.BreakerConfig{Failures: c.Breaker.Failures, Cooldown: c.Breaker.Cooldown.D()}}
+	switch c.Kind {
+	case "memory":
+		b.store = memstore.New(memstore.Options{})
+	case "redis":
+		pw := c.Redis.Password
+		if c.Redis.PasswordFile != "" {
+			raw, err := os.ReadFile(c.Redis.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("store.redis.password_file: %w", err)
+			}
+			pw = strings.TrimRight(string(raw), "\r\n")
+		}
+		t := c.Redis.Timeout.D()
+		b.rdb = redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: pw, DB: c.Redis.DB,
+			DialTimeout: t, ReadTimeout: t, WriteTimeout: t, PoolSize: c.Redis.PoolSize,
+			MinIdleConns: min(8, c.Redis.PoolSize), MaxRetries: -1, ContextTimeoutEnabled: true})
+		clock := redisstore.ClockServer
+		if c.Redis.Clock == "client" {
+			clock = redisstore.ClockClient
+		}
+		s, err := redisstore.New(b.rdb, redisstore.Options{Prefix: c.Redis.Prefix, Clock: clock})
+		if err != nil {
+			_ = b.rdb.Close()
+			return nil, fmt.Errorf("store.redis: %w", err)
+		}
+		b.store = s
+		// One timeout for the whole store call, pool wait included.
+		lopts.Timeout = t
+	default:
+		return nil, fmt.Errorf("store.kind: unknown %q", c.Kind)
+	}
+	b.lim = limiter.New(b.store, engine.ClockFunc(time.Now), lopts)
+	return b, nil
+}
+
+// toTier converts a config tier.
+func toTier(t config.Tier) tier.Tier {
+	out := tier.Tier{Name: t.Name, Algorithm: engine.Algorithm(t.Algorithm), Burst: t.Burst, Rate: t.Rate,
+		Period: t.Period.D(), RefillCap: t.RefillCap,
+		Quotas:      tier.Quotas{Hour: t.Quotas.Hour, Day: t.Quotas.Day, Month: t.Quotas.Month},
+		Operational: tier.Rate{Burst: t.Operational.Burst, Rate: t.Operational.Rate, Period: t.Operational.Period.D()},
+		Concurrency: t.Concurrency, FailOpen: t.FailOpen}
+	if len(t.Methods) > 0 {
+		out.Methods = make(map[string]tier.Rate, len(t.Methods))
+		for m, r := range t.Methods {
+			out.Methods[m] = tier.Rate{Burst: r.Burst, Rate: r.Rate, Period: r.Period.D()}
+		}
+	}
+	return out
+}
+
+// candidate returns the tier with a shadow policy's overrides: zero fields
+// inherit the tier's.
+func candidate(t tier.Tier, s config.Shadow) tier.Tier {
+	if s.Algorithm != "" {
+		t.Algorithm = engine.Algorithm(s.Algorithm)
+	}
+	if s.Burst > 0 {
+		t.Burst = s.Burst
+	}
+	if s.Rate > 0 {
+		t.Rate = s.Rate
+	}
+	if s.Period > 0 {
+		t.Period = s.Period.D()
+	}
+	if s.RefillCap > 0 {
+		t.RefillCap = s.RefillCap
+	}
+	return t
+}
+
+// build turns a validated config into a runtime. prev, if not nil, donates
+// its backend (when the store section is unchanged) and penalty box (when
+// the penalty section is unchanged).
+func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *slog.Logger) (*runtime, error) {
+	var errs []error
+	rt := &runtime{cfg: cfg, tiers: map[string]*tierRT{}}
+	names := make([]string, 0, len(cfg.Tiers))
+	for i, t := range cfg.Tiers {
+		names = append(names, t.Name)
+		c, err := tier.Compile(toTier(t))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tiers[%d]: %w", i, err))
+			continue
+		}
+		trt := &tierRT{c: c}
+		if t.Shadow != nil {
+			s, err := tier.Compile(candidate(toTier(t), *t.Shadow))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tiers[%d].shadow: %w", i, err))
+			}
+			trt.shadow = s
+		}
+		rt.tiers[t.Name] = trt
+	}
+
+	costs := make([]pricing.RouteCost, 0, len(cfg.Routes))
+	prefixes := make([]string, 0, len(cfg.Routes))
+	routes := make([]*routeRT, 0, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		u, err := url.Parse(r.Upstream)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("routes[%d].upstream: %w", i, err))
+			continue
+		}
+		strip := ""
+		if r.StripPrefix {
+			strip = r.Prefix
+		}
+		rr := &routeRT{cfg: r, methods: map[string]bool{}, allow: strings.Join(r.Methods, ", "),
+			proxy: proxy.New(proxy.Options{Upstream: u, StripPrefix: strip, Transport: transport,
+				DropHeaders: []string{cfg.Auth.APIKeys.Header}, Log: log})}
+		for _, m := range r.Methods {
+			rr.methods[m] = true
+		}
+		if r.CORS != nil {
+			rr.cors = cors.New(*r.CORS)
+		}
+		if r.Shadow != nil {
+			rr.shadow = map[string]*tier.Compiled{}
+			for j, t := range cfg.Tiers {
+				s, err := tier.Compile(candidate(toTier(t), *r.Shadow))
+				if err != nil {
+					errs = append(errs, fmt.Errorf("routes[%d].shadow (tier %d %q): %w", i, j, t.Name, err))
+					continue
+				}
+				rr.shadow[t.Name] = s
+			}
+		}
+		costs = append(costs, pricing.RouteCost{Route: r.Name, Method: "*", Cost: r.Cost, Reference: r.Reference.D()})
+		prefixes = append(prefixes, r.Prefix)
+		routes = append(routes, rr)
+	}
+	rt.routes = route.New(prefixes, routes)
+
+	p := cfg.Pricing
+	pr, err := pricing.New(pricing.Config{Costs: costs, DefaultCost: p.DefaultCost, Alpha: p.Alpha,
+		SurgeThreshold: p.SurgeThreshold, SurgeMultiplier: p.SurgeMultiplier, MinMultiplier: p.MinMultiplier,
+		MaxMultiplier: p.MaxMultiplier, MaxStep: p.MaxStep, Interval: p.Interval.D()})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	rt.pricer = pr
+
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	if prev != nil && reflect.DeepEqual(prev.cfg.Penalty, cfg.Penalty) {
+		rt.box = prev.box
+	} else {
+		rt.box = penalty.New(cfg.Penalty.Threshold, cfg.Penalty.Window.D(), cfg.Penalty.Cooldown.D())
+	}
+	if prev != nil && reflect.DeepEqual(prev.backend.cfg, cfg.Store) {
+		rt.backend = prev.backend
+	} else {
+		b, err := newBackend(cfg.Store)
+		if err != nil {
+			return nil, err
+		}
+		rt.backend = b
+	}
+	// Last, since it starts a JWKS refresher that must be stopped on failure.
+	a, err := auth.New(cfg.Auth, names, &http.Client{Timeout: 5 * time.Second}, log)
+	if err != nil {
+		if prev == nil || rt.backend != prev.backend {
+			rt.backend.close()
+		}
+		return nil, err
+	}
+	rt.auth = a
+	return rt, nil
+}
+
+// policyHeader returns the cached RateLimit-Policy value for a plan.
+func (rt *runtime) policyHeader(pl *engine.Plan) string {
+	if v, ok := rt.policyHeaders.Load(pl); ok {
+		return v.(string)
+	}
+	v := headers.PolicyValue(pl)
+	rt.policyHeaders.Store(pl, v)
+	return v
+}

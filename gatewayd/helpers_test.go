@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"tollgate/gatewayd/ledger"
+)
+
+// gatewaydBin is the binary built once by TestMain.
+var gatewaydBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gatewayd-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	gatewaydBin = filepath.Join(dir, "gatewayd")
+	build := exec.Command("go", "build", "-o", gatewaydBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build gatewayd:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// demoKeyHash is the SHA-256 of "demo-key".
+const demoKeyHash = "c48a01f49fd0f2cc404bc3cbbc80e91457a3d41bb429a695243de4c61794155c"
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// gw is one gatewayd process.
+type gw struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	url      string // proxy listener base URL
+	admin    string // admin base URL
+	cfgPath  string
+	ledger   string
+	log      *syncBuffer
+	done     chan struct{}
+	exitCode int
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startGW writes cfg (with LEDGER replaced by a fresh directory) and starts
+// gatewayd on free ports given by -listen and -admin-listen, then waits for
+// /readyz.
+func startGW(t *testing.T, cfg string) *gw {
+	t.Helper()
+	dir := t.TempDir()
+	g := &gw{t: t, cfgPath: filepath.Join(dir, "gatewayd.yaml"), ledger: filepath.Join(dir, "ledger"),
+		log: &syncBuffer{}, done: make(chan struct{})}
+	cfg = strings.ReplaceAll(cfg, "LEDGER", g.ledger)
+	cfg = strings.ReplaceAll(cfg, "DIR", dir)
+	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listen, admin := freeAddr(t), freeAddr(t)
+	g.url, g.admin = "http://"+listen, "http://"+admin
+	g.cmd = exec.Command(gatewaydBin, "-config", g.cfgPath, "-listen", listen, "-admin-listen", admin)
+	g.cmd.Stderr = g.log
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := g.cmd.Wait()
+		g.exitCode = 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			g.exitCode = ee.ExitCode()
+		} else if err != nil {
+			g.exitCode = -1
+		}
+		close(g.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-g.done:
+		default:
+			_ = g.cmd.Process.Kill()
+			<-g.done
+		}
+		if t.Failed() {
+			t.Logf("gatewayd log:\n%s", g.log.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(g.admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return g
+			}
+		}
+		select {
+		case <-g.done:
+			t.Fatalf("gatewayd exited with %d before ready:\n%s", g.exitCode, g.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gatewayd not ready:\n%s", g.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// signal sends sig to the process.
+func (g *gw) signal(sig syscall.Signal) {
+	if err := g.cmd.Process.Signal(sig); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (g *gw) wait() int {
+	select {
+	case <-g.done:
+	case <-time.After(60 * time.Second):
+		g.t.Fatalf("gatewayd did not exit:\n%s", g.log.String())
+	}
+	return g.exitCode
+}
+
+// stop sends SIGTERM, requires exit 0 and returns the ledger records.
+func (g *gw) stop() []ledger.Record {
+	g.t.Helper()
+	g.signal(syscall.SIGTERM)
+	if code := g.wait(); code != 0 {
+		g.t.Fatalf("exit code %d:\n%s", code, g.log.String())
+	}
+	recs, err := ledger.ReadAll(g.ledger)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return recs
+}
+
+// metric returns the sum of a metric's samples whose labels contain all of
+// the given label pairs.
+func (g *gw) metric(name string, labels ...string) float64 {
+	g.t.Helper()
+	resp, err := http.Get(g.admin + "/metrics")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(\{[^}]*\})? (\S+)$`)
+	sum := 0.0
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		ok := true
+		for i := 0; i+1 < len(labels); i += 2 {
+			if !strings.Contains(m[1], labels[i]+`="`+labels[i+1]+`"`) {
+				ok = false
+			}
+		}
+		if ok {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+// waitFor polls cond until it holds (no timing assertion: a deadline only
+// bounds a hung test).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// result is one response, read fully.
+type result struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+func do(t *testing.T, method, url string, body io.Reader, hdr map[string]string) result {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := result{status: resp.StatusCode, header: resp.Header, raw: string(b)}
+	_ = json.Unmarshal(b, &r.body)
+	return r
+}
+
+func key(k string) map[string]string { return map[string]string{"X-API-Key": k} }
+
+// upstream is a real HTTP upstream: it echoes what it saw, waits ?delay=,
+// and counts requests.
+type upstream struct {
+	*httptest.Server
+	mu      sync.Mutex
+	seen    []http.Header
+	arrived chan struct{}
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{arrived: make(chan struct{}, 1024)}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		u.mu.Lock()
+		u.seen = append(u.seen, r.Header.Clone())
+		u.mu.Unlock()
+		select {
+		case u.arrived <- struct{}{}:
+		default:
+		}
+		if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("RateLimit", `"upstream";r=999`) // the gateway must strip this
+		_ = json.NewEncoder(w).Encode(map[string]any{"path": r.URL.Path, "tier": r.Header.Get("X-Tollgate-Tier"),
+			"api_key": r.Header.Get("X-API-Key"), "body_bytes": n, "request_id": r.Header.Get("X-Request-Id")})
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.seen)
+}
+
+type netDialer struct{}
+
+func (netDialer) dial(addr string) (net.Conn, error) {
+	return net.DialTimeout("tcp", addr, 5*time.Second)
+}
+
+// execOut runs a command and returns its combined output.
+func execOut(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}

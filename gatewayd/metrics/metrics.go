@@ -1,0 +1,84 @@
+// Package metrics holds gatewayd's Prometheus metrics. Labels are route, tier
+// and decision only, all from bounded sets (config names and a fixed list of
+// decisions), never a key, a path or a client address, so cardinality stays
+// routes x tiers x decisions.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the gateway's collectors on their own registry. Safe for
+// concurrent use.
+type Metrics struct {
+	Registry *prometheus.Registry
+	// Requests counts answered requests by route, tier and decision.
+	Requests *prometheus.CounterVec
+	// Duration is the time from arrival to answer, by route, tier, decision.
+	Duration *prometheus.HistogramVec
+	// Upstream is the upstream service time by route and tier.
+	Upstream *prometheus.HistogramVec
+	// Charged and Settled are tokens reserved and finally charged.
+	Charged *prometheus.CounterVec
+	Settled *prometheus.CounterVec
+	// Unmetered counts fail-open admissions by route and tier.
+	Unmetered *prometheus.CounterVec
+	// Shadow counts candidate-policy decisions by route, tier and decision;
+	// ShadowDisagree those that differ from the enforced decision.
+	Shadow         *prometheus.CounterVec
+	ShadowDisagree *prometheus.CounterVec
+	// InFlight is the number of requests being served.
+	InFlight prometheus.Gauge
+	// Reloads counts SIGHUP reloads by decision (applied or refused).
+	Reloads *prometheus.CounterVec
+}
+
+// New registers the metrics. gauges are extra read-on-scrape values (ledger
+// counters, breaker state) registered as GaugeFuncs under their names.
+func New(gauges map[string]func() float64, help map[string]string) *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rtd := []string{"route", "tier", "decision"}
+	rt := []string{"route", "tier"}
+	// Buckets from 100 us to 30 s: the gateway's own overhead sits at the
+	// bottom, the 29 s upstream timeout at the top.
+	buckets := []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	m := &Metrics{
+		Registry: r,
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_requests_total",
+			Help: "Requests answered, by route, tier and admission decision."}, rtd),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gatewayd_request_duration_seconds",
+			Help: "Time from arrival to answer.", Buckets: buckets}, rtd),
+		Upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gatewayd_upstream_duration_seconds",
+			Help: "Upstream service time to response headers.", Buckets: buckets}, rt),
+		Charged: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_tokens_charged_total",
+			Help: "Tokens reserved at admission."}, rt),
+		Settled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_tokens_settled_total",
+			Help: "Tokens finally charged after settle."}, rt),
+		Unmetered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_unmetered_total",
+			Help: "Requests admitted fail-open while the store was unavailable."}, rt),
+		Shadow: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_shadow_decisions_total",
+			Help: "Candidate (shadow) policy decisions; never enforced."}, rtd),
+		ShadowDisagree: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_shadow_disagreements_total",
+			Help: "Requests where the candidate policy decided otherwise than the enforced one, by the candidate's decision."}, rtd),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "gatewayd_in_flight_requests",
+			Help: "Requests being served."}),
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_config_reloads_total",
+			Help: "Config reloads by decision: applied or refused."}, []string{"decision"}),
+	}
+	r.MustRegister(m.Requests, m.Duration, m.Upstream, m.Charged, m.Settled, m.Unmetered, m.Shadow,
+		m.ShadowDisagree, m.InFlight, m.Reloads)
+	for name, f := range gauges {
+		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help[name]}, f))
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}

@@ -1,0 +1,161 @@
+// Package proxy builds gatewayd's reverse proxies (net/http/httputil
+// ReverseProxy): one per route, sharing one transport, with upstream timing
+// for the pricer and JSON errors: 504 when the route's timeout expires, 413
+// when the body passes the limit mid-stream, 502 for other upstream failures.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"tollgate/gatewayd/respond"
+)
+
+// Timing records one request's upstream timing. The proxy fills it in; the
+// caller reads it after ServeHTTP returns.
+type Timing struct {
+	// Start is when the request was handed to the transport.
+	Start time.Time
+	// Header is the time from Start to the upstream's response headers; 0 if
+	// the upstream never answered.
+	Header time.Duration
+	// Err is the upstream failure, if any, and Status the status the proxy
+	// sent for it.
+	Err    error
+	Status int
+}
+
+type timingKey struct{}
+
+// WithTiming returns a context carrying t for the proxy to fill in.
+func WithTiming(ctx context.Context, t *Timing) context.Context {
+	return context.WithValue(ctx, timingKey{}, t)
+}
+
+func timing(ctx context.Context) *Timing {
+	t, _ := ctx.Value(timingKey{}).(*Timing)
+	return t
+}
+
+// NewTransport returns the shared upstream transport: keep-alive pools sized
+// for a busy gateway, bounded dial and TLS handshakes. The route timeout
+// (request context) bounds the rest.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          2048,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+}
+
+// bufferPool lends 32 KiB copy buffers, so idle and small requests do not
+// each allocate one.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
+
+var buffers = &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+// Options configure one route's proxy.
+type Options struct {
+	// Upstream is the base URL; its path is prepended to the request path.
+	Upstream *url.URL
+	// StripPrefix is removed from the request path first ("" keeps it).
+	StripPrefix string
+	// Transport carries the requests.
+	Transport http.RoundTripper
+	// DropHeaders are removed from the request before it goes upstream (the
+	// API key header: the secret stays at the gateway).
+	DropHeaders []string
+	// Log receives upstream failures.
+	Log *slog.Logger
+}
+
+// New returns the route's reverse proxy.
+func New(o Options) *httputil.ReverseProxy {
+	drop := append([]string(nil), o.DropHeaders...)
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			if o.StripPrefix != "" {
+				p := strings.TrimPrefix(pr.In.URL.Path, strings.TrimSuffix(o.StripPrefix, "/"))
+				if p == "" || p[0] != '/' {
+					p = "/" + p
+				}
+				pr.Out.URL.Path, pr.Out.URL.RawPath = p, ""
+			}
+			pr.SetURL(o.Upstream)
+			pr.SetXForwarded()
+			for _, h := range drop {
+				pr.Out.Header.Del(h)
+			}
+			if t := timing(pr.In.Context()); t != nil {
+				t.Start = time.Now()
+			}
+		},
+		Transport:  o.Transport,
+		BufferPool: buffers,
+		ErrorLog:   log.New(discard{}, "", 0),
+		ModifyResponse: func(resp *http.Response) error {
+			if t := timing(resp.Request.Context()); t != nil && !t.Start.IsZero() {
+				t.Header = time.Since(t.Start)
+			}
+			// The gateway's rate-limit headers are the only ones the client sees.
+			resp.Header.Del("RateLimit")
+			resp.Header.Del("RateLimit-Policy")
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			e := classify(r.Context(), err)
+			if t := timing(r.Context()); t != nil {
+				t.Err, t.Status = err, e.Status
+			}
+			if e.Status >= 500 && e.Status != http.StatusGatewayTimeout && o.Log != nil {
+				o.Log.Warn("upstream failed", "upstream", o.Upstream.Host, "err", err)
+			}
+			if e.Status == StatusClientClosed {
+				return // nobody to answer
+			}
+			respond.Write(w, e)
+		},
+	}
+}
+
+// StatusClientClosed is recorded (never sent) when the client went away
+// before the upstream answered; nginx's 499.
+const StatusClientClosed = 499
+
+// classify maps an upstream failure to the answer.
+func classify(ctx context.Context, err error) respond.Error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return respond.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+			Message: "request body exceeds the limit", Extra: map[string]any{"limit_bytes": mbe.Limit}}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+		return respond.Error{Status: http.StatusGatewayTimeout, Code: "upstream_timeout",
+			Message: "the upstream did not answer within the route's timeout"}
+	case errors.Is(ctx.Err(), context.Canceled):
+		return respond.Error{Status: StatusClientClosed, Code: "client_closed", Message: "client went away"}
+	}
+	return respond.Error{Status: http.StatusBadGateway, Code: "upstream_unavailable",
+		Message: "the upstream could not be reached"}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,22 @@
+# Simulator targets (sim/, scenarios/, gwlab run/list/compare/bench).
+
+.PHONY: bench-sim
+bench-sim: ## simulator throughput: requests per CPU-second on baseline and spot-loss, plus Go benchmarks
+	$(GO) build -o bin/gwlab ./cmd/gwlab
+	bin/gwlab bench baseline
+	bin/gwlab bench spot-loss
+	bin/gwlab bench -set duration=1d month-1b
+	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./sim
+	$(GO) test -run '^$$' -bench . -benchtime 1000000x -count 1 ./sim/kernel
+
+.PHONY: month-1b
+month-1b: ## simulate the month-1b scenario end to end (1e9 requests, about 10 minutes of CPU) into $(OUT)/month-1b
+	$(GO) build -o bin/gwlab ./cmd/gwlab
+	bin/gwlab bench -out $(OUT)/month-1b month-1b
+
+.PHONY: ci-sim
+ci-sim: ## simulator checks too slow for make test: full-length theory tests, determinism of every scenario, a fuzz burst
+	$(GO) test -count=1 -run 'MMc|Poisson|Boundary|Determinism|Skewed|Spot|AZ|Redis' ./scenarios
+	$(GO) test -count=1 -run TestEveryScenarioDeterministic -tags simlong ./scenarios
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./scenarios
+	$(GO) test -run '^$$' -fuzz FuzzLedger -fuzztime 10s ./sim

@@ -1,0 +1,421 @@
+// Package slo is tollgate's SLO gate: it checks each run against its
+// scenario's SLO block (summary.SLO) and against a committed baseline of
+// summaries with per-metric tolerances, and renders every breach and every
+// regression as a table. Simulated runs are deterministic, so the gate has no
+// noise: a change in a figure is a change in the code or the scenario.
+//
+// The gate never runs anything itself; the caller (gwlab slo) runs the
+// scenarios and hands the summaries in, with each run's cost per billion from
+// the cost model.
+package slo
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"tollgate/sim/summary"
+)
+
+// Metric names, as they appear in tables and tolerances.json.
+const (
+	P99MS          = "p99_ms"
+	Rate429        = "rate_429"
+	False429Rate   = "false_429_rate"
+	OverAdmission  = "over_admission"
+	Availability   = "availability"
+	CostPerBillion = "cost_per_billion"
+)
+
+// Names lists the metrics in table order.
+var Names = []string{P99MS, Rate429, False429Rate, OverAdmission, Availability, CostPerBillion}
+
+// Metrics are the figures the gate checks for one run.
+type Metrics struct {
+	P99MS          float64 `json:"p99_ms"`
+	Rate429        float64 `json:"rate_429"`
+	False429Rate   float64 `json:"false_429_rate"`
+	OverAdmission  float64 `json:"over_admission"`
+	Availability   float64 `json:"availability"`
+	CostPerBillion float64 `json:"cost_per_billion"`
+}
+
+// MetricsOf takes a summary's figures; costPerBillion comes from the cost
+// model (the summary carries resources, not prices).
+func MetricsOf(s *summary.Summary, costPerBillion float64) Metrics {
+	return Metrics{
+		P99MS:          s.LatencyMS.P99,
+		Rate429:        s.Rate429.Overall,
+		False429Rate:   s.False429.Rate,
+		OverAdmission:  s.OverAdmission.Ratio,
+		Availability:   s.Availability,
+		CostPerBillion: costPerBillion,
+	}
+}
+
+// Get returns the named metric.
+func (m Metrics) Get(name string) float64 {
+	switch name {
+	case P99MS:
+		return m.P99MS
+	case Rate429:
+		return m.Rate429
+	case False429Rate:
+		return m.False429Rate
+	case OverAdmission:
+		return m.OverAdmission
+	case Availability:
+		return m.Availability
+	case CostPerBillion:
+		return m.CostPerBillion
+	}
+	return math.NaN()
+}
+
+// higherIsBetter reports the direction of a metric.
+func higherIsBetter(name string) bool { return name == Availability }
+
+// Objective returns the SLO's limit for the named metric (0: not checked).
+func Objective(o summary.SLO, name string) float64 {
+	switch name {
+	case P99MS:
+		return o.P99MS
+	case Rate429:
+		return o.Max429Rate
+	case False429Rate:
+		return o.MaxFalse429Rate
+	case OverAdmission:
+		return o.MaxOverAdmission
+	case Availability:
+		return o.MinAvailability
+	case CostPerBillion:
+		return o.MaxCostPerBillion
+	}
+	return 0
+}
+
+// Tolerance is how far a metric may move the wrong way from the baseline
+// before it is a regression: the larger of Abs and Rel times the baseline.
+type Tolerance struct {
+	Rel float64 `json:"rel"`
+	Abs float64 `json:"abs"`
+}
+
+// Tolerances by metric name.
+type Tolerances map[string]Tolerance
+
+// DefaultTolerances: p99 and cost may grow 5%; the 429 and over-admission
+// rates half a percentage point; false 429s a tenth of one; availability may
+// drop 0.005 percentage points (half a nine's worth at four nines).
+func DefaultTolerances() Tolerances {
+	return Tolerances{
+		P99MS:          {Rel: 0.05, Abs: 0.1},
+		Rate429:        {Abs: 0.005},
+		False429Rate:   {Abs: 0.001},
+		OverAdmission:  {Abs: 0.005},
+		Availability:   {Abs: 0.00005},
+		CostPerBillion: {Rel: 0.05, Abs: 0.01},
+	}
+}
+
+// Validate checks every tolerance is a known metric with finite,
+// non-negative bounds.
+func (t Tolerances) Validate() error {
+	var errs []error
+	keys := make([]string, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := t[k]
+		if !contains(Names, k) {
+			errs = append(errs, fmt.Errorf("tolerances.%s: unknown metric (want one of %s)", k, strings.Join(Names, " ")))
+		}
+		if !(v.Rel >= 0 && v.Rel < 1e6) {
+			errs = append(errs, fmt.Errorf("tolerances.%s.rel: must be in [0, 1e6), got %v", k, v.Rel))
+		}
+		if !(v.Abs >= 0 && v.Abs < 1e12) {
+			errs = append(errs, fmt.Errorf("tolerances.%s.abs: must be in [0, 1e12), got %v", k, v.Abs))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t Tolerances) allow(name string, base float64) float64 {
+	tol := t[name]
+	return math.Max(tol.Abs, tol.Rel*math.Abs(base))
+}
+
+// Status of one row.
+const (
+	StatusOK         = "ok"
+	StatusBreach     = "BREACH"
+	StatusRegression = "REGRESSION"
+	StatusBoth       = "BREACH+REGRESSION"
+	StatusNoBaseline = "NO BASELINE"
+)
+
+// Row is one metric of one scenario.
+type Row struct {
+	Scenario string
+	Metric   string
+	// Objective is the SLO limit (0: none).
+	Objective float64
+	// Baseline is the baseline's figure (NaN: no baseline).
+	Baseline float64
+	Actual   float64
+	// Allowed is the tolerance applied to the baseline.
+	Allowed float64
+	Status  string
+	// Why explains a failing status in words.
+	Why string
+}
+
+// Failed reports whether the row fails the gate.
+func (r Row) Failed() bool { return r.Status != StatusOK }
+
+// Run is one scenario's outcome to check.
+type Run struct {
+	Scenario string
+	Seed     uint64
+	SLO      summary.SLO
+	Metrics  Metrics
+}
+
+// Base is one scenario's baseline.
+type Base struct {
+	Seed    uint64
+	Metrics Metrics
+}
+
+// Check checks each run against its SLO and its baseline (nil: none; every
+// metric then fails with NO BASELINE unless allowMissing). Rows come out in
+// run order, metrics in Names order.
+func Check(runs []Run, base map[string]*Base, tol Tolerances, allowMissing bool) []Row {
+	var rows []Row
+	for _, r := range runs {
+		b := base[r.Scenario]
+		for _, name := range Names {
+			row := Row{Scenario: r.Scenario, Metric: name, Objective: Objective(r.SLO, name), Actual: r.Metrics.Get(name), Baseline: math.NaN(), Status: StatusOK}
+			var why []string
+			breach := false
+			if row.Objective != 0 {
+				if higherIsBetter(name) {
+					breach = !(row.Actual >= row.Objective)
+				} else {
+					breach = !(row.Actual <= row.Objective)
+				}
+				if breach {
+					why = append(why, fmt.Sprintf("SLO %s %s, got %s", bound(name), Format(name, row.Objective), Format(name, row.Actual)))
+				}
+			}
+			regress, missing := false, false
+			switch {
+			case b == nil && !allowMissing:
+				missing = true
+				why = append(why, "no baseline: run `gwlab slo -update` and commit reports/baseline")
+			case b != nil && b.Seed != r.Seed:
+				regress = true
+				row.Baseline = b.Metrics.Get(name)
+				why = append(why, fmt.Sprintf("seed changed from %d to %d: update the baseline", b.Seed, r.Seed))
+			case b != nil:
+				row.Baseline = b.Metrics.Get(name)
+				row.Allowed = tol.allow(name, row.Baseline)
+				var worse float64
+				if higherIsBetter(name) {
+					worse = row.Baseline - row.Actual
+				} else {
+					worse = row.Actual - row.Baseline
+				}
+				if worse > row.Allowed || math.IsNaN(row.Actual) {
+					regress = true
+					why = append(why, fmt.Sprintf("worse than baseline %s by %s (tolerance %s)", Format(name, row.Baseline), Format(name, worse), Format(name, row.Allowed)))
+				}
+			}
+			switch {
+			case breach && regress:
+				row.Status = StatusBoth
+			case breach:
+				row.Status = StatusBreach
+			case regress:
+				row.Status = StatusRegression
+			case missing:
+				row.Status = StatusNoBaseline
+			}
+			row.Why = strings.Join(why, "; ")
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+func bound(name string) string {
+	if higherIsBetter(name) {
+		return ">="
+	}
+	return "<="
+}
+
+// Format renders a metric's value with its unit.
+func Format(name string, v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	switch name {
+	case P99MS:
+		if math.Abs(v) >= 100 {
+			return fmt.Sprintf("%.0f ms", v)
+		}
+		return fmt.Sprintf("%.3g ms", v)
+	case CostPerBillion:
+		return fmt.Sprintf("$%.2f", v)
+	case Availability:
+		return fmt.Sprintf("%.5f%%", v*100)
+	default:
+		return fmt.Sprintf("%.4f%%", v*100)
+	}
+}
+
+// Failures counts breaches and regressions (a row may be both) and rows
+// without a baseline that pass their SLO (a breach without a baseline counts
+// as a breach).
+func Failures(rows []Row) (breaches, regressions, missing int) {
+	for _, r := range rows {
+		switch r.Status {
+		case StatusBreach:
+			breaches++
+		case StatusRegression:
+			regressions++
+		case StatusBoth:
+			breaches++
+			regressions++
+		case StatusNoBaseline:
+			missing++
+		}
+	}
+	return
+}
+
+// WriteTable writes rows as an aligned text table; with onlyFailed, rows that
+// pass are left out. It ends with one line counting the failures.
+func WriteTable(w io.Writer, rows []Row, onlyFailed bool) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tMETRIC\tSLO\tBASELINE\tACTUAL\tSTATUS\tWHY")
+	for _, r := range rows {
+		if onlyFailed && !r.Failed() {
+			continue
+		}
+		obj := "-"
+		if r.Objective != 0 {
+			obj = bound(r.Metric) + " " + Format(r.Metric, r.Objective)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Scenario, r.Metric, obj, Format(r.Metric, r.Baseline), Format(r.Metric, r.Actual), r.Status, r.Why)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	b, g, m := Failures(rows)
+	scen := map[string]bool{}
+	for _, r := range rows {
+		scen[r.Scenario] = true
+	}
+	if b+g+m == 0 {
+		_, err := fmt.Fprintf(w, "slo: %d scenarios, %d checks, all pass\n", len(scen), len(rows))
+		return err
+	}
+	_, err := fmt.Fprintf(w, "slo: FAIL: %d breaches, %d regressions, %d without baseline (%d scenarios, %d checks)\n", b, g, m, len(scen), len(rows))
+	return err
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Baseline files: DIR/<scenario>.json is the scenario's summary when the
+// baseline was taken; DIR/tolerances.json the tolerances.
+const tolerancesFile = "tolerances.json"
+
+// ReadBaseline reads every DIR/*.json summary (keyed by its scenario name)
+// and DIR/tolerances.json (DefaultTolerances if absent; metrics it leaves
+// out keep their default).
+func ReadBaseline(dir string) (map[string]*summary.Summary, Tolerances, error) {
+	tol := DefaultTolerances()
+	b, err := os.ReadFile(filepath.Join(dir, tolerancesFile))
+	switch {
+	case err == nil:
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		var t Tolerances
+		if err := dec.Decode(&t); err != nil {
+			return nil, nil, fmt.Errorf("slo: %s: %w", filepath.Join(dir, tolerancesFile), err)
+		}
+		if err := t.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("slo: %s: %w", filepath.Join(dir, tolerancesFile), err)
+		}
+		for k, v := range t {
+			tol[k] = v
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, nil, fmt.Errorf("slo: %w", err)
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("slo: %w", err)
+	}
+	out := map[string]*summary.Summary{}
+	for _, p := range paths {
+		if filepath.Base(p) == tolerancesFile {
+			continue
+		}
+		s, err := summary.ReadFile(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("slo: baseline: %w", err)
+		}
+		name := strings.TrimSuffix(filepath.Base(p), ".json")
+		if s.Scenario != name {
+			return nil, nil, fmt.Errorf("slo: baseline %s: scenario must match the file name %q, got %q", p, name, s.Scenario)
+		}
+		out[name] = s
+	}
+	return out, tol, nil
+}
+
+// WriteBaseline writes each summary as DIR/<scenario>.json and the
+// tolerances as DIR/tolerances.json, creating DIR.
+func WriteBaseline(dir string, runs []*summary.Summary, tol Tolerances) error {
+	if err := tol.Validate(); err != nil {
+		return fmt.Errorf("slo: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("slo: %w", err)
+	}
+	for _, s := range runs {
+		if s.Scenario == "" || strings.ContainsAny(s.Scenario, `/\`) {
+			return fmt.Errorf("slo: baseline: scenario name must be a plain file name, got %q", s.Scenario)
+		}
+		if err := summary.WriteFile(filepath.Join(dir, s.Scenario+".json"), s); err != nil {
+			return fmt.Errorf("slo: baseline: %w", err)
+		}
+	}
+	b, err := json.MarshalIndent(tol, "", "  ")
+	if err != nil {
+		return fmt.Errorf("slo: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, tolerancesFile), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("slo: %w", err)
+	}
+	return nil
+}

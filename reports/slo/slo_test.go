@@ -1,0 +1,206 @@
+package slo
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tollgate/sim/summary"
+)
+
+func sampleSummary() *summary.Summary {
+	return &summary.Summary{
+		Version: summary.Version, Scenario: "spot-loss", Seed: 7, Algorithm: "gcra",
+		DurationS: 600,
+		LatencyMS: summary.Percentiles{P50: 4, P90: 9, P99: 21.5, P999: 60},
+		Rate429:   summary.Rate429{Overall: 0.031},
+		False429:  summary.Count{Count: 3, Rate: 0.0004},
+		OverAdmission: summary.OverAdmission{
+			Ratio: 0.002,
+		},
+		Availability: 0.99995,
+		SLO: summary.SLO{P99MS: 50, Max429Rate: 0.05, MaxFalse429Rate: 0.001, MaxOverAdmission: 0.01,
+			MinAvailability: 0.9999, MaxCostPerBillion: 200},
+	}
+}
+
+func runOf(s *summary.Summary, cpb float64) Run {
+	return Run{Scenario: s.Scenario, Seed: s.Seed, SLO: s.SLO, Metrics: MetricsOf(s, cpb)}
+}
+
+func TestPassesAgainstItself(t *testing.T) {
+	s := sampleSummary()
+	base := map[string]*Base{s.Scenario: {Seed: s.Seed, Metrics: MetricsOf(s, 110)}}
+	rows := Check([]Run{runOf(s, 110)}, base, DefaultTolerances(), false)
+	if len(rows) != len(Names) {
+		t.Fatalf("%d rows, want %d", len(rows), len(Names))
+	}
+	for _, r := range rows {
+		if r.Failed() {
+			t.Errorf("row failed: %+v", r)
+		}
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, rows, false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "all pass") {
+		t.Errorf("table:\n%s", buf.String())
+	}
+}
+
+// TestTightenedSLOFails tightens every objective below the run and checks the
+// table names each breach with its limit and value.
+func TestTightenedSLOFails(t *testing.T) {
+	s := sampleSummary()
+	base := map[string]*Base{s.Scenario: {Seed: s.Seed, Metrics: MetricsOf(s, 110)}}
+	s.SLO = summary.SLO{P99MS: 20, Max429Rate: 0.03, MaxFalse429Rate: 0.0001, MaxOverAdmission: 0.001,
+		MinAvailability: 0.99999, MaxCostPerBillion: 100}
+	rows := Check([]Run{runOf(s, 110)}, base, DefaultTolerances(), false)
+	b, g, m := Failures(rows)
+	if b != 6 || g != 0 || m != 0 {
+		t.Fatalf("breaches %d regressions %d missing %d, want 6 0 0", b, g, m)
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, rows, true); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"SCENARIO", "spot-loss", "p99_ms", "SLO <= 20 ms, got 21.5 ms",
+		"availability", "SLO >= 99.99900%, got 99.99500%",
+		"cost_per_billion", "SLO <= $100.00, got $110.00",
+		"rate_429", "SLO <= 3.0000%, got 3.1000%",
+		"slo: FAIL: 6 breaches, 0 regressions, 0 without baseline (1 scenarios, 6 checks)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// Every line of the table is aligned: the STATUS column starts at the same offset.
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	col := strings.Index(lines[0], "STATUS")
+	for _, l := range lines[1 : len(lines)-1] {
+		if !strings.HasPrefix(l[col:], "BREACH") {
+			t.Errorf("status column misaligned in %q", l)
+		}
+	}
+	t.Logf("\n%s", out)
+}
+
+func TestRegression(t *testing.T) {
+	s := sampleSummary()
+	base := map[string]*Base{s.Scenario: {Seed: s.Seed, Metrics: MetricsOf(s, 110)}}
+	cur := *s
+	cur.LatencyMS.P99 = s.LatencyMS.P99 * 1.04 // within 5%
+	cur.Availability = 0.99989                 // 0.006 pp below the baseline and below the SLO
+	cur.Rate429.Overall = 0.0305               // better: never a regression
+	rows := Check([]Run{runOf(&cur, 116)}, base, DefaultTolerances(), false)
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.Metric] = r.Status
+	}
+	want := map[string]string{P99MS: StatusOK, Availability: StatusBoth, Rate429: StatusOK, CostPerBillion: StatusRegression}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: status %s, want %s", k, got[k], v)
+		}
+	}
+	var buf bytes.Buffer
+	_ = WriteTable(&buf, rows, true)
+	if !strings.Contains(buf.String(), "worse than baseline $110.00 by $6.00 (tolerance $5.50)") {
+		t.Errorf("table:\n%s", buf.String())
+	}
+}
+
+func TestMissingBaselineAndSeed(t *testing.T) {
+	s := sampleSummary()
+	rows := Check([]Run{runOf(s, 110)}, nil, DefaultTolerances(), false)
+	if _, _, m := Failures(rows); m != len(Names) {
+		t.Errorf("missing = %d, want %d", m, len(Names))
+	}
+	if rows := Check([]Run{runOf(s, 110)}, nil, DefaultTolerances(), true); rows[0].Failed() {
+		t.Errorf("allowMissing still fails: %+v", rows[0])
+	}
+	base := map[string]*Base{s.Scenario: {Seed: 8, Metrics: MetricsOf(s, 110)}}
+	rows = Check([]Run{runOf(s, 110)}, base, DefaultTolerances(), false)
+	if rows[0].Status != StatusRegression || !strings.Contains(rows[0].Why, "seed changed from 8 to 7") {
+		t.Errorf("seed change: %+v", rows[0])
+	}
+}
+
+func TestBaselineRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "baseline")
+	s := sampleSummary()
+	tol := DefaultTolerances()
+	tol[P99MS] = Tolerance{Rel: 0.1}
+	if err := WriteBaseline(dir, []*summary.Summary{s}, tol); err != nil {
+		t.Fatal(err)
+	}
+	got, gotTol, err := ReadBaseline(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["spot-loss"] == nil || got["spot-loss"].LatencyMS.P99 != 21.5 {
+		t.Errorf("baseline = %+v", got)
+	}
+	if gotTol[P99MS].Rel != 0.1 || gotTol[CostPerBillion] != DefaultTolerances()[CostPerBillion] {
+		t.Errorf("tolerances = %+v", gotTol)
+	}
+	// A baseline file must be named after its scenario.
+	if err := os.Rename(filepath.Join(dir, "spot-loss.json"), filepath.Join(dir, "other.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadBaseline(dir); err == nil || !strings.Contains(err.Error(), `must match the file name "other"`) {
+		t.Errorf("misnamed baseline: %v", err)
+	}
+	// Bad tolerances are refused with the field.
+	if err := os.WriteFile(filepath.Join(dir, "tolerances.json"), []byte(`{"p99_ms":{"rel":-1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadBaseline(dir); err == nil || !strings.Contains(err.Error(), "tolerances.p99_ms.rel: must be in [0, 1e6), got -1") {
+		t.Errorf("bad tolerance: %v", err)
+	}
+}
+
+// A breach is reported as a breach even when the baseline is missing.
+func TestBreachWithoutBaseline(t *testing.T) {
+	s := sampleSummary()
+	s.SLO.P99MS = 10
+	rows := Check([]Run{runOf(s, 110)}, nil, DefaultTolerances(), false)
+	if rows[0].Status != StatusBreach || !strings.Contains(rows[0].Why, "no baseline") {
+		t.Errorf("row = %+v", rows[0])
+	}
+	if b, _, m := Failures(rows); b != 1 || m != len(Names)-1 {
+		t.Errorf("breaches %d missing %d", b, m)
+	}
+	if got := Format(P99MS, 5000); got != "5000 ms" {
+		t.Errorf("Format(p99, 5000) = %q", got)
+	}
+}
+
+// TestCommittedBaseline: reports/baseline decodes, each file is named after
+// its scenario, the tolerances are valid, and the baseline checked against
+// itself shows no regression.
+func TestCommittedBaseline(t *testing.T) {
+	base, tol, err := ReadBaseline(filepath.Join("..", "baseline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(base) == 0 {
+		t.Fatal("reports/baseline holds no summaries (gwlab slo -update)")
+	}
+	var runs []Run
+	bases := map[string]*Base{}
+	for name, s := range base {
+		runs = append(runs, Run{Scenario: name, Seed: s.Seed, Metrics: MetricsOf(s, 100)})
+		bases[name] = &Base{Seed: s.Seed, Metrics: MetricsOf(s, 100)}
+	}
+	for _, r := range Check(runs, bases, tol, false) {
+		if r.Failed() {
+			t.Errorf("%s %s: %s %s", r.Scenario, r.Metric, r.Status, r.Why)
+		}
+	}
+}

@@ -1,0 +1,29 @@
+//go:build simlong
+
+package scenarios
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestEveryScenarioDeterministic runs every built-in scenario twice (month-1b
+// cut to two days) and requires byte-identical summaries. It takes minutes,
+// so it runs in make ci-sim, not make test.
+func TestEveryScenarioDeterministic(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			sc := short(t, name)
+			if name == "month-1b" {
+				if err := sc.Set("duration", "2d"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a := encode(t, mustRun(t, sc))
+			b := encode(t, mustRun(t, sc))
+			if !bytes.Equal(a, b) {
+				t.Fatalf("%s seed %d: two runs differ", name, sc.Config.Seed)
+			}
+		})
+	}
+}

@@ -1,0 +1,808 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"tollgate/engine"
+	"tollgate/engine/tier"
+	"tollgate/sim/dist"
+)
+
+// Duration is a time.Duration written as a string in scenario files ("250ms",
+// "30m", "720h"); a "d" suffix means days ("30d").
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ParseDuration parses a duration string, accepting a trailing "d" for days.
+func ParseDuration(s string) (Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok && n != "" && !strings.ContainsAny(n, "hmsuµn") {
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 100000 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return Duration(f * 24 * float64(time.Hour)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	return Duration(d), nil
+}
+
+// UnmarshalYAML decodes a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration string like \"250ms\"", n.Line)
+	}
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = v
+	return nil
+}
+
+// MarshalYAML encodes a duration as its string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// String returns the duration's string form.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Config is one scenario: everything a run needs. The yaml tags are the
+// scenario file's field names and the paths `gwlab run -set` accepts. A Config
+// is used only after Defaults and Validate.
+type Config struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Seed is the master seed; every component's stream derives from it.
+	Seed uint64 `yaml:"seed"`
+	// Duration is the measured time after Warmup.
+	Duration Duration `yaml:"duration"`
+	// Warmup runs before measuring (not counted).
+	Warmup Duration `yaml:"warmup"`
+	// Interval is the width of one timeline interval (default: Duration/120,
+	// at least 1s).
+	Interval Duration `yaml:"interval"`
+	// Start is the wall-clock time of virtual time 0 (RFC 3339; default
+	// 2026-01-01T00:00:00Z): calendar quotas align to it.
+	Start string `yaml:"start"`
+	// Deployment is "self-hosted" (nodes, load balancer, Redis) or "managed"
+	// (AWS API Gateway).
+	Deployment string     `yaml:"deployment"`
+	Topology   Topology   `yaml:"topology"`
+	Redis      Redis      `yaml:"redis"`
+	Engine     Engine     `yaml:"engine"`
+	Managed    Managed    `yaml:"managed"`
+	Spot       Spot       `yaml:"spot"`
+	Tiers      []Tier     `yaml:"tiers"`
+	Routes     []Route    `yaml:"routes"`
+	Traffic    Traffic    `yaml:"traffic"`
+	Faults     []Fault    `yaml:"faults"`
+	SLO        SLO        `yaml:"slo"`
+	Network    Network    `yaml:"network"`
+	LB         LB         `yaml:"load_balancer"`
+	Backend    BackendDef `yaml:"backend"`
+}
+
+// Topology is the self-hosted gateway fleet.
+type Topology struct {
+	Zones        []string `yaml:"zones"`
+	NodesPerZone int      `yaml:"nodes_per_zone"`
+	InstanceType string   `yaml:"instance_type"`
+	// Market is "spot" or "on-demand".
+	Market string `yaml:"market"`
+	// ServiceTime is the gateway's CPU time per request (mean).
+	ServiceTime Duration `yaml:"service_time"`
+	// ServiceDist is the service time's distribution (dist kinds).
+	ServiceDist string `yaml:"service_dist"`
+	// Concurrency is how many requests a node serves at once (its workers).
+	Concurrency int `yaml:"concurrency"`
+	// QueueLimit is how many requests may wait for a worker; beyond it the
+	// node sheds with 503.
+	QueueLimit int `yaml:"queue_limit"`
+	// ClockOffsetSpread gives node i a clock offset spread evenly over
+	// [-spread, +spread]; Nodes entries override per node.
+	ClockOffsetSpread Duration `yaml:"clock_offset_spread"`
+	// DriftPPMSpread likewise spreads clock drift in parts per million.
+	DriftPPMSpread float64 `yaml:"drift_ppm_spread"`
+	// Nodes overrides individual nodes by name ("<zone>-<index>").
+	Nodes []NodeOverride `yaml:"nodes"`
+}
+
+// NodeOverride sets one node's fields.
+type NodeOverride struct {
+	Name         string   `yaml:"name"`
+	InstanceType string   `yaml:"instance_type"`
+	Market       string   `yaml:"market"`
+	ClockOffset  Duration `yaml:"clock_offset"`
+	DriftPPM     float64  `yaml:"drift_ppm"`
+}
+
+// Network is per-hop one-way latency.
+type Network struct {
+	// Client is client to load balancer (the internet).
+	Client    Duration `yaml:"client"`
+	IntraZone Duration `yaml:"intra_zone"`
+	CrossZone Duration `yaml:"cross_zone"`
+	// Jitter is the relative jitter of every hop in [0, 1].
+	Jitter float64 `yaml:"jitter"`
+	// RequestBytes and ResponseBytes size the traffic for transfer costs.
+	RequestBytes  int `yaml:"request_bytes"`
+	ResponseBytes int `yaml:"response_bytes"`
+}
+
+// LB is the L4 load balancer.
+type LB struct {
+	// CrossZone spreads requests over targets in every zone.
+	CrossZone           bool     `yaml:"cross_zone"`
+	HealthInterval      Duration `yaml:"health_interval"`
+	UnhealthyThreshold  int      `yaml:"unhealthy_threshold"`
+	HealthyThreshold    int      `yaml:"healthy_threshold"`
+	ConnectErrorLatency Duration `yaml:"connect_error_latency"`
+}
+
+// Redis is the shared store (mode redis) or its absence (mode embedded: every
+// node decides with its own in-memory state).
+type Redis struct {
+	Mode        string `yaml:"mode"`
+	Zone        string `yaml:"zone"`
+	ReplicaZone string `yaml:"replica_zone"`
+	NodeType    string `yaml:"node_type"`
+	// OpTime is the server's time per script call (mean, exponential).
+	OpTime Duration `yaml:"op_time"`
+	// Timeout is the client's timeout per call.
+	Timeout Duration `yaml:"timeout"`
+	// FailoverTime is how long promoting the replica takes.
+	FailoverTime Duration `yaml:"failover_time"`
+	// ClockOffset is the Redis server's clock offset from true time.
+	ClockOffset Duration `yaml:"clock_offset"`
+}
+
+// Engine is how the limiter decides.
+type Engine struct {
+	// Algorithm overrides every tier's algorithm when set.
+	Algorithm string `yaml:"algorithm"`
+	// Clock is "server" (the store's clock decides) or "client" (the
+	// deciding gateway node's clock: the skew bug).
+	Clock string `yaml:"clock"`
+	// FailOpen overrides every tier's failure policy when set ("open"/"closed").
+	FailMode string `yaml:"fail_mode"`
+	// BreakerFailures consecutive store failures open the circuit breaker.
+	BreakerFailures int `yaml:"breaker_failures"`
+	// BreakerCooldown is how long it stays open before a trial call.
+	BreakerCooldown Duration `yaml:"breaker_cooldown"`
+	// OperationalBucket sends operational routes to the tier's separate
+	// operational bucket; false charges them to the main budget.
+	OperationalBucket *bool `yaml:"operational_bucket"`
+	// CostWeighted charges each route its cost; false charges 1 per request.
+	CostWeighted *bool `yaml:"cost_weighted"`
+	// Pricing moves route costs with backend telemetry (engine/pricing).
+	Pricing bool `yaml:"pricing"`
+}
+
+// Managed is the AWS API Gateway model.
+type Managed struct {
+	// SteadyRPS and Burst are the account throttle (10,000 rps steady,
+	// 5,000 burst; research/gateways.md, AWS quotas page).
+	SteadyRPS float64 `yaml:"steady_rps"`
+	Burst     float64 `yaml:"burst"`
+	// AddedLatency is API Gateway's own latency (AWS publishes none; the
+	// default 10ms is an assumption to measure: Latency - IntegrationLatency).
+	AddedLatency Duration `yaml:"added_latency"`
+	// PricePerMillion in USD (REST API, first 333M: $3.50; research/costs.md).
+	PricePerMillion float64 `yaml:"price_per_million"`
+}
+
+// Spot is the spot market model.
+type Spot struct {
+	// Notice is the interruption notice (two minutes on AWS).
+	Notice Duration `yaml:"notice"`
+	// Drain makes a node act on the notice: fail readiness, finish in-flight
+	// work, then stop; false means it keeps serving until terminated.
+	Drain bool `yaml:"drain"`
+	// LaunchDelay is the time from termination until a replacement node
+	// runs (then it must pass health checks).
+	LaunchDelay Duration `yaml:"launch_delay"`
+	// InterruptionsPerNodeHour is the rate of random interruptions of spot
+	// nodes (0: only scheduled ones).
+	InterruptionsPerNodeHour float64 `yaml:"interruptions_per_node_hour"`
+}
+
+// Tier is a customer tier (see engine/tier).
+type Tier struct {
+	Name        string   `yaml:"name"`
+	Algorithm   string   `yaml:"algorithm"`
+	Burst       float64  `yaml:"burst"`
+	Rate        float64  `yaml:"rate"`
+	Period      Duration `yaml:"period"`
+	RefillCap   float64  `yaml:"refill_cap"`
+	HourQuota   float64  `yaml:"hour_quota"`
+	DayQuota    float64  `yaml:"day_quota"`
+	MonthQuota  float64  `yaml:"month_quota"`
+	OpsBurst    float64  `yaml:"ops_burst"`
+	OpsRate     float64  `yaml:"ops_rate"`
+	Concurrency float64  `yaml:"concurrency"`
+	FailOpen    bool     `yaml:"fail_open"`
+}
+
+// Route is one endpoint of the route mix.
+type Route struct {
+	Name   string  `yaml:"name"`
+	Method string  `yaml:"method"`
+	Weight float64 `yaml:"weight"`
+	// Cost in tokens.
+	Cost float64 `yaml:"cost"`
+	// Operational routes (health, metrics) use the operational bucket.
+	Operational bool `yaml:"operational"`
+	// Latency is the backend's mean service time at no load.
+	Latency Duration `yaml:"latency"`
+	Dist    string   `yaml:"dist"`
+	Shape   float64  `yaml:"shape"`
+	// Capacity is the backend's throughput in requests per second; latency
+	// grows as 1/(1-load) toward it (0: unlimited).
+	Capacity float64 `yaml:"capacity"`
+	// ResponseBytes overrides network.response_bytes.
+	ResponseBytes int `yaml:"response_bytes"`
+}
+
+// BackendDef holds backend defaults.
+type BackendDef struct {
+	// Timeout answers 504 when the backend takes longer.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Traffic is where requests come from.
+type Traffic struct {
+	// Source is "synthetic" (Groups) or "trace" (replay Trace).
+	Source string `yaml:"source"`
+	// Trace is a gatewayd usage ledger (JSONL) to replay.
+	Trace   string  `yaml:"trace"`
+	Groups  []Group `yaml:"groups"`
+	Diurnal Diurnal `yaml:"diurnal"`
+}
+
+// Group is a population of clients of one tier.
+type Group struct {
+	Name string `yaml:"name"`
+	Tier string `yaml:"tier"`
+	// Keys is how many API keys (clients) the group has.
+	Keys int `yaml:"keys"`
+	// Zipf is the key popularity exponent (0 uniform; any s >= 0).
+	Zipf float64 `yaml:"zipf"`
+	// Rate is the group's mean request rate per second.
+	Rate float64 `yaml:"rate"`
+	// Arrival is poisson, mmpp or pareto-onoff.
+	Arrival string `yaml:"arrival"`
+	// MMPP: the high state runs at BurstFactor x the low rate; the mean
+	// durations of the two states are HighTime and LowTime. Rate is the mean
+	// over both states.
+	BurstFactor float64  `yaml:"burst_factor"`
+	HighTime    Duration `yaml:"high_time"`
+	LowTime     Duration `yaml:"low_time"`
+	// Pareto on/off: on and off period means and tail index (alpha > 1).
+	OnTime  Duration `yaml:"on_time"`
+	OffTime Duration `yaml:"off_time"`
+	Alpha   float64  `yaml:"alpha"`
+	// Retry is what a client does after a 429 or error: honour (wait
+	// Retry-After with jitter), ignore (retry after RetryDelay regardless),
+	// none.
+	Retry      string   `yaml:"retry"`
+	Jitter     float64  `yaml:"jitter"`
+	RetryDelay Duration `yaml:"retry_delay"`
+	MaxRetries int      `yaml:"max_retries"`
+	// Routes restricts the group to these route names (default: all).
+	Routes []string `yaml:"routes"`
+}
+
+// Diurnal modulates every group's rate by 1 + Amplitude*sin(2 pi (t+Phase)/Period).
+type Diurnal struct {
+	Amplitude float64  `yaml:"amplitude"`
+	Period    Duration `yaml:"period"`
+	Phase     Duration `yaml:"phase"`
+}
+
+// Fault is one event of the fault timeline.
+type Fault struct {
+	// Kind: spot-interruption, az-outage, clock-skew, redis-outage,
+	// redis-failover, node-crash.
+	Kind string `yaml:"kind"`
+	// At is when it starts (from virtual time 0, warm-up included).
+	At Duration `yaml:"at"`
+	// Duration for outages.
+	Duration Duration `yaml:"duration"`
+	// Target: a node name, a zone, or "" for Redis.
+	Target string `yaml:"target"`
+	// ClockOffset and DriftPPM for clock-skew.
+	ClockOffset Duration `yaml:"clock_offset"`
+	DriftPPM    float64  `yaml:"drift_ppm"`
+}
+
+// SLO mirrors summary.SLO.
+type SLO struct {
+	P99MS             float64 `yaml:"p99_ms"`
+	Max429Rate        float64 `yaml:"max_429_rate"`
+	MaxFalse429Rate   float64 `yaml:"max_false_429_rate"`
+	MaxOverAdmission  float64 `yaml:"max_over_admission"`
+	MinAvailability   float64 `yaml:"min_availability"`
+	MaxCostPerBillion float64 `yaml:"max_cost_per_billion"`
+}
+
+// Fault kinds.
+const (
+	FaultSpot          = "spot-interruption"
+	FaultAZ            = "az-outage"
+	FaultClock         = "clock-skew"
+	FaultRedisOutage   = "redis-outage"
+	FaultRedisFailover = "redis-failover"
+	FaultNodeCrash     = "node-crash"
+)
+
+var faultKinds = []string{FaultSpot, FaultAZ, FaultClock, FaultRedisOutage, FaultRedisFailover, FaultNodeCrash}
+
+// Defaults fills zero fields with the defaults. It is the one place defaults
+// live; call it before Validate.
+func (c *Config) Defaults() {
+	def := func(d *Duration, v time.Duration) {
+		if *d == 0 {
+			*d = Duration(v)
+		}
+	}
+	defS := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	defI := func(i *int, v int) {
+		if *i == 0 {
+			*i = v
+		}
+	}
+	defF := func(f *float64, v float64) {
+		if *f == 0 {
+			*f = v
+		}
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	def(&c.Duration, time.Minute)
+	if c.Interval == 0 {
+		iv := time.Duration(c.Duration) / 120
+		iv = iv.Truncate(time.Second)
+		if iv < time.Second {
+			iv = time.Second
+		}
+		c.Interval = Duration(iv)
+	}
+	defS(&c.Start, "2026-01-01T00:00:00Z")
+	defS(&c.Deployment, "self-hosted")
+	t := &c.Topology
+	if len(t.Zones) == 0 {
+		t.Zones = []string{"a", "b", "c"}
+	}
+	defI(&t.NodesPerZone, 1)
+	defS(&t.InstanceType, "c7g.large")
+	defS(&t.Market, "on-demand")
+	def(&t.ServiceTime, 50*time.Microsecond)
+	defS(&t.ServiceDist, string(dist.Exponential))
+	defI(&t.Concurrency, 2)
+	defI(&t.QueueLimit, 1024)
+	n := &c.Network
+	def(&n.Client, 10*time.Millisecond)
+	def(&n.IntraZone, 100*time.Microsecond)
+	def(&n.CrossZone, 500*time.Microsecond)
+	defI(&n.RequestBytes, 800)
+	defI(&n.ResponseBytes, 2000)
+	l := &c.LB
+	def(&l.HealthInterval, 10*time.Second)
+	defI(&l.UnhealthyThreshold, 2)
+	defI(&l.HealthyThreshold, 2)
+	def(&l.ConnectErrorLatency, time.Millisecond)
+	r := &c.Redis
+	defS(&r.Mode, "redis")
+	if r.Zone == "" && len(t.Zones) > 0 {
+		r.Zone = t.Zones[0]
+	}
+	if r.ReplicaZone == "" && len(t.Zones) > 1 {
+		r.ReplicaZone = t.Zones[1]
+	}
+	defS(&r.NodeType, "cache.r7g.large")
+	def(&r.OpTime, 10*time.Microsecond)
+	def(&r.Timeout, 50*time.Millisecond)
+	def(&r.FailoverTime, 15*time.Second)
+	e := &c.Engine
+	defS(&e.Clock, "server")
+	defI(&e.BreakerFailures, 5)
+	def(&e.BreakerCooldown, 5*time.Second)
+	if e.OperationalBucket == nil {
+		v := true
+		e.OperationalBucket = &v
+	}
+	if e.CostWeighted == nil {
+		v := true
+		e.CostWeighted = &v
+	}
+	m := &c.Managed
+	defF(&m.SteadyRPS, 10000)
+	defF(&m.Burst, 5000)
+	def(&m.AddedLatency, 10*time.Millisecond)
+	defF(&m.PricePerMillion, 3.50)
+	s := &c.Spot
+	def(&s.Notice, 2*time.Minute)
+	def(&s.LaunchDelay, 90*time.Second)
+	def(&c.Backend.Timeout, 30*time.Second)
+	for i := range c.Tiers {
+		defS(&c.Tiers[i].Algorithm, string(engine.TokenBucket))
+		def(&c.Tiers[i].Period, time.Second)
+	}
+	for i := range c.Routes {
+		rt := &c.Routes[i]
+		defS(&rt.Method, "GET")
+		defF(&rt.Weight, 1)
+		defS(&rt.Dist, string(dist.LogNormal))
+		def(&rt.Latency, 5*time.Millisecond)
+	}
+	if len(c.Routes) == 0 {
+		c.Routes = []Route{{Name: "/", Method: "GET", Weight: 1, Cost: 1, Dist: string(dist.LogNormal), Latency: Duration(5 * time.Millisecond)}}
+	}
+	defS(&c.Traffic.Source, "synthetic")
+	def(&c.Traffic.Diurnal.Period, 24*time.Hour)
+	for i := range c.Traffic.Groups {
+		g := &c.Traffic.Groups[i]
+		if g.Name == "" {
+			g.Name = fmt.Sprintf("g%d", i)
+		}
+		defI(&g.Keys, 1)
+		defS(&g.Arrival, "poisson")
+		defF(&g.BurstFactor, 10)
+		def(&g.HighTime, 5*time.Second)
+		def(&g.LowTime, 45*time.Second)
+		def(&g.OnTime, 2*time.Second)
+		def(&g.OffTime, 8*time.Second)
+		defF(&g.Alpha, 1.5)
+		defS(&g.Retry, "honour")
+		def(&g.RetryDelay, 100*time.Millisecond)
+		if g.MaxRetries == 0 {
+			g.MaxRetries = 2
+		}
+	}
+}
+
+// ValidationError lists every problem of a config.
+type ValidationError struct {
+	// Problems are "path: message, got value" strings.
+	Problems []string
+}
+
+func (e *ValidationError) Error() string { return strings.Join(e.Problems, "\n") }
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("sim: invalid scenario")
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// Validate reports every problem at once, each naming the field path and
+// the value.
+func (c *Config) Validate() error {
+	var p []string
+	bad := func(path, format string, args ...any) { p = append(p, path+": "+fmt.Sprintf(format, args...)) }
+	pos := func(path string, v float64) {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			bad(path, "must be > 0, got %v", v)
+		}
+	}
+	nonneg := func(path string, v float64) {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			bad(path, "must be >= 0, got %v", v)
+		}
+	}
+	frac := func(path string, v float64) {
+		if math.IsNaN(v) || v < 0 || v > 1 {
+			bad(path, "must be in [0, 1], got %v", v)
+		}
+	}
+	oneOf := func(path, v string, opts ...string) {
+		for _, o := range opts {
+			if v == o {
+				return
+			}
+		}
+		bad(path, "must be one of %s, got %q", strings.Join(opts, ", "), v)
+	}
+	durPos := func(path string, d Duration) {
+		if d <= 0 {
+			bad(path, "must be > 0, got %v", d)
+		}
+	}
+	durNonneg := func(path string, d Duration) {
+		if d < 0 {
+			bad(path, "must be >= 0, got %v", d)
+		}
+	}
+	if c.Name == "" {
+		bad("name", "must not be empty")
+	}
+	durPos("duration", c.Duration)
+	if c.Duration > Duration(400*24*time.Hour) {
+		bad("duration", "must be <= 400d, got %v", c.Duration)
+	}
+	durNonneg("warmup", c.Warmup)
+	durPos("interval", c.Interval)
+	if c.Interval > 0 && c.Duration > 0 && int64(c.Duration)/int64(c.Interval) > 100000 {
+		bad("interval", "gives more than 100000 timeline intervals over %v, got %v", c.Duration, c.Interval)
+	}
+	if _, err := time.Parse(time.RFC3339, c.Start); err != nil {
+		bad("start", "must be RFC 3339, got %q", c.Start)
+	}
+	oneOf("deployment", c.Deployment, "self-hosted", "managed")
+	t := c.Topology
+	zones := map[string]bool{}
+	if len(t.Zones) == 0 || len(t.Zones) > 16 {
+		bad("topology.zones", "must list 1 to 16 zones, got %d", len(t.Zones))
+	}
+	for i, z := range t.Zones {
+		if z == "" || zones[z] || strings.ContainsAny(z, " -") {
+			bad(fmt.Sprintf("topology.zones[%d]", i), "must be unique, non-empty, without spaces or '-', got %q", z)
+		}
+		zones[z] = true
+	}
+	if t.NodesPerZone < 1 || t.NodesPerZone > 256 {
+		bad("topology.nodes_per_zone", "must be in [1, 256], got %d", t.NodesPerZone)
+	}
+	oneOf("topology.market", t.Market, "spot", "on-demand")
+	durNonneg("topology.service_time", t.ServiceTime)
+	if _, err := dist.New(dist.Kind(t.ServiceDist), 1, 0); err != nil {
+		bad("topology.service_dist", "%v", err)
+	}
+	if t.Concurrency < 1 || t.Concurrency > 4096 {
+		bad("topology.concurrency", "must be in [1, 4096], got %d", t.Concurrency)
+	}
+	if t.QueueLimit < 0 || t.QueueLimit > 1<<20 {
+		bad("topology.queue_limit", "must be in [0, 1048576], got %d", t.QueueLimit)
+	}
+	durNonneg("topology.clock_offset_spread", t.ClockOffsetSpread)
+	nonneg("topology.drift_ppm_spread", t.DriftPPMSpread)
+	for i, n := range t.Nodes {
+		path := fmt.Sprintf("topology.nodes[%d]", i)
+		if !c.nodeNameValid(n.Name) {
+			bad(path+".name", "must name a node <zone>-<index> of the topology, got %q", n.Name)
+		}
+		if n.Market != "" {
+			oneOf(path+".market", n.Market, "spot", "on-demand")
+		}
+		if math.IsNaN(n.DriftPPM) || math.Abs(n.DriftPPM) > 1e5 {
+			bad(path+".drift_ppm", "must be within +-100000, got %v", n.DriftPPM)
+		}
+	}
+	nw := c.Network
+	durNonneg("network.client", nw.Client)
+	durNonneg("network.intra_zone", nw.IntraZone)
+	durNonneg("network.cross_zone", nw.CrossZone)
+	frac("network.jitter", nw.Jitter)
+	if nw.RequestBytes < 0 || nw.ResponseBytes < 0 {
+		bad("network", "request_bytes and response_bytes must be >= 0, got %d and %d", nw.RequestBytes, nw.ResponseBytes)
+	}
+	durPos("load_balancer.health_interval", c.LB.HealthInterval)
+	if c.LB.UnhealthyThreshold < 1 || c.LB.HealthyThreshold < 1 {
+		bad("load_balancer", "unhealthy_threshold and healthy_threshold must be >= 1, got %d and %d", c.LB.UnhealthyThreshold, c.LB.HealthyThreshold)
+	}
+	durNonneg("load_balancer.connect_error_latency", c.LB.ConnectErrorLatency)
+	r := c.Redis
+	oneOf("redis.mode", r.Mode, "redis", "embedded")
+	if r.Mode == "redis" {
+		if !zones[r.Zone] {
+			bad("redis.zone", "must be one of topology.zones, got %q", r.Zone)
+		}
+		if r.ReplicaZone != "" && !zones[r.ReplicaZone] {
+			bad("redis.replica_zone", "must be one of topology.zones or empty, got %q", r.ReplicaZone)
+		}
+	}
+	durNonneg("redis.op_time", r.OpTime)
+	durPos("redis.timeout", r.Timeout)
+	durNonneg("redis.failover_time", r.FailoverTime)
+	e := c.Engine
+	if e.Algorithm != "" {
+		if _, err := engine.ParseAlgorithm(e.Algorithm); err != nil {
+			bad("engine.algorithm", "%v", err)
+		}
+	}
+	oneOf("engine.clock", e.Clock, "server", "client")
+	if e.FailMode != "" {
+		oneOf("engine.fail_mode", e.FailMode, "open", "closed")
+	}
+	if e.BreakerFailures < 1 {
+		bad("engine.breaker_failures", "must be >= 1, got %d", e.BreakerFailures)
+	}
+	durNonneg("engine.breaker_cooldown", e.BreakerCooldown)
+	m := c.Managed
+	pos("managed.steady_rps", m.SteadyRPS)
+	pos("managed.burst", m.Burst)
+	durNonneg("managed.added_latency", m.AddedLatency)
+	nonneg("managed.price_per_million", m.PricePerMillion)
+	durNonneg("spot.notice", c.Spot.Notice)
+	durNonneg("spot.launch_delay", c.Spot.LaunchDelay)
+	nonneg("spot.interruptions_per_node_hour", c.Spot.InterruptionsPerNodeHour)
+	durPos("backend.timeout", c.Backend.Timeout)
+	tiers := map[string]bool{}
+	if len(c.Tiers) == 0 {
+		bad("tiers", "must list at least one tier")
+	}
+	for i, tr := range c.Tiers {
+		path := fmt.Sprintf("tiers[%d]", i)
+		if tiers[tr.Name] {
+			bad(path+".name", "duplicate tier %q", tr.Name)
+		}
+		tiers[tr.Name] = true
+		if _, err := tier.Compile(c.tierOf(i)); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				bad(path, "%s", line)
+			}
+		}
+	}
+	if len(c.Routes) > 1<<15 {
+		bad("routes", "must list at most 32768 routes, got %d", len(c.Routes))
+	}
+	routes := map[string]bool{}
+	for i, rt := range c.Routes {
+		path := fmt.Sprintf("routes[%d]", i)
+		if rt.Name == "" {
+			bad(path+".name", "must not be empty")
+		}
+		routes[rt.Name] = true
+		nonneg(path+".weight", rt.Weight)
+		if _, err := engine.ParseCost(rt.Cost); err != nil {
+			bad(path+".cost", "%v", err)
+		}
+		durNonneg(path+".latency", rt.Latency)
+		if _, err := dist.New(dist.Kind(rt.Dist), 1, rt.Shape); err != nil {
+			bad(path+".dist", "%v", err)
+		}
+		nonneg(path+".capacity", rt.Capacity)
+		if rt.ResponseBytes < 0 {
+			bad(path+".response_bytes", "must be >= 0, got %d", rt.ResponseBytes)
+		}
+	}
+	tf := c.Traffic
+	oneOf("traffic.source", tf.Source, "synthetic", "trace")
+	if tf.Source == "trace" && tf.Trace == "" {
+		bad("traffic.trace", "must name a ledger file when traffic.source is trace")
+	}
+	if tf.Source == "synthetic" && len(tf.Groups) == 0 {
+		bad("traffic.groups", "must list at least one group")
+	}
+	frac("traffic.diurnal.amplitude", tf.Diurnal.Amplitude)
+	durPos("traffic.diurnal.period", tf.Diurnal.Period)
+	totalKeys := 0
+	for i, g := range tf.Groups {
+		path := fmt.Sprintf("traffic.groups[%d]", i)
+		if !tiers[g.Tier] {
+			bad(path+".tier", "must name a tier, got %q", g.Tier)
+		}
+		if g.Keys < 1 || g.Keys > 10_000_000 {
+			bad(path+".keys", "must be in [1, 10000000], got %d", g.Keys)
+		}
+		totalKeys += g.Keys
+		if math.IsNaN(g.Zipf) || g.Zipf < 0 || g.Zipf > 10 {
+			bad(path+".zipf", "must be in [0, 10], got %v", g.Zipf)
+		}
+		nonneg(path+".rate", g.Rate)
+		if g.Rate > 1e8 {
+			bad(path+".rate", "must be <= 1e8 per second, got %v", g.Rate)
+		}
+		oneOf(path+".arrival", g.Arrival, "poisson", "mmpp", "pareto-onoff")
+		if g.BurstFactor < 1 || math.IsNaN(g.BurstFactor) || g.BurstFactor > 1e4 {
+			bad(path+".burst_factor", "must be in [1, 10000], got %v", g.BurstFactor)
+		}
+		durPos(path+".high_time", g.HighTime)
+		durPos(path+".low_time", g.LowTime)
+		durPos(path+".on_time", g.OnTime)
+		durPos(path+".off_time", g.OffTime)
+		if math.IsNaN(g.Alpha) || g.Alpha <= 1 || g.Alpha > 10 {
+			bad(path+".alpha", "must be in (1, 10], got %v", g.Alpha)
+		}
+		oneOf(path+".retry", g.Retry, "honour", "ignore", "none")
+		frac(path+".jitter", g.Jitter)
+		durPos(path+".retry_delay", g.RetryDelay)
+		if g.MaxRetries < 0 || g.MaxRetries > 100 {
+			bad(path+".max_retries", "must be in [0, 100], got %d", g.MaxRetries)
+		}
+		for j, rn := range g.Routes {
+			if !routes[rn] {
+				bad(fmt.Sprintf("%s.routes[%d]", path, j), "must name a route, got %q", rn)
+			}
+		}
+	}
+	if totalKeys > 20_000_000 {
+		bad("traffic.groups", "must have at most 20000000 keys in total, got %d", totalKeys)
+	}
+	for i, f := range c.Faults {
+		path := fmt.Sprintf("faults[%d]", i)
+		oneOf(path+".kind", f.Kind, faultKinds...)
+		durNonneg(path+".at", f.At)
+		durNonneg(path+".duration", f.Duration)
+		switch f.Kind {
+		case FaultSpot, FaultNodeCrash, FaultClock:
+			if !c.nodeNameValid(f.Target) {
+				bad(path+".target", "must name a node <zone>-<index>, got %q", f.Target)
+			}
+		case FaultAZ:
+			if !zones[f.Target] {
+				bad(path+".target", "must name a zone, got %q", f.Target)
+			}
+			durPos(path+".duration", f.Duration)
+		case FaultRedisOutage:
+			durPos(path+".duration", f.Duration)
+		}
+		if math.IsNaN(f.DriftPPM) || math.Abs(f.DriftPPM) > 1e5 {
+			bad(path+".drift_ppm", "must be within +-100000, got %v", f.DriftPPM)
+		}
+	}
+	s := c.SLO
+	nonneg("slo.p99_ms", s.P99MS)
+	frac("slo.max_429_rate", s.Max429Rate)
+	frac("slo.max_false_429_rate", s.MaxFalse429Rate)
+	nonneg("slo.max_over_admission", s.MaxOverAdmission)
+	frac("slo.min_availability", s.MinAvailability)
+	nonneg("slo.max_cost_per_billion", s.MaxCostPerBillion)
+	if len(p) > 0 {
+		return &ValidationError{Problems: p}
+	}
+	return nil
+}
+
+func (c *Config) nodeNameValid(name string) bool {
+	z, idx, ok := strings.Cut(name, "-")
+	if !ok {
+		return false
+	}
+	i, err := strconv.Atoi(idx)
+	if err != nil || i < 0 || i >= c.Topology.NodesPerZone {
+		return false
+	}
+	for _, zz := range c.Topology.Zones {
+		if zz == z {
+			return true
+		}
+	}
+	return false
+}
+
+// tierOf returns tier i in engine/tier form, with engine.algorithm and
+// engine.fail_mode applied.
+func (c *Config) tierOf(i int) tier.Tier {
+	t := c.Tiers[i]
+	alg := t.Algorithm
+	if c.Engine.Algorithm != "" {
+		alg = c.Engine.Algorithm
+	}
+	fo := t.FailOpen
+	switch c.Engine.FailMode {
+	case "open":
+		fo = true
+	case "closed":
+		fo = false
+	}
+	refill := t.RefillCap
+	if alg != string(engine.PTBCWD) {
+		refill = 0 // ptb-cwd only; kept so one scenario runs under every algorithm
+	}
+	out := tier.Tier{Name: t.Name, Algorithm: engine.Algorithm(alg), Burst: t.Burst, Rate: t.Rate,
+		Period: t.Period.D(), RefillCap: refill,
+		Quotas:      tier.Quotas{Hour: t.HourQuota, Day: t.DayQuota, Month: t.MonthQuota},
+		Concurrency: t.Concurrency, FailOpen: fo}
+	if t.OpsBurst > 0 || t.OpsRate > 0 {
+		out.Operational = tier.Rate{Burst: t.OpsBurst, Rate: t.OpsRate, Period: time.Second}
+	}
+	return out
+}

@@ -1,0 +1,102 @@
+package sim
+
+import "tollgate/engine"
+
+// slot is one policy's stored state for one key, as a store keeps it.
+type slot struct {
+	st engine.State
+	// exp is the time (engine microseconds) after which the state is absent;
+	// 0 means never written.
+	exp int64
+}
+
+// table is a store's per-key state: dense, indexed by key id and the
+// policy's slot within the key's tier. It applies operations with the
+// engine's own transitions (engine.Step per policy, engine.Binding for the
+// result), exactly as engine.Eval and memstore do, without allocating; a test
+// holds its decisions identical to memstore's.
+type table struct {
+	slots []slot
+	// per is the number of slots per key.
+	per int
+}
+
+func newTable(keys, per int) *table {
+	return &table{slots: make([]slot, keys*per), per: per}
+}
+
+// grow makes room for key ids below keys.
+func (t *table) grow(keys int) {
+	if need := keys * t.per; need > len(t.slots) {
+		n := max(need, 2*len(t.slots))
+		s := make([]slot, n)
+		copy(s, t.slots)
+		t.slots = s
+	}
+}
+
+// maxPlan is the most policies a plan may have in the simulator.
+const maxPlan = 8
+
+// planRef is a plan with the slot of each of its policies.
+type planRef struct {
+	plan  *engine.Plan
+	slots []int
+	// concurrency is the cost index of a concurrency policy (-1 if none).
+	concurrency int
+}
+
+// apply applies one operation for key at now (engine microseconds) and
+// returns the binding decision with Allowed for the whole plan.
+func (t *table) apply(key int32, pr *planRef, now int64, kind engine.OpKind, cost int64) engine.Decision {
+	base := int(key) * t.per
+	pols := pr.plan.Policies
+	n := len(pols)
+	if n == 1 {
+		// the common single-policy plan: engine.Eval's logic for one policy
+		s := &t.slots[base+pr.slots[0]]
+		ns, wr, ttl, d := engine.Step(pols[0], s.st, s.exp > now, now, kind, cost)
+		if d.Allowed && wr {
+			s.st, s.exp = ns, now+ttl
+		}
+		return d
+	}
+	var ds [maxPlan]engine.Decision
+	var ns [maxPlan]engine.State
+	var wr [maxPlan]bool
+	var ttl [maxPlan]int64
+	allowed := true
+	for i, p := range pols {
+		s := &t.slots[base+pr.slots[i]]
+		exists := s.exp > now
+		ns[i], wr[i], ttl[i], ds[i] = engine.Step(p, s.st, exists, now, kind, cost)
+		if !ds[i].Allowed {
+			allowed = false
+		}
+	}
+	if allowed {
+		for i := 0; i < n; i++ {
+			if wr[i] {
+				s := &t.slots[base+pr.slots[i]]
+				s.st, s.exp = ns[i], now+ttl[i]
+			}
+		}
+	}
+	d := ds[engine.Binding(ds[:n], allowed)]
+	d.Allowed = allowed
+	return d
+}
+
+// check reports whether an Acquire of cost would be allowed, without
+// changing the state.
+func (t *table) check(key int32, pr *planRef, now int64, cost int64) bool {
+	base := int(key) * t.per
+	for i, p := range pr.plan.Policies {
+		s := &t.slots[base+pr.slots[i]]
+		_, _, _, d := engine.Step(p, s.st, s.exp > now, now, engine.Acquire, cost)
+		if !d.Allowed {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,466 @@
+package testcontainers
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"tollgate/gatewayd/ledger"
+)
+
+// The fault timeline shared by the tests: load for runLength, the fault at
+// faultAt, repaired (where it is repairable) at repairAt.
+const (
+	runLength = 24 * time.Second
+	faultAt   = 8 * time.Second
+	repairAt  = 16 * time.Second
+	// watchEvery is how often HAProxy's view of the nodes is polled.
+	watchEvery = 50 * time.Millisecond
+)
+
+// startTopology starts the default topology for t or skips/fails as the
+// preflight decides. On failure, every container's log goes to t's log.
+func startTopology(t *testing.T, spec Spec) *Topology {
+	t.Helper()
+	needDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	began := time.Now()
+	tp, err := StartTopology(ctx, t, spec, t.TempDir())
+	if tp != nil {
+		t.Cleanup(func() {
+			if t.Failed() {
+				tp.DumpLogs(t)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatalf("start topology: %v", err)
+	}
+	t.Logf("topology up in %.1fs: %d zones, load balancer at %s", time.Since(began).Seconds(), len(spec.Zones), tp.URL)
+	return tp
+}
+
+// sleepUntil sleeps until offset since the run's start (fault timing, not an assertion).
+func sleepUntil(r *Run, offset time.Duration) {
+	if d := offset - time.Since(r.Start); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// attack runs the load with fault as its OnStart hook and waits for both.
+// The backend watcher runs for the whole attack.
+func attack(t *testing.T, tp *Topology, d time.Duration, fault func(ctx context.Context, r *Run) error) *Run {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
+	defer cancel()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	faultErr := make(chan error, 1)
+	watched := make(chan struct{})
+	run, err := Attack(ctx, tp.URL, tp.Spec.Tenants, LoadOptions{Duration: d, OnStart: func(r *Run) {
+		go func() { tp.WatchBackends(watchCtx, r, watchEvery); close(watched) }()
+		if fault == nil {
+			faultErr <- nil
+			return
+		}
+		faultErr <- fault(ctx, r)
+	}})
+	if err != nil {
+		stopWatch()
+		t.Fatalf("attack: %v", err)
+	}
+	if err := <-faultErr; err != nil {
+		stopWatch()
+		t.Fatalf("fault: %v", err)
+	}
+	stopWatch()
+	<-watched
+	t.Logf("load: %.0f req/s for %s, %d samples, codes %v, transport errors %v", run.Rate, d, len(run.Samples), run.Codes, run.ErrorTexts)
+	t.Logf("timeline (1s):\n%s", run.Timeline(time.Second))
+	for _, e := range run.Events() {
+		t.Logf("event %-22s at %6.2fs", e.Name, e.At.Seconds())
+	}
+	return run
+}
+
+// stopAndReadLedger stops every node gracefully (flushing its ledger) and
+// reads all ledgers.
+func stopAndReadLedger(t *testing.T, tp *Topology) []ledger.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	codes, err := tp.StopNodes(ctx, tp.Spec.DrainDelay+tp.Spec.Grace+2*time.Second)
+	if err != nil {
+		t.Fatalf("stop nodes: %v", err)
+	}
+	for name, c := range codes {
+		if c != 0 {
+			t.Errorf("%s exited with %d, want 0 (graceful SIGTERM)", name, c)
+		}
+	}
+	recs, err := tp.Ledger()
+	if err != nil {
+		t.Fatalf("ledger: %v", err)
+	}
+	return recs
+}
+
+// checkLedgerHoldsAdmitted checks that every request the client saw
+// admitted (2xx, by its X-Request-Id) is in some node's ledger as allowed,
+// and returns the ledger by id.
+func checkLedgerHoldsAdmitted(t *testing.T, run *Run, recs []ledger.Record) map[string]ledger.Record {
+	t.Helper()
+	byID := make(map[string]ledger.Record, len(recs))
+	for _, r := range recs {
+		byID[r.ID] = r
+	}
+	admitted, missing, wrong, noID := 0, 0, 0, 0
+	for _, s := range run.Samples {
+		if s.Class() != Admitted {
+			continue
+		}
+		admitted++
+		if s.ID == "" {
+			noID++
+			continue
+		}
+		r, ok := byID[s.ID]
+		switch {
+		case !ok:
+			missing++
+		case r.Decision != "allowed":
+			wrong++
+		}
+	}
+	t.Logf("FIGURE ledger: %d records; client saw %d admitted; %d without id, %d missing from the ledger, %d not 'allowed'",
+		len(recs), admitted, noID, missing, wrong)
+	if noID > 0 {
+		t.Errorf("%d admitted responses carried no X-Request-Id", noID)
+	}
+	if missing > 0 || wrong > 0 {
+		t.Errorf("ledger lacks %d admitted requests and records %d of them as not allowed", missing, wrong)
+	}
+	if admitted == 0 {
+		t.Error("no admitted request observed: the check proved nothing")
+	}
+	return byID
+}
+
+// TestSpotLoss: one node gets SIGTERM mid-run (a spot notice) and drains:
+// /readyz turns 503, HAProxy takes it out, in-flight requests finish, the
+// ledger is flushed and it exits 0. No request may fail, and every admitted
+// request must be in a ledger.
+func TestSpotLoss(t *testing.T) {
+	spec := DefaultSpec()
+	tp := startTopology(t, spec)
+	victim := tp.Node("b")
+	var exit int
+	run := attack(t, tp, runLength, func(ctx context.Context, r *Run) error {
+		sleepUntil(r, faultAt)
+		r.Mark("sigterm " + victim.Name)
+		code, err := tp.SpotStop(ctx, victim, spec.DrainDelay+spec.Grace+2*time.Second)
+		r.Mark("exited " + victim.Name)
+		exit = code
+		return err
+	})
+	term, _ := run.Event("sigterm " + victim.Name)
+	exited, _ := run.Event("exited " + victim.Name)
+	down, seen := run.Event(victim.Name + " DOWN")
+	before := run.Window(time.Second, term, nil)
+	during := run.Window(term, exited+time.Second, nil)
+	after := run.Window(exited+time.Second, runLength, nil)
+	t.Logf("before %s", before)
+	t.Logf("during %s", during)
+	t.Logf("after  %s", after)
+	if seen {
+		t.Logf("FIGURE spot-loss: balancer took %s out %.2fs after SIGTERM; node exited after %.2fs (code %d)",
+			victim.Name, (down - term).Seconds(), (exited - term).Seconds(), exit)
+	}
+	t.Logf("FIGURE spot-loss: errors before/during/after = %d/%d/%d; 429 rate %.3f/%.3f/%.3f; p99 %.1f/%.1f/%.1f ms",
+		before.Failed, during.Failed, after.Failed, before.Rate429, during.Rate429, after.Rate429,
+		before.P99MS, during.P99MS, after.P99MS)
+	if exit != 0 {
+		t.Errorf("%s exited with %d after SIGTERM, want 0 (drained within the grace period)", victim.Name, exit)
+	}
+	if !seen {
+		t.Errorf("the balancer never marked %s DOWN after SIGTERM", victim.Name)
+	}
+	if during.Failed > 0 {
+		t.Errorf("%d requests failed around a graceful drain, want 0", during.Failed)
+	}
+	checkLedgerHoldsAdmitted(t, run, stopAndReadLedger(t, tp))
+}
+
+// zoneOutage is one measured zone-outage run, kept for the comparison with
+// the simulator.
+type zoneOutage struct {
+	Spec     Spec
+	Run      *Run
+	Cut      time.Duration
+	Down     time.Duration
+	Repair   time.Duration
+	Up       time.Duration
+	Window   ErrorWindow
+	Stats    Stats
+	Ledger   []ledger.Record
+	DownSeen bool
+	UpSeen   bool
+}
+
+var zoneOutageResult *zoneOutage
+
+// measureZoneOutage runs the zone outage once per test binary.
+func measureZoneOutage(t *testing.T) *zoneOutage {
+	t.Helper()
+	if zoneOutageResult != nil {
+		return zoneOutageResult
+	}
+	spec := DefaultSpec()
+	tp := startTopology(t, spec)
+	victim := tp.Node("a")
+	run := attack(t, tp, runLength, func(ctx context.Context, r *Run) error {
+		sleepUntil(r, faultAt)
+		r.Mark("cut " + victim.Name)
+		if err := tp.Disconnect(ctx, victim); err != nil {
+			return err
+		}
+		sleepUntil(r, repairAt)
+		r.Mark("repair " + victim.Name)
+		return tp.Reconnect(ctx, victim)
+	})
+	z := &zoneOutage{Spec: spec, Run: run}
+	z.Cut, _ = run.Event("cut " + victim.Name)
+	z.Repair, _ = run.Event("repair " + victim.Name)
+	z.Down, z.DownSeen = run.Event(victim.Name + " DOWN")
+	for _, e := range run.Events() {
+		if e.Name == victim.Name+" UP" && e.At > z.Repair {
+			z.Up, z.UpSeen = e.At, true
+			break
+		}
+	}
+	z.Window = run.ErrorWindow(z.Cut, z.Repair)
+	z.Stats = run.All()
+	z.Ledger = stopAndReadLedger(t, tp)
+	if !t.Failed() {
+		zoneOutageResult = z
+	}
+	return z
+}
+
+// TestZoneOutage: one zone's node is cut off its network. HAProxy's health
+// checks take it out; requests in flight to it and on connections bound to
+// it fail until the client's timeout; then nothing fails. The node comes
+// back when the partition heals.
+func TestZoneOutage(t *testing.T) {
+	z := measureZoneOutage(t)
+	run := z.Run
+	t.Logf("before %s", run.Window(time.Second, z.Cut, nil))
+	t.Logf("during %s", run.Window(z.Cut, z.Repair, nil))
+	t.Logf("after  %s", run.Window(z.Repair, runLength, nil))
+	if !z.DownSeen || z.Down < z.Cut {
+		t.Fatalf("the balancer never marked the cut node DOWN (events %v)", run.Events())
+	}
+	t.Logf("FIGURE az-outage: detection %.2fs (inter %s x fall %d); error window %.2fs with %d failed requests (first %.2fs, last %.2fs after the cut)",
+		(z.Down - z.Cut).Seconds(), z.Spec.Health.Interval, z.Spec.Health.Fall, z.Window.Length.Seconds(), z.Window.Failed,
+		(z.Window.First - z.Cut).Seconds(), (z.Window.Last - z.Cut).Seconds())
+	if pre := run.Window(0, z.Cut, nil); pre.Failed > 0 {
+		t.Errorf("%d requests failed before the cut", pre.Failed)
+	}
+	if !z.UpSeen {
+		t.Errorf("the node never came back UP after the partition healed (events %v)", run.Events())
+	} else {
+		t.Logf("FIGURE az-outage: back UP %.2fs after the repair", (z.Up - z.Repair).Seconds())
+		// Requests sent after the node is back must not fail: any late failure
+		// means a connection or store state that never recovered.
+		if late := run.Window(z.Up, runLength, nil); late.Failed > 0 {
+			t.Errorf("%d requests failed after the node was back UP", late.Failed)
+		}
+	}
+	checkLedgerHoldsAdmitted(t, run, z.Ledger)
+}
+
+// TestRedisOutage: Redis is stopped and started mid-run (its data is lost).
+// The fail-open tier keeps serving, every such admission marked unmetered
+// in the ledger; the fail-closed tiers are refused; after Redis returns no
+// tenant is admitted more than its budget allows.
+func TestRedisOutage(t *testing.T) {
+	spec := DefaultSpec()
+	tp := startTopology(t, spec)
+	run := attack(t, tp, runLength, func(ctx context.Context, r *Run) error {
+		sleepUntil(r, faultAt)
+		r.Mark("redis stop")
+		if err := tp.StopRedis(ctx); err != nil {
+			return err
+		}
+		r.Mark("redis stopped")
+		sleepUntil(r, repairAt)
+		r.Mark("redis start")
+		if err := tp.StartRedis(ctx, 2); err != nil {
+			return err
+		}
+		r.Mark("redis ready")
+		return nil
+	})
+	stopped, _ := run.Event("redis stopped")
+	start, _ := run.Event("redis start")
+	ready, _ := run.Event("redis ready")
+	var open, closed []string
+	for _, tn := range spec.Tenants {
+		tier, _ := spec.TierOf(tn.Tier)
+		if tier.FailOpen {
+			open = append(open, tn.Name)
+		} else {
+			closed = append(closed, tn.Name)
+		}
+	}
+	openOut := run.Window(stopped, start, run.Tenant(open...))
+	closedOut := run.Window(stopped, start, run.Tenant(closed...))
+	t.Logf("outage, fail-open tenants   %s", openOut)
+	t.Logf("outage, fail-closed tenants %s", closedOut)
+	t.Logf("FIGURE redis-outage: fail-open admitted %d/%d during the outage; fail-closed admitted %d, refused (5xx) %d of %d",
+		openOut.Admitted, openOut.Total, closedOut.Admitted, closedOut.Failed, closedOut.Total)
+	if openOut.Total == 0 || closedOut.Total == 0 {
+		t.Fatal("no traffic during the outage")
+	}
+	if openOut.Admitted != openOut.Total {
+		t.Errorf("fail-open tier: %d of %d requests during the outage not admitted", openOut.Total-openOut.Admitted, openOut.Total)
+	}
+	if closedOut.Admitted > 0 || closedOut.Failed != closedOut.Total {
+		t.Errorf("fail-closed tiers: want every request refused with 5xx during the outage, got %s", closedOut)
+	}
+	if all := run.Window(0, runLength, run.Tenant(open...)); all.Failed > 0 {
+		t.Errorf("fail-open tier: %d requests failed over the run, want 0", all.Failed)
+	}
+
+	// No double spend: from the restart on, each limited tenant is admitted
+	// at most burst + rate x elapsed (Redis starts empty, so a full bucket).
+	for _, tn := range spec.Tenants {
+		tier, _ := spec.TierOf(tn.Tier)
+		if tn.Rate <= tier.Rate {
+			continue
+		}
+		w := run.Window(start, runLength, run.Tenant(tn.Name))
+		limit := tier.Burst + tier.Rate*(runLength-start+time.Second).Seconds()
+		t.Logf("after the restart %s: admitted %d, bound %.0f (burst %.0f + rate %.0f/s x %.1fs)", tn.Name, w.Admitted,
+			limit, tier.Burst, tier.Rate, (runLength - start + time.Second).Seconds())
+		if float64(w.Admitted) > limit {
+			t.Errorf("%s admitted %d after Redis returned, more than its budget %.0f: double spend", tn.Name, w.Admitted, limit)
+		}
+	}
+	t.Logf("redis back and ready %.2fs after its start", (ready - start).Seconds())
+
+	for _, n := range tp.Nodes {
+		m, err := tp.Metrics(context.Background(), n)
+		if err != nil {
+			t.Errorf("metrics of %s: %v", n.Name, err)
+			continue
+		}
+		for _, line := range strings.Split(m, "\n") {
+			if strings.HasPrefix(line, "gatewayd_unmetered_total") {
+				t.Logf("metrics %s: %s", n.Name, line)
+			}
+		}
+	}
+	byID := checkLedgerHoldsAdmitted(t, run, stopAndReadLedger(t, tp))
+	// Every fail-open admission made while Redis was down is in the ledger
+	// as unmetered, so billing knows.
+	isOpen := run.Tenant(open...)
+	outageAdmits, unmetered := 0, 0
+	for _, s := range run.Samples {
+		if s.At < stopped || s.At >= start || !isOpen(int(s.Tenant)) || s.Class() != Admitted {
+			continue
+		}
+		outageAdmits++
+		if r, ok := byID[s.ID]; ok && r.Unmetered {
+			unmetered++
+		}
+	}
+	t.Logf("FIGURE redis-outage: %d of %d fail-open admissions during the outage are unmetered in the ledger", unmetered, outageAdmits)
+	if unmetered != outageAdmits {
+		t.Errorf("%d fail-open admissions while Redis was down are not marked unmetered in the ledger", outageAdmits-unmetered)
+	}
+}
+
+// TestSharedBudget: three nodes behind a round-robin balancer share one
+// Redis budget, so each over-limit tenant is admitted no more than its
+// tier allows in total (burst + rate x time; gatewayd takes no local
+// leases, so the lease bound is zero), and not much less either.
+func TestSharedBudget(t *testing.T) {
+	spec := DefaultSpec()
+	tp := startTopology(t, spec)
+	d := 16 * time.Second
+	run := attack(t, tp, d, nil)
+	checked := 0
+	for _, tn := range spec.Tenants {
+		tier, _ := spec.TierOf(tn.Tier)
+		w := run.Window(0, d+time.Minute, run.Tenant(tn.Name))
+		if tn.Rate <= tier.Rate {
+			if w.Limited > 0 {
+				t.Errorf("%s offers %.0f/s under its tier's %.0f/s yet got %d 429s", tn.Name, tn.Rate, tier.Rate, w.Limited)
+			}
+			continue
+		}
+		checked++
+		// The last decision is at most the run plus the slowest answer after the first.
+		span := d + time.Duration(w.MaxMS*float64(time.Millisecond))
+		upper := tier.Burst + tier.Rate*span.Seconds()
+		lower := tier.Rate * (d - 2*time.Second).Seconds()
+		t.Logf("FIGURE shared-budget %s (%s, offered %.0f/s): admitted %d over %.1fs; single-budget bound %.0f, three unshared budgets would allow %.0f",
+			tn.Name, tn.Tier, tn.Rate, w.Admitted, d.Seconds(), upper, 3*upper)
+		if float64(w.Admitted) > upper {
+			t.Errorf("%s admitted %d > burst %.0f + rate %.0f/s x %.2fs = %.0f: the nodes over-admit",
+				tn.Name, w.Admitted, tier.Burst, tier.Rate, span.Seconds(), upper)
+		}
+		if float64(w.Admitted) < lower {
+			t.Errorf("%s admitted %d < %.0f: the shared budget refuses more than its rate", tn.Name, w.Admitted, lower)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no tenant offers more than its tier's rate: the test checks nothing")
+	}
+	all := run.All()
+	t.Logf("FIGURE shared-budget: overall %s", all)
+	if all.Failed > 0 {
+		t.Errorf("%d requests failed without any fault", all.Failed)
+	}
+	checkLedgerHoldsAdmitted(t, run, stopAndReadLedger(t, tp))
+}
+
+// routeServiceMS returns the mean upstream service time per route name
+// measured in the ledger, and the mean time the gateway itself added
+// (record span minus upstream time), in milliseconds.
+func routeServiceMS(recs []ledger.Record) (map[string]float64, float64) {
+	sum, n := map[string]float64{}, map[string]float64{}
+	var gw, gn float64
+	for _, r := range recs {
+		if r.Decision != "allowed" || r.UpstreamMS <= 0 {
+			continue
+		}
+		sum[r.Route] += r.UpstreamMS
+		n[r.Route]++
+		span := float64(r.End.Sub(r.Start)) / float64(time.Millisecond)
+		if span >= r.UpstreamMS {
+			gw += span - r.UpstreamMS
+			gn++
+		}
+	}
+	out := map[string]float64{}
+	keys := make([]string, 0, len(sum))
+	for k := range sum {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out[k] = sum[k] / n[k]
+	}
+	if gn > 0 {
+		gw /= gn
+	}
+	return out, gw
+}
+
+// within reports whether ratio is within tol of 1.
+func within(ratio, tol float64) bool { return !math.IsInf(ratio, 0) && math.Abs(ratio-1) <= tol }

@@ -1,0 +1,218 @@
+package testcontainers
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"tollgate/gatewayd/ledger"
+	"tollgate/scenarios"
+	"tollgate/sim"
+	"tollgate/sim/summary"
+)
+
+// Calibration is what a real run measured that the simulator takes as
+// input: service times, not outcomes. The 429 rate, the error window and
+// the latency percentiles are predicted, never copied.
+type Calibration struct {
+	// Routes holds, per route name, the upstream service time's mean and the
+	// sigma of its logarithm (a log-normal fit) from the ledger's upstream_ms.
+	Routes map[string]LogNormalFit
+	// Gateway is the mean time gatewayd adds per admitted request (ledger
+	// span minus upstream time): auth, limiter decision with its Redis round
+	// trip, proxying.
+	Gateway time.Duration
+	// Client is the one-way time between the load generator and a node
+	// through HAProxy: half the mean of (client latency - ledger span).
+	Client time.Duration
+	// Requests is how many ledger records the fit used.
+	Requests int
+}
+
+// LogNormalFit is a log-normal fit of a service time.
+type LogNormalFit struct {
+	Mean  time.Duration
+	Sigma float64
+	N     int
+}
+
+// Calibrate fits the service times of run's admitted requests, joining the
+// client's samples to the ledger by request id.
+func Calibrate(run *Run, recs []ledger.Record) (Calibration, error) {
+	byID := make(map[string]*ledger.Record, len(recs))
+	for i := range recs {
+		byID[recs[i].ID] = &recs[i]
+	}
+	logs := map[string][]float64{}
+	sums := map[string]float64{}
+	var gw, cl float64
+	n := 0
+	for _, s := range run.Samples {
+		if s.Class() != Admitted || s.ID == "" {
+			continue
+		}
+		r, ok := byID[s.ID]
+		if !ok || r.Decision != "allowed" || r.UpstreamMS <= 0 {
+			continue
+		}
+		span := float64(r.End.Sub(r.Start)) / float64(time.Millisecond)
+		e2e := float64(s.Latency) / float64(time.Millisecond)
+		if span < r.UpstreamMS || e2e < span {
+			continue
+		}
+		logs[r.Route] = append(logs[r.Route], math.Log(r.UpstreamMS))
+		sums[r.Route] += r.UpstreamMS
+		gw += span - r.UpstreamMS
+		cl += (e2e - span) / 2
+		n++
+	}
+	if n == 0 {
+		return Calibration{}, fmt.Errorf("calibrate: no admitted request joins the ledger (%d samples, %d records)", len(run.Samples), len(recs))
+	}
+	c := Calibration{Routes: map[string]LogNormalFit{}, Requests: n,
+		Gateway: msDur(gw / float64(n)), Client: msDur(cl / float64(n))}
+	for route, ls := range logs {
+		var mu, v float64
+		for _, x := range ls {
+			mu += x
+		}
+		mu /= float64(len(ls))
+		for _, x := range ls {
+			v += (x - mu) * (x - mu)
+		}
+		sigma := 0.0
+		if len(ls) > 1 {
+			sigma = math.Sqrt(v / float64(len(ls)-1))
+		}
+		c.Routes[route] = LogNormalFit{Mean: msDur(sums[route] / float64(len(ls))), Sigma: sigma, N: len(ls)}
+	}
+	return c, nil
+}
+
+func msDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
+// NodeCrash is a fault for the prediction: node zone's gateway unreachable
+// from At for Duration (the real run's network cut).
+type NodeCrash struct {
+	Zone         string
+	At, Duration time.Duration
+}
+
+// SimConfig builds the simulator's scenario for the spec's topology and
+// traffic, calibrated with c: one node per zone behind one load balancer
+// with the same health check, one Redis, one Poisson client group per
+// tenant (no retries: vegeta does not retry), the same tiers and routes.
+// crash, if non-nil, cuts one node as the real run did.
+func SimConfig(spec Spec, c Calibration, d time.Duration, crash *NodeCrash) (sim.Config, error) {
+	if err := spec.Validate(); err != nil {
+		return sim.Config{}, err
+	}
+	tiny := sim.Duration(20 * time.Microsecond) // one hop on a Docker bridge
+	cfg := sim.Config{
+		Name:        "containers",
+		Description: "the container suite's topology, calibrated with a measured run",
+		Seed:        1,
+		Duration:    sim.Duration(d),
+		Interval:    sim.Duration(time.Second),
+		Deployment:  "self-hosted",
+		Topology: sim.Topology{
+			Zones: append([]string(nil), spec.Zones...), NodesPerZone: 1, Market: "on-demand",
+			ServiceTime: sim.Duration(max(c.Gateway, time.Microsecond)), ServiceDist: "exponential",
+			// gatewayd serves each request on its own goroutine: no worker queue to speak of.
+			Concurrency: 256, QueueLimit: 4096,
+		},
+		Network: sim.Network{Client: sim.Duration(max(c.Client, time.Microsecond)), IntraZone: tiny, CrossZone: tiny},
+		LB: sim.LB{
+			CrossZone:          true,
+			HealthInterval:     sim.Duration(spec.Health.Interval),
+			UnhealthyThreshold: spec.Health.Fall,
+			HealthyThreshold:   spec.Health.Rise,
+			// A SYN to a cut node is dropped: HAProxy gives up after its connect timeout.
+			ConnectErrorLatency: sim.Duration(spec.Health.Timeout),
+		},
+		Redis: sim.Redis{Mode: "redis", Zone: spec.Zones[0], Timeout: sim.Duration(spec.RedisTimeout)},
+		Engine: sim.Engine{Clock: "server", BreakerFailures: spec.BreakerFailures,
+			BreakerCooldown: sim.Duration(spec.BreakerCooldown)},
+		Backend: sim.BackendDef{Timeout: sim.Duration(10 * time.Second)},
+	}
+	for _, t := range spec.Tiers {
+		cfg.Tiers = append(cfg.Tiers, sim.Tier{Name: t.Name, Algorithm: t.Algorithm, Burst: t.Burst, Rate: t.Rate,
+			Period: sim.Duration(t.Period.D()), FailOpen: t.FailOpen})
+	}
+	for _, r := range spec.Routes {
+		fit, ok := c.Routes[r.Name]
+		if !ok {
+			fit = LogNormalFit{Mean: r.ServiceTime}
+		}
+		rt := sim.Route{Name: r.Name, Method: "GET", Weight: 1, Cost: r.Cost, Latency: sim.Duration(fit.Mean), Dist: "lognormal", Shape: fit.Sigma}
+		if fit.Sigma == 0 {
+			rt.Dist = "deterministic"
+		}
+		cfg.Routes = append(cfg.Routes, rt)
+	}
+	for _, tn := range spec.Tenants {
+		r, _ := spec.RouteOf(tn.Route)
+		cfg.Traffic.Groups = append(cfg.Traffic.Groups, sim.Group{Name: tn.Name, Tier: tn.Tier, Keys: 1, Rate: tn.Rate,
+			Arrival: "poisson", Retry: "none", Routes: []string{r.Name}})
+	}
+	if crash != nil {
+		zi := -1
+		for i, z := range spec.Zones {
+			if z == crash.Zone {
+				zi = i
+			}
+		}
+		if zi < 0 {
+			return sim.Config{}, fmt.Errorf("crash.zone: unknown zone %q", crash.Zone)
+		}
+		cfg.Faults = append(cfg.Faults, sim.Fault{Kind: sim.FaultNodeCrash, Target: crash.Zone + "-0",
+			At: sim.Duration(crash.At), Duration: sim.Duration(crash.Duration)})
+	}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return sim.Config{}, fmt.Errorf("sim config: %w", err)
+	}
+	return cfg, nil
+}
+
+// Predict runs the simulator on cfg through the scenarios package.
+func Predict(cfg sim.Config) (*summary.Summary, error) {
+	return scenarios.Run(&scenarios.Scenario{Name: cfg.Name, File: "testcontainers", Config: cfg}, scenarios.RunOptions{})
+}
+
+// Comparison is one figure measured and predicted.
+type Comparison struct {
+	Name      string
+	Measured  float64
+	Predicted float64
+	Ratio     float64
+	// Tolerance is the allowed |ratio - 1| (0: reported, not held).
+	Tolerance float64
+}
+
+// OK reports whether the comparison is held and within its tolerance (an
+// unheld comparison is always OK).
+func (c Comparison) OK() bool {
+	return c.Tolerance == 0 || (!math.IsInf(c.Ratio, 0) && math.Abs(c.Ratio-1) <= c.Tolerance)
+}
+
+// CompareFaults returns the error window of the fault of kind in s (0 if absent).
+func faultWindow(s *summary.Summary, kind string) (summary.Fault, bool) {
+	for _, f := range s.Faults {
+		if f.Kind == kind {
+			return f, true
+		}
+	}
+	return summary.Fault{}, false
+}
+
+// RouteNames returns the calibration's route names, sorted.
+func (c Calibration) RouteNames() []string {
+	var out []string
+	for k := range c.Routes {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
