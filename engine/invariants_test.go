@@ -77,6 +77,35 @@ func TestBoundaryBurst(t *testing.T) {
 	}
 }
 
+// TestWindowBudget: over a whole window W, a bucket of capacity L and rate
+// L per W admits up to 2L by design (burst + rate x W), as does the sliding
+// counter's approximation (TestBoundaryBurst logs both). A bucket sized so
+// that burst + rate x W = L never admits more than L in any interval of
+// length W, under the same boundary attack that gives the fixed window 2L.
+func TestWindowBudget(t *testing.T) {
+	const L = 100.0
+	W := 10 * time.Second
+	wus := W.Microseconds()
+	for _, alg := range []Algorithm{TokenBucket, GCRA, PTBCWD} {
+		l := Limit{Name: "x", Algorithm: alg, Capacity: L / 2, Rate: L / 2, Period: W}
+		if alg == PTBCWD {
+			l.RefillCap = 1
+		}
+		d := newDriver(MustCompile(l))
+		var at, cost []int64
+		for now := T0 + wus - 50_000; now < T0+4*wus; now += 10_000 {
+			for c := 0; c < 30; c++ {
+				if r := d.do(now, Acquire, Tokens(1)); r.Allowed {
+					at, cost = append(at, now), append(cost, r.Charged)
+				}
+			}
+		}
+		if got := maxInWindow(at, cost, wus); got > Tokens(L) {
+			t.Errorf("%s sized burst+rate*W = %v admitted %v in one window", alg, L, MilliToTokens(got))
+		}
+	}
+}
+
 // TestPTBAntiHoarding: after any idle period the ptb-cwd balance is at most
 // RefillCap x capacity (refunds above it decay back), and once idle for
 // capacity/rate it is exactly the ceiling; a cost above the ceiling is a

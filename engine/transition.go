@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math/bits"
 )
 
 // State is one policy's stored state for one key: four integers whose meaning
@@ -13,6 +14,9 @@ import (
 //	ptb-cwd:        [tokens nano, last update us]
 //	gcra:           [theoretical arrival time us, remainder nano]
 //	concurrency:    [in flight milli]
+//
+// No algorithm uses the fourth word, and the stores keep only the first
+// three (FuzzInvariants checks that it stays zero).
 type State [4]int64
 
 // OpKind is what an operation does.
@@ -81,6 +85,12 @@ func StepInto(p *Policy, s State, exists bool, now int64, kind OpKind, cost int6
 	return s, false, 0
 }
 
+// atLeast reports whether a x b >= c, for a, b, c > 0, exactly.
+func atLeast(a, b, c int64) bool {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	return hi != 0 || lo >= uint64(c)
+}
+
 func clamp(v, lo, hi int64) int64 {
 	if v < lo {
 		return lo
@@ -109,14 +119,16 @@ func stepBucket(p *Policy, s State, exists bool, now int64, kind OpKind, cost in
 	}
 	if now > last {
 		el := now - last
+		// el x Rate >= gap is el >= ceilDiv(gap, Rate) without a division;
+		// the 128-bit product cannot overflow.
 		if tokens < ceil {
-			if el >= ceilDiv(ceil-tokens, p.Rate) {
+			if atLeast(el, p.Rate, ceil-tokens) {
 				tokens = ceil
 			} else {
 				tokens += el * p.Rate
 			}
 		} else if tokens > ceil {
-			if el >= ceilDiv(tokens-ceil, p.Rate) {
+			if atLeast(el, p.Rate, tokens-ceil) {
 				tokens = ceil
 			} else {
 				tokens -= el * p.Rate

@@ -609,3 +609,55 @@ func TestCheckAndHelpFlags(t *testing.T) {
 		t.Errorf("bad config: err %v, output %s", err, out)
 	}
 }
+
+func TestObservedLatencySettlesTheCost(t *testing.T) {
+	up := newUpstream(t)
+	cfg := fmt.Sprintf(`
+auth:
+  api_keys:
+    keys: [{sha256: %s, tier: basic}]
+tiers:
+  - {name: basic, burst: 20, rate: 1, period: 10m}
+routes:
+  - {name: v1, prefix: /v1/, upstream: %s, cost: 1, reference: 100ms, timeout: 5s}
+  - {name: flaky, prefix: /flaky/, upstream: http://127.0.0.1:1, cost: 2}
+pricing: {dynamic: true, min_multiplier: 0.5, max_multiplier: 4}
+ledger: {dir: LEDGER}
+`, demoKeyHash, up.URL)
+	g := startGW(t, cfg)
+	// 300 ms of service time against a 100 ms reference: reserve 1, settle to
+	// between 3 and 4 (the max multiplier) tokens.
+	if r := do(t, "GET", g.url+"/v1/report?delay=300ms", nil, key("demo-key")); r.status != 200 {
+		t.Fatalf("slow request: %d %s", r.status, r.raw)
+	}
+	r := do(t, "GET", g.url+"/v1/next", nil, key("demo-key"))
+	lim, _ := headers.ParseList(r.header.Get("RateLimit"))
+	if len(lim) != 1 {
+		t.Fatalf("RateLimit %q", r.header.Get("RateLimit"))
+	}
+	// 20 - (3..4) - (the next request's reservation of about 1, the
+	// price having moved at most one step) leaves at most 16.
+	if rem, _ := lim[0].Int("r"); rem > 16 {
+		t.Errorf("remaining %d after a 300 ms request: the settle did not debit the observed cost", rem)
+	}
+	// An unreachable upstream: 502, reserved cost refunded.
+	if r := do(t, "GET", g.url+"/flaky/x", nil, key("demo-key")); r.status != 502 || r.body["error"] != "upstream_unavailable" {
+		t.Errorf("unreachable upstream: %d %s", r.status, r.raw)
+	}
+	recs := g.stop()
+	var slow, flaky *ledger.Record
+	for i := range recs {
+		switch recs[i].Path {
+		case "/v1/report":
+			slow = &recs[i]
+		case "/flaky/x":
+			flaky = &recs[i]
+		}
+	}
+	if slow == nil || slow.CostCharged != 1 || slow.CostSettled < 3 || slow.CostSettled > 4 || slow.UpstreamMS < 300 {
+		t.Errorf("slow request record %+v: want charged 1, settled in [3, 4], upstream >= 300 ms", slow)
+	}
+	if flaky == nil || flaky.CostCharged != 2 || flaky.CostSettled != 0 || flaky.Status != 502 {
+		t.Errorf("failed request record %+v: want charged 2, settled 0", flaky)
+	}
+}

@@ -108,6 +108,9 @@ func load(o *options) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := gateway.Check(cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", o.config, err)
+	}
 	if o.listen != "" || o.adminListen != "" {
 		if o.listen != "" {
 			cfg.Listen = o.listen
@@ -116,7 +119,7 @@ func load(o *options) (*config.Config, error) {
 			cfg.AdminListen = o.adminListen
 		}
 		if err := cfg.Validate(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("flags: %w", err)
 		}
 	}
 	return cfg, nil
@@ -235,3 +238,4 @@ func shutdown(g *gateway.Gateway, srv, admin *http.Server, log *slog.Logger, sig
 	log.Info("stopped", "ledger_records", g.LedgerWritten(), "exit", code)
 	return code
 }
+

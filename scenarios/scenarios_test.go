@@ -105,7 +105,8 @@ func TestSkewedClock(t *testing.T) {
 // unhealthy threshold, plus one interval of phase); one that drains loses
 // nothing.
 func TestSpotLoss(t *testing.T) {
-	sets := []string{"duration", "4m", "warmup", "10s", "faults[0].at", "30s", "spot.interruptions_per_node_hour", "0"}
+	sets := []string{"duration", "4m", "warmup", "10s", "faults[0].at", "30s", "spot.interruptions_per_node_hour", "0",
+		"traffic.groups.free.rate", "500", "traffic.groups.pro.rate", "1000"}
 	s := mustRun(t, short(t, "spot-loss", sets...))
 	if len(s.Faults) != 1 {
 		t.Fatalf("faults %+v", s.Faults)
@@ -304,4 +305,37 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("parsed scenario fails validation: %v", err)
 		}
 	})
+}
+
+// TestLeases: for busy keys under their limit, leases of 20 tokens cut Redis
+// calls to about one per 20 requests and keep over-admission small
+// (engine/lease bounds it by nodes x batch outstanding at any time).
+func TestLeases(t *testing.T) {
+	y := `
+name: leases
+seed: 9
+duration: 60s
+warmup: 5s
+topology: {nodes_per_zone: 1}
+redis: {mode: redis}
+engine: {lease_batch: %s}
+tiers: [{name: big, burst: 2000, rate: 1000}]
+routes: [{name: /, cost: 1, latency: 5ms}]
+traffic:
+  groups: [{name: g, tier: big, keys: 5, zipf: 0, rate: 3000, retry: none}]
+`
+	direct := mustRun(t, mustParse(t, "leases", strings.Replace(y, "%s", "0", 1)))
+	leased := mustRun(t, mustParse(t, "leases", strings.Replace(y, "%s", "20", 1)))
+	if direct.RedisOpsPerRequest != 1 || direct.OverAdmission.Tokens != 0 {
+		t.Errorf("direct: ops/request %v, over-admission %v", direct.RedisOpsPerRequest, direct.OverAdmission.Tokens)
+	}
+	if leased.RedisOpsPerRequest > 0.5 {
+		t.Errorf("leased: ops/request %v, want < 0.5", leased.RedisOpsPerRequest)
+	}
+	if leased.OverAdmission.Ratio > 0.01 {
+		t.Errorf("leased: over-admission ratio %v, want < 1%%", leased.OverAdmission.Ratio)
+	}
+	t.Logf("ops/request %.3f -> %.3f, over-admission %.1f tokens (%.4f%%), admitted %d -> %d",
+		direct.RedisOpsPerRequest, leased.RedisOpsPerRequest, leased.OverAdmission.Tokens, 100*leased.OverAdmission.Ratio,
+		direct.Requests.Admitted, leased.Requests.Admitted)
 }

@@ -188,6 +188,11 @@ type Engine struct {
 	CostWeighted *bool `yaml:"cost_weighted"`
 	// Pricing moves route costs with backend telemetry (engine/pricing).
 	Pricing bool `yaml:"pricing"`
+	// LeaseBatch > 0 makes each node take leases of this many tokens from
+	// Redis and spend them locally (engine/lease); 0 calls Redis per request.
+	LeaseBatch float64 `yaml:"lease_batch"`
+	// LeaseTTL is how long a lease may be spent (default 1s).
+	LeaseTTL Duration `yaml:"lease_ttl"`
 }
 
 // Managed is the AWS API Gateway model.
@@ -423,6 +428,7 @@ func (c *Config) Defaults() {
 	e := &c.Engine
 	defS(&e.Clock, "server")
 	defI(&e.BreakerFailures, 5)
+	def(&e.LeaseTTL, time.Second)
 	def(&e.BreakerCooldown, 5*time.Second)
 	if e.OperationalBucket == nil {
 		v := true
@@ -625,6 +631,10 @@ func (c *Config) Validate() error {
 		bad("engine.breaker_failures", "must be >= 1, got %d", e.BreakerFailures)
 	}
 	durNonneg("engine.breaker_cooldown", e.BreakerCooldown)
+	if math.IsNaN(e.LeaseBatch) || e.LeaseBatch < 0 || e.LeaseBatch > 1e6 {
+		bad("engine.lease_batch", "must be in [0, 1000000], got %v", e.LeaseBatch)
+	}
+	durPos("engine.lease_ttl", e.LeaseTTL)
 	m := c.Managed
 	pos("managed.steady_rps", m.SteadyRPS)
 	pos("managed.burst", m.Burst)

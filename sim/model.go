@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tollgate/engine"
+	"tollgate/engine/lease"
 	"tollgate/engine/limiter"
 	"tollgate/engine/pricing"
 	"tollgate/engine/tier"
@@ -64,11 +65,13 @@ type node struct {
 	breaker *limiter.Breaker
 	// brkClean: the breaker is closed with no failures counted, so Allow is
 	// true and Success changes nothing; the calls are skipped.
-	brkClean bool
-	local    *table // embedded mode
+	brkClean   bool
+	local      *table // embedded mode
+	leaser     *lease.Leaser
+	leaseStore *leaseStore
 	// lastDecision is the time of the node's last local decision.
 	lastDecision int64
-	retired  bool
+	retired      bool
 }
 
 func (n *node) clock(t int64) int64 {
@@ -147,21 +150,23 @@ type model struct {
 	redisMode   bool
 	redisDown   spans
 	redisZoneAt []span // from: switch time, to: zone index
-	redisFree   int64
+	redisLast   int64  // virtual ns of the latest call taken
+	redisWork   int64  // unfinished work at redisLast, ns
+	redisStart  int64  // start of the latest call, virtual ns
 	redisRng    *rand.Rand
 	redisSvc    dist.Dist
 	store       *table
 	opsCount    int64
 
-	managed   bool
-	mtable    *table
-	mthrottle planRef
+	managed    bool
+	mtable     *table
+	mthrottle  planRef
 	mthrottleT *table
 
-	tiers  []*tierRT
-	routes []*routeRT
-	groups []*group
-	keyTier []int16
+	tiers    []*tierRT
+	routes   []*routeRT
+	groups   []*group
+	keyTier  []int16
 	keyGroup []int16
 	ref      *table // over-admission reference (same plan, true time)
 	contract *table // compliance reference (tier contract, true time)
@@ -173,12 +178,13 @@ type model struct {
 	pricer       *pricing.Pricer
 	retryMax     []int
 
-	trace *traceSource
-	err   error
+	trace    *traceSource
+	err      error
+	keyNames []string
 	// simulated counts every request, warm-up included
 	simulated int64
-	m     *metrics
-	spotN int
+	m         *metrics
+	spotN     int
 }
 
 const redisOpBytes = 300
@@ -372,10 +378,10 @@ func (m *model) addNode(name string, zone int, t int64, nkeys int) *node {
 	cfg := m.cfg
 	n := &node{name: name, zone: zone, itype: cfg.Topology.InstanceType, market: cfg.Topology.Market,
 		launched: t, stopped: never, clockAt: t,
-		free:    make([]int64, cfg.Topology.Concurrency),
-		waiting: make([]int64, max(cfg.Topology.QueueLimit, 1)),
-		rng:     kernel.Stream(cfg.Seed, "node/"+name),
-		breaker: limiter.NewBreaker(limiter.BreakerConfig{Failures: cfg.Engine.BreakerFailures, Cooldown: cfg.Engine.BreakerCooldown.D()}),
+		free:     make([]int64, cfg.Topology.Concurrency),
+		waiting:  make([]int64, max(cfg.Topology.QueueLimit, 1)),
+		rng:      kernel.Stream(cfg.Seed, "node/"+name),
+		breaker:  limiter.NewBreaker(limiter.BreakerConfig{Failures: cfg.Engine.BreakerFailures, Cooldown: cfg.Engine.BreakerCooldown.D()}),
 		brkClean: true}
 	n.svc, _ = dist.New(dist.Kind(cfg.Topology.ServiceDist), float64(cfg.Topology.ServiceTime), 0)
 	for i := range n.free {
@@ -384,6 +390,7 @@ func (m *model) addNode(name string, zone int, t int64, nkeys int) *node {
 	if !m.redisMode {
 		n.local = newTable(nkeys, m.perKey)
 	}
+	newLeaser(m, n)
 	for _, sp := range m.zoneDn[zone].s {
 		n.down.add(sp.from, sp.to)
 	}
@@ -471,7 +478,7 @@ func (m *model) setupTopology(nkeys int) {
 		replica := m.zoneIndex(cfg.Redis.ReplicaZone)
 		m.redisZoneAt = []span{{0, int64(primary)}}
 		type ev struct {
-			at, dur int64
+			at, dur  int64
 			failover bool
 		}
 		var evs []ev

@@ -239,42 +239,18 @@ func (m *model) serveFleet(t int64, key int32, rt *routeRT, tr *tierRT, pr *plan
 	decided := done
 	var d engine.Decision
 	failed := false
-	var st *table
-	if m.redisMode {
-		st = m.store
+	if m.redisMode && n.leaser != nil {
+		d, decided, failed, o.ops = m.viaLease(n, key, pr, cost, done)
+	} else if m.redisMode {
 		if n.brkClean || n.breaker.Allow(m.wall(done)) {
-			rz := m.redisZone(done)
-			rh := m.hop(n.zone, rz)
-			tR := done + rh
-			if rz != n.zone {
-				m.m.cross += 2 * redisOpBytes
-			}
-			if m.redisDown.contains(tR) {
-				failed = true
-				decided = done + int64(cfg.Redis.Timeout)
-			} else {
-				rs := max(tR, m.redisFree)
-				m.redisFree = rs + int64(m.redisSvc.Sample(m.redisRng))
+			var trueAt int64
+			var applied bool
+			d, decided, trueAt, failed, applied = m.redisCall(n, key, pr, engine.Acquire, cost, done)
+			if applied {
 				o.ops = 1
-				nowUS := m.start + (rs+int64(cfg.Redis.ClockOffset))/1000
-				trueAt := rs
-				if m.clientMode {
-					nowUS = m.start + n.clock(done)/1000
-					trueAt = done
-				}
-				d = m.decide(st, key, pr, nowUS, m.trueUS(trueAt), cost)
-				decided = m.redisFree + m.hop(rz, n.zone)
-				if decided-done > int64(cfg.Redis.Timeout) {
-					failed = true
-					decided = done + int64(cfg.Redis.Timeout)
-				}
 			}
-			if failed {
-				n.brkClean = false
-				n.breaker.Failure(m.wall(decided))
-			} else if !n.brkClean {
-				n.breaker.Success(m.wall(decided))
-				n.brkClean = true
+			if d.Allowed && !failed {
+				m.reference(key, pr, m.trueUS(trueAt), cost)
 			}
 		} else {
 			failed = true
@@ -284,8 +260,7 @@ func (m *model) serveFleet(t int64, key int32, rt *routeRT, tr *tierRT, pr *plan
 		// take effect in time order
 		at := max(done, n.lastDecision)
 		n.lastDecision = at
-		st = n.local
-		d = m.decide(st, key, pr, m.start+n.clock(at)/1000, m.trueUS(at), cost)
+		d = m.decide(n.local, key, pr, m.start+n.clock(at)/1000, m.trueUS(at), cost)
 	}
 	o.gw = decided - tN
 	if failed {
@@ -363,4 +338,60 @@ func (m *model) release(key int32, arg int64) {
 	}
 	n := m.nodes[ni]
 	n.local.apply(key, pr, m.start+n.clock(t)/1000, engine.Release, cost)
+}
+
+// redisCall sends one operation from node n at time at to Redis and returns
+// the decision, when the node has the answer (or gives up), the true time the
+// decision took effect, and whether the call failed (Redis down or slower
+// than the timeout; a late call still takes effect in Redis). It feeds the
+// node's circuit breaker.
+func (m *model) redisCall(n *node, key int32, pr *planRef, kind engine.OpKind, cost, at int64) (d engine.Decision, decided, trueAt int64, failed, applied bool) {
+	cfg := m.cfg
+	rz := m.redisZone(at)
+	rh := m.hop(n.zone, rz)
+	tR := at + rh
+	if rz != n.zone {
+		m.m.cross += 2 * redisOpBytes
+	}
+	if m.redisDown.contains(tR) {
+		failed = true
+		decided = at + int64(cfg.Redis.Timeout)
+	} else {
+		// FIFO single server by its unfinished work W (Lindley): exact for
+		// calls taken in arrival order; a call that arrives up to a hop
+		// earlier than one already taken sees the work as of that one, and
+		// never pushes the server's clock ahead of the others.
+		if tR > m.redisLast {
+			m.redisWork = max(0, m.redisWork-(tR-m.redisLast))
+			m.redisLast = tR
+		}
+		svc := int64(m.redisSvc.Sample(m.redisRng))
+		// Redis's clock never runs backwards: a call taken out of order
+		// starts no earlier than the last one did
+		rs := max(tR+m.redisWork, m.redisStart)
+		m.redisStart = rs
+		m.redisWork += svc
+		end := rs + svc
+		nowUS := m.start + (rs+int64(cfg.Redis.ClockOffset))/1000
+		trueAt = rs
+		if m.clientMode {
+			nowUS = m.start + n.clock(at)/1000
+			trueAt = at
+		}
+		d = m.store.apply(key, pr, nowUS, kind, cost)
+		applied = true
+		decided = end + m.hop(rz, n.zone)
+		if decided-at > int64(cfg.Redis.Timeout) {
+			failed = true
+			decided = at + int64(cfg.Redis.Timeout)
+		}
+	}
+	if failed {
+		n.brkClean = false
+		n.breaker.Failure(m.wall(decided))
+	} else if !n.brkClean {
+		n.breaker.Success(m.wall(decided))
+		n.brkClean = true
+	}
+	return d, decided, trueAt, failed, applied
 }

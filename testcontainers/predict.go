@@ -124,8 +124,12 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, crash *NodeCrash) (sim
 		},
 		Network: sim.Network{Client: sim.Duration(max(c.Client, time.Microsecond)), IntraZone: tiny, CrossZone: tiny},
 		LB: sim.LB{
-			CrossZone:          true,
-			HealthInterval:     sim.Duration(spec.Health.Interval),
+			CrossZone: true,
+			// HAProxy starts the next check inter after the previous one ends,
+			// and a check of a cut node ends at the connect timeout: while a
+			// node fails, checks come every inter + timeout. The simulator's
+			// checks are instantaneous, so it gets that spacing.
+			HealthInterval:     sim.Duration(spec.Health.Interval + spec.Health.Timeout),
 			UnhealthyThreshold: spec.Health.Fall,
 			HealthyThreshold:   spec.Health.Rise,
 			// A SYN to a cut node is dropped: HAProxy gives up after its connect timeout.
@@ -157,6 +161,16 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, crash *NodeCrash) (sim
 			Arrival: "poisson", Retry: "none", Routes: []string{r.Name}})
 	}
 	if crash != nil {
+		// The simulator checks node 0 on a fixed grid from time 0; a real cut
+		// falls at a uniformly random point between two checks. Put the
+		// simulated fault half a check interval before a grid point: the
+		// expected phase.
+		iv := spec.Health.Interval + spec.Health.Timeout
+		at := (crash.At+iv-1)/iv*iv - iv/2
+		if at < 0 {
+			at += iv
+		}
+		crash = &NodeCrash{Zone: crash.Zone, At: at, Duration: crash.Duration}
 		zi := -1
 		for i, z := range spec.Zones {
 			if z == crash.Zone {
@@ -179,6 +193,53 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, crash *NodeCrash) (sim
 // Predict runs the simulator on cfg through the scenarios package.
 func Predict(cfg sim.Config) (*summary.Summary, error) {
 	return scenarios.Run(&scenarios.Scenario{Name: cfg.Name, File: "testcontainers", Config: cfg}, scenarios.RunOptions{})
+}
+
+// Prediction is the simulator's expectation over several seeds: a real run
+// sends at a constant rate while the simulator's arrivals are Poisson, so one
+// simulated run carries counting noise (about 10% on a tenant's 429s over
+// 24 s) that the mean over seeds removes.
+type Prediction struct {
+	Seeds int
+	// Rate429, ErrorWindowS (of the first fault) and P99MS are means over
+	// the seeds; the Min/Max fields give their spread.
+	Rate429, Rate429Min, Rate429Max              float64
+	ErrorWindowS, ErrorWindowMin, ErrorWindowMax float64
+	P99MS, P99Min, P99Max                        float64
+	Errors                                       float64
+	// First is the first seed's summary, for the record.
+	First *summary.Summary
+}
+
+// PredictMean runs cfg with seeds 1..n and averages.
+func PredictMean(cfg sim.Config, n int) (Prediction, error) {
+	if n < 1 {
+		return Prediction{}, fmt.Errorf("predict: seeds: must be >= 1, got %d", n)
+	}
+	p := Prediction{Seeds: n, Rate429Min: math.Inf(1), ErrorWindowMin: math.Inf(1), P99Min: math.Inf(1)}
+	for seed := 1; seed <= n; seed++ {
+		c := cfg
+		c.Seed = uint64(seed)
+		s, err := Predict(c)
+		if err != nil {
+			return Prediction{}, fmt.Errorf("predict: seed %d: %w", seed, err)
+		}
+		if p.First == nil {
+			p.First = s
+		}
+		var w, e float64
+		if len(s.Faults) > 0 {
+			w, e = s.Faults[0].ErrorWindowS, float64(s.Faults[0].Errors)
+		}
+		p.Rate429 += s.Rate429.Overall / float64(n)
+		p.ErrorWindowS += w / float64(n)
+		p.P99MS += s.LatencyMS.P99 / float64(n)
+		p.Errors += e / float64(n)
+		p.Rate429Min, p.Rate429Max = math.Min(p.Rate429Min, s.Rate429.Overall), math.Max(p.Rate429Max, s.Rate429.Overall)
+		p.ErrorWindowMin, p.ErrorWindowMax = math.Min(p.ErrorWindowMin, w), math.Max(p.ErrorWindowMax, w)
+		p.P99Min, p.P99Max = math.Min(p.P99Min, s.LatencyMS.P99), math.Max(p.P99Max, s.LatencyMS.P99)
+	}
+	return p, nil
 }
 
 // Comparison is one figure measured and predicted.

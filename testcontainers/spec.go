@@ -118,9 +118,9 @@ func DefaultSpec() Spec {
 		},
 		// Fast checks with a high fall count: detection takes about
 		// fall x interval, with little spread from the checks' phase.
-		Health:          Health{Interval: 100 * time.Millisecond, Fall: 8, Rise: 3, Timeout: 50 * time.Millisecond},
-		DrainDelay:      1500 * time.Millisecond,
-		Grace:           5 * time.Second,
+		Health:     Health{Interval: 100 * time.Millisecond, Fall: 8, Rise: 3, Timeout: 50 * time.Millisecond},
+		DrainDelay: 1500 * time.Millisecond,
+		Grace:      5 * time.Second,
 		// gatewayd's default is 100ms; on a 2-core machine shared with other
 		// work a Redis round trip through Docker's bridge occasionally takes
 		// longer, and a fail-closed tier then refuses with 503.

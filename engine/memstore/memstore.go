@@ -49,7 +49,7 @@ type entry struct {
 
 type shard struct {
 	mu sync.Mutex
-	m  map[hkey]entry
+	m  map[hkey]*entry
 	// ops counts operations since the last sweep of this shard.
 	ops int
 	// slab is the unused tail of a block of decisions that results' Policies
@@ -126,7 +126,7 @@ func New(opts Options) *Store {
 		s.seeds[i] = maphash.MakeSeed()
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[hkey]entry)
+		s.shards[i].m = make(map[hkey]*entry)
 	}
 	return s
 }
@@ -154,7 +154,34 @@ func (s *Store) Apply(_ context.Context, op engine.Op) (engine.Result, error) {
 	kb := maphash.String(s.seeds[2], op.Key)
 	sh := &s.shards[ka&s.mask]
 	if n == 1 {
-		return s.apply1(sh, ka, kb, op), nil
+		// One policy: EvalInto's result for a single policy (its decision is
+		// the plan's; a denial writes nothing), without the buffers.
+		// TestApplyMatchesEval holds both paths to engine.Eval.
+		var res engine.Result
+		p := pols[0]
+		pa, pb := s.policyHash(p)
+		k := hkey{ka ^ pa, kb ^ pb}
+		sh.mu.Lock()
+		e := sh.m[k]
+		var st engine.State
+		exists := e != nil && e.expires > op.Now
+		if exists {
+			st = engine.State{e.s0, e.s1, e.s2}
+		}
+		ns, write, ttl := engine.StepInto(p, st, exists, op.Now, op.Kind, op.Cost, &res.Decision)
+		if write && res.Allowed {
+			if e != nil {
+				e.s0, e.s1, e.s2, e.expires = ns[0], ns[1], ns[2], op.Now+ttl
+			} else {
+				sh.m[k] = &entry{s0: ns[0], s1: ns[1], s2: ns[2], expires: op.Now + ttl}
+			}
+		}
+		res.Policies = sh.decisions(1)
+		res.Policies[0] = res.Decision
+		sh.tick(op.Now)
+		sh.mu.Unlock()
+		res.NowUS = op.Now
+		return res, nil
 	}
 	var (
 		stBuf  [inline]engine.State
@@ -163,12 +190,13 @@ func (s *Store) Apply(_ context.Context, op engine.Op) (engine.Result, error) {
 		wBuf   [inline]bool
 		ttlBuf [inline]int64
 		keyBuf [inline]hkey
+		entBuf [inline]*entry
 	)
-	states, newStates, exists, write, ttls, keys := stBuf[:], nsBuf[:], exBuf[:], wBuf[:], ttlBuf[:], keyBuf[:]
+	states, newStates, exists, write, ttls, keys, ents := stBuf[:], nsBuf[:], exBuf[:], wBuf[:], ttlBuf[:], keyBuf[:], entBuf[:]
 	if n > inline {
 		states, newStates = make([]engine.State, n), make([]engine.State, n)
 		exists, write, ttls = make([]bool, n), make([]bool, n), make([]int64, n)
-		keys = make([]hkey, n)
+		keys, ents = make([]hkey, n), make([]*entry, n)
 	}
 	for i, p := range pols {
 		pa, pb := s.policyHash(p)
@@ -177,7 +205,9 @@ func (s *Store) Apply(_ context.Context, op engine.Op) (engine.Result, error) {
 	sh.mu.Lock()
 	decisions := sh.decisions(n)
 	for i := 0; i < n; i++ {
-		if e, ok := sh.m[keys[i]]; ok && e.expires > op.Now {
+		e := sh.m[keys[i]]
+		ents[i] = e
+		if e != nil && e.expires > op.Now {
 			states[i] = engine.State{e.s0, e.s1, e.s2}
 			exists[i] = true
 		}
@@ -188,36 +218,15 @@ func (s *Store) Apply(_ context.Context, op engine.Op) (engine.Result, error) {
 			continue
 		}
 		ns := newStates[i]
-		sh.m[keys[i]] = entry{s0: ns[0], s1: ns[1], s2: ns[2], expires: op.Now + ttls[i]}
+		if e := ents[i]; e != nil {
+			e.s0, e.s1, e.s2, e.expires = ns[0], ns[1], ns[2], op.Now+ttls[i]
+		} else {
+			sh.m[keys[i]] = &entry{s0: ns[0], s1: ns[1], s2: ns[2], expires: op.Now + ttls[i]}
+		}
 	}
 	sh.tick(op.Now)
 	sh.mu.Unlock()
 	return res, nil
-}
-
-// apply1 is Apply for a plan of one policy: engine.EvalInto's result for one
-// policy (the policy's decision is the plan's, and a denial writes nothing),
-// without the per-policy buffers. TestApplyMatchesEval holds the two paths to
-// engine.Eval.
-func (s *Store) apply1(sh *shard, ka, kb uint64, op engine.Op) engine.Result {
-	p := op.Plan.Policies[0]
-	pa, pb := s.policyHash(p)
-	k := hkey{ka ^ pa, kb ^ pb}
-	sh.mu.Lock()
-	d := sh.decisions(1)
-	e, ok := sh.m[k]
-	var st engine.State
-	exists := ok && e.expires > op.Now
-	if exists {
-		st = engine.State{e.s0, e.s1, e.s2}
-	}
-	ns, write, ttl := engine.StepInto(p, st, exists, op.Now, op.Kind, op.Cost, &d[0])
-	if write && d[0].Allowed {
-		sh.m[k] = entry{s0: ns[0], s1: ns[1], s2: ns[2], expires: op.Now + ttl}
-	}
-	sh.tick(op.Now)
-	sh.mu.Unlock()
-	return engine.Result{Decision: d[0], Policies: d, NowUS: op.Now}
 }
 
 // tick counts an operation and sweeps the shard's expired entries when due.

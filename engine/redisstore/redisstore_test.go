@@ -6,6 +6,7 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -430,4 +431,68 @@ func TestRedisUnavailable(t *testing.T) {
 			t.Fatalf("Apply on a key of the wrong type: got %v, want an error that is not unavailability", err)
 		}
 	})
+}
+
+// TestRedisConcurrentAtomic: many callers racing on one key through Apply
+// and ApplyBatch admit exactly the capacity, no more, no less: each script
+// call is atomic.
+func TestRedisConcurrentAtomic(t *testing.T) {
+	addr := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 16})
+	defer rdb.Close()
+	s, err := New(rdb, Options{MaxBatch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := engine.NewPlan(
+		engine.MustCompile(engine.Limit{Name: "slots", Algorithm: engine.Concurrency, Capacity: 50}),
+		engine.MustCompile(engine.Limit{Name: "day", Algorithm: engine.FixedWindow, Capacity: 1e6, Calendar: engine.CalendarDay}),
+	)
+	ctx := context.Background()
+	const workers, each = 8, 20
+	var mu sync.Mutex
+	admitted := 0
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			op := engine.Op{Kind: engine.Acquire, Key: "shared", Plan: plan, Cost: 1000}
+			n := 0
+			for i := 0; i < each; i++ {
+				if w%2 == 0 {
+					r, err := s.Apply(ctx, op)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if r.Allowed {
+						n++
+					}
+					continue
+				}
+				rs, err := s.ApplyBatch(ctx, []engine.Op{op, op, op})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, r := range rs {
+					if r.Allowed {
+						n++
+					}
+				}
+			}
+			mu.Lock()
+			admitted += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if admitted != 50 {
+		t.Fatalf("admitted %d, want exactly the capacity 50", admitted)
+	}
+	r, err := s.Apply(ctx, engine.Op{Kind: engine.Release, Key: "shared", Plan: plan, Cost: 50_000})
+	if err != nil || r.Remaining != 50_000 {
+		t.Fatalf("release all: %+v %v", r.Decision, err)
+	}
 }

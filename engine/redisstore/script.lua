@@ -2,8 +2,9 @@
 -- engine.Step and engine.Eval (engine/transition.go, engine/plan.go) exactly.
 --
 -- Lua numbers are doubles. Every value here is an integer below 2^53 by the
--- engine's bounds, so + - * are exact; division goes through idiv/fdiv, which
--- correct math.floor(a/b) against q*b. Stored values are written with
+-- engine's bounds, so + - * are exact; division goes through fdiv, which
+-- corrects math.floor(a/b) against q*b. Every numerator divided is >= 0
+-- (as in engine/transition.go), where Go's truncating / is floor. Stored values are written with
 -- string.format('%d', n): real Redis's tostring keeps only 14 significant
 -- digits.
 --
@@ -46,62 +47,12 @@ local function fdiv(a, b)
   return q
 end
 
--- idiv returns Go's a/b (truncated toward zero) for b > 0.
-local function idiv(a, b)
-  local q = fdiv(a, b)
-  if a < 0 and q * b ~= a then
-    q = q + 1
-  end
-  return q
-end
-
 -- ceildiv is engine.ceilDiv: ceil(a/b) for a > 0, 0 for a <= 0.
 local function ceildiv(a, b)
   if a <= 0 then
     return 0
   end
   return fdiv(a + b - 1, b)
-end
-
-local function days_from_civil(y, m, d)
-  if m <= 2 then
-    y = y - 1
-  end
-  local era = fdiv(y, 400)
-  local yoe = y - era * 400
-  local mp = m - 3
-  if m <= 2 then
-    mp = m + 9
-  end
-  local doy = idiv(153 * mp + 2, 5) + d - 1
-  local doe = yoe * 365 + idiv(yoe, 4) - idiv(yoe, 100) + doy
-  return era * 146097 + doe - 719468
-end
-
--- month_bounds returns the start and end of the UTC calendar month holding
--- now (engine.civilFromDays, then daysFromCivil of its first and the next).
-local function month_bounds(now)
-  local z = fdiv(now, US_PER_DAY) + 719468
-  local era = fdiv(z, 146097)
-  local doe = z - era * 146097
-  local yoe = idiv(doe - idiv(doe, 1460) + idiv(doe, 36524) - idiv(doe, 146096), 365)
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + idiv(yoe, 4) - idiv(yoe, 100))
-  local mp = idiv(5 * doy + 2, 153)
-  local m
-  if mp < 10 then
-    m = mp + 3
-  else
-    m = mp - 9
-  end
-  if m <= 2 then
-    y = y + 1
-  end
-  local ny, nm = y, m + 1
-  if nm > 12 then
-    ny, nm = y + 1, 1
-  end
-  return days_from_civil(y, m, 1) * US_PER_DAY, days_from_civil(ny, nm, 1) * US_PER_DAY
 end
 
 -- step is engine.Step for the policy whose 7 parameters are ARGV[b+1..b+7]
@@ -142,9 +93,9 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       allowed, write = true, false
     end
     local reset = ceildiv(used, rate)
-    local q = idiv(used, rate)
+    local q = fdiv(used, rate)
     local left = capn - used
-    if left <= 0 then left = 0 else left = idiv(left, NANO_PER_MILLI) end
+    if left <= 0 then left = 0 else left = fdiv(left, NANO_PER_MILLI) end
     return now + q, used - q * rate, 0, write, reset + TTL_MARGIN, allowed, perm, left, reset, retry, charged
   elseif a == 3 or a == 5 then
     -- token-bucket (ceiling = capacity) and ptb-cwd (ceiling below it).
@@ -196,7 +147,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       toceil = ceildiv(tokens - ceil, rate)
     end
     local left = 0
-    if tokens > 0 then left = idiv(tokens, NANO_PER_MILLI) end
+    if tokens > 0 then left = fdiv(tokens, NANO_PER_MILLI) end
     -- The TTL runs from last, which is later than now when this caller's
     -- clock is behind the one that wrote the state.
     return tokens, last, 0, write, toceil + TTL_MARGIN + (last - now), allowed, perm, left, reset, retry, charged
@@ -211,7 +162,44 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       ws = fdiv(now, US_PER_DAY) * US_PER_DAY
       we = ws + US_PER_DAY
     elseif cal == 3 then
-      ws, we = month_bounds(now)
+      -- The calendar month's bounds (engine.civilFromDays, then
+      -- daysFromCivil of its first day and the next month's), built only
+      -- on this path: the script's closures are rebuilt on every call.
+      local function days_from_civil(y, m, d)
+        if m <= 2 then
+          y = y - 1
+        end
+        local era = fdiv(y, 400)
+        local yoe = y - era * 400
+        local mp = m - 3
+        if m <= 2 then
+          mp = m + 9
+        end
+        local doy = fdiv(153 * mp + 2, 5) + d - 1
+        local doe = yoe * 365 + fdiv(yoe, 4) - fdiv(yoe, 100) + doy
+        return era * 146097 + doe - 719468
+      end
+      local z = fdiv(now, US_PER_DAY) + 719468
+      local era = fdiv(z, 146097)
+      local doe = z - era * 146097
+      local yoe = fdiv(doe - fdiv(doe, 1460) + fdiv(doe, 36524) - fdiv(doe, 146096), 365)
+      local y = yoe + era * 400
+      local doy = doe - (365 * yoe + fdiv(yoe, 4) - fdiv(yoe, 100))
+      local mp = fdiv(5 * doy + 2, 153)
+      local m
+      if mp < 10 then
+        m = mp + 3
+      else
+        m = mp - 9
+      end
+      if m <= 2 then
+        y = y + 1
+      end
+      local ny, nm = y, m + 1
+      if nm > 12 then
+        ny, nm = y + 1, 1
+      end
+      ws, we = days_from_civil(y, m, 1) * US_PER_DAY, days_from_civil(ny, nm, 1) * US_PER_DAY
     else
       local w = tonumber(A[b + 6])
       ws = fdiv(now, w) * w
@@ -259,8 +247,8 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         cur, prev = s1, s2
       end
     end
-    local frac = idiv((w - (now - ws)) * PPM, w)
-    local weighted = idiv(prev * frac, PPM)
+    local frac = fdiv((w - (now - ws)) * PPM, w)
+    local weighted = fdiv(prev * frac, PPM)
     local est = weighted + cur
     if kind == 1 then
       if cost > capm then
@@ -271,14 +259,14 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         allowed, charged = true, cost
       elseif cur + cost <= capm then
         -- Wait for the previous window's weight to fall to the room left.
-        local target = idiv((capm - cur - cost) * PPM, prev)
-        retry = ws + w - idiv(target * w, PPM) - now
+        local target = fdiv((capm - cur - cost) * PPM, prev)
+        retry = ws + w - fdiv(target * w, PPM) - now
         if retry < 1 then retry = 1 end
         write = false
       else
         -- Wait past this window, then for this window's weight to fall.
-        local target = idiv((capm - cost) * PPM, cur)
-        retry = ws + 2 * w - idiv(target * w, PPM) - now
+        local target = fdiv((capm - cost) * PPM, cur)
+        retry = ws + 2 * w - fdiv(target * w, PPM) - now
         if retry < 1 then retry = 1 end
         write = false
       end

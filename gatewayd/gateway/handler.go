@@ -143,7 +143,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(sw, r.Body, rr.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, rr.cfg.MaxBodyBytes)
 	}
 
 	plan := trt.c.Plan(r.Method)

@@ -154,6 +154,43 @@ func candidate(t tier.Tier, s config.Shadow) tier.Tier {
 	return t
 }
 
+// Check compiles everything in a validated config that the engine checks
+// (tiers, shadow candidates, pricing) without starting anything: no network,
+// no files besides the config's key files being left unread. gatewayd -check
+// runs it so a config that would fail at start fails the check.
+func Check(cfg *config.Config) error {
+	var errs []error
+	for i, t := range cfg.Tiers {
+		if _, err := tier.Compile(toTier(t)); err != nil {
+			errs = append(errs, fmt.Errorf("tiers[%d]: %w", i, err))
+		}
+		if t.Shadow != nil {
+			if _, err := tier.Compile(candidate(toTier(t), *t.Shadow)); err != nil {
+				errs = append(errs, fmt.Errorf("tiers[%d].shadow: %w", i, err))
+			}
+		}
+	}
+	costs := make([]pricing.RouteCost, 0, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		costs = append(costs, pricing.RouteCost{Route: r.Name, Method: "*", Cost: r.Cost, Reference: r.Reference.D()})
+		if r.Shadow == nil {
+			continue
+		}
+		for j, t := range cfg.Tiers {
+			if _, err := tier.Compile(candidate(toTier(t), *r.Shadow)); err != nil {
+				errs = append(errs, fmt.Errorf("routes[%d].shadow (tier %d %q): %w", i, j, t.Name, err))
+			}
+		}
+	}
+	p := cfg.Pricing
+	if _, err := pricing.New(pricing.Config{Costs: costs, DefaultCost: p.DefaultCost, Alpha: p.Alpha,
+		SurgeThreshold: p.SurgeThreshold, SurgeMultiplier: p.SurgeMultiplier, MinMultiplier: p.MinMultiplier,
+		MaxMultiplier: p.MaxMultiplier, MaxStep: p.MaxStep, Interval: p.Interval.D()}); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // build turns a validated config into a runtime. prev, if not nil, donates
 // its backend (when the store section is unchanged) and penalty box (when
 // the penalty section is unchanged).
