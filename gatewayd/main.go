@@ -28,6 +28,7 @@ import (
 
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/gateway"
+	"tollgate/gatewayd/park"
 )
 
 // options are the command-line flags.
@@ -145,6 +146,10 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func serve(o *options, cfg *config.Config, log *slog.Logger) int {
+	// Signals are caught before anything listens, so a SIGHUP or SIGTERM
+	// that follows the first /readyz is never lost to the default action.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	g, err := gateway.New(cfg, log)
 	if err != nil {
 		log.Error("start failed", "err", err)
@@ -169,14 +174,16 @@ func serve(o *options, cfg *config.Config, log *slog.Logger) int {
 		_ = g.Close()
 		return 1
 	}
+	if !s.DisableParking {
+		ln = park.Wrap(ln, s.IdleTimeout.D())
+		srv.ConnState = park.ConnState
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- admin.Serve(aln) }()
 	log.Info("gatewayd started", "listen", ln.Addr().String(), "admin", aln.Addr().String(),
 		"store", cfg.Store.Kind, "routes", len(cfg.Routes), "tiers", len(cfg.Tiers), "config", o.config, "pid", os.Getpid())
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	for {
 		select {
 		case err := <-errc:
@@ -238,4 +245,3 @@ func shutdown(g *gateway.Gateway, srv, admin *http.Server, log *slog.Logger, sig
 	log.Info("stopped", "ledger_records", g.LedgerWritten(), "exit", code)
 	return code
 }
-

@@ -15,11 +15,16 @@ bench-engine: ## benchmark the memstore against x/time/rate, parallel throughput
 	$(GO) test -run '^$$' -bench 'Decision|Parallel$$|Step' -benchmem -benchtime $(ENGINE_BENCHTIME) -count 1 ./engine/memstore/ ./engine/
 
 .PHONY: fuzz-engine
-fuzz-engine: ## fuzz the engine's invariants and the tier parser (ENGINE_FUZZTIME each)
+fuzz-engine: ## fuzz the engine's invariants and the tier and pricing configs (ENGINE_FUZZTIME each)
 	$(GO) test -run '^$$' -fuzz '^FuzzBucketBound$$' -fuzztime $(ENGINE_FUZZTIME) ./engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzInvariants$$' -fuzztime $(ENGINE_FUZZTIME) ./engine/
 	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(ENGINE_FUZZTIME) ./engine/tier/
+	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(ENGINE_FUZZTIME) ./engine/pricing/
 
 .PHONY: ci-engine-fuzz
-ci-engine-fuzz: ## CI: fuzz the engine's invariants briefly (about 30 s in all)
+ci-engine-fuzz: ## CI: fuzz the engine's invariants and configs briefly (10 s each, under a minute)
 	@$(MAKE) --no-print-directory fuzz-engine ENGINE_FUZZTIME=10s
+
+.PHONY: ci-engine-race
+ci-engine-race: ## CI: the engine's concurrent packages under the race detector
+	$(GO) test -race -count=1 ./engine/memstore/ ./engine/pricing/ ./engine/limiter/ ./engine/lease/

@@ -15,8 +15,7 @@ month-1b: ## simulate the month-1b scenario end to end (1e9 requests, about 10 m
 	bin/gwlab bench -out $(OUT)/month-1b month-1b
 
 .PHONY: ci-sim
-ci-sim: ## simulator checks too slow for make test: full-length theory tests, determinism of every scenario, a fuzz burst
-	$(GO) test -count=1 -run 'MMc|Poisson|Boundary|Determinism|Skewed|Spot|AZ|Redis' ./scenarios
+ci-sim: ## simulator checks too slow for make test: every built-in scenario run twice byte-identical, fuzz bursts
 	$(GO) test -count=1 -run TestEveryScenarioDeterministic -tags simlong ./scenarios
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./scenarios
 	$(GO) test -run '^$$' -fuzz FuzzLedger -fuzztime 10s ./sim

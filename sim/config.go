@@ -688,6 +688,9 @@ func (c *Config) Validate() error {
 	if tf.Source == "trace" && tf.Trace == "" {
 		bad("traffic.trace", "must name a ledger file when traffic.source is trace")
 	}
+	if len(tf.Groups) > 10000 || len(c.Tiers) > 10000 {
+		bad("traffic.groups", "at most 10000 groups and 10000 tiers, got %d and %d", len(tf.Groups), len(c.Tiers))
+	}
 	if tf.Source == "synthetic" && len(tf.Groups) == 0 {
 		bad("traffic.groups", "must list at least one group")
 	}

@@ -3,8 +3,6 @@ package testcontainers
 import (
 	"context"
 	"fmt"
-	"math"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -477,53 +475,39 @@ func TestSharedBudget(t *testing.T) {
 	t.Logf("FIGURE shared-budget: overall %s", run.All())
 }
 
-// routeServiceMS returns the mean upstream service time per route name
-// measured in the ledger, and the mean time the gateway itself added
-// (record span minus upstream time), in milliseconds.
-func routeServiceMS(recs []ledger.Record) (map[string]float64, float64) {
-	sum, n := map[string]float64{}, map[string]float64{}
-	var gw, gn float64
-	for _, r := range recs {
-		if r.Decision != "allowed" || r.UpstreamMS <= 0 {
-			continue
-		}
-		sum[r.Route] += r.UpstreamMS
-		n[r.Route]++
-		span := float64(r.End.Sub(r.Start)) / float64(time.Millisecond)
-		if span >= r.UpstreamMS {
-			gw += span - r.UpstreamMS
-			gn++
-		}
-	}
-	out := map[string]float64{}
-	keys := make([]string, 0, len(sum))
-	for k := range sum {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out[k] = sum[k] / n[k]
-	}
-	if gn > 0 {
-		gw /= gn
-	}
-	return out, gw
-}
-
-// within reports whether ratio is within tol of 1.
-func within(ratio, tol float64) bool { return !math.IsInf(ratio, 0) && math.Abs(ratio-1) <= tol }
-
 // predictSeeds is how many seeds the prediction averages.
 const predictSeeds = 16
 
-// TestSimulatorVsReality runs the zone outage's topology and traffic in the
-// simulator, calibrated with the service times the real run measured (the
-// upstream's per route, the gateway's own, the client's network time), and
-// holds the measured 429 rate and error window within 10% of the
-// prediction; p99 is reported with its ratio.
+// TestSimulatorVsReality runs the zone-outage and spot-loss topologies and
+// traffic in the simulator, calibrated with the service times each real run
+// measured (the upstream's per route, the gateway's own, the client's
+// network time), and holds the measured 429 rate and error window within
+// 10% of the prediction; p99 and the failed-request count are reported
+// with their ratios.
 func TestSimulatorVsReality(t *testing.T) {
-	z := measureZoneOutage(t)
-	cal, err := Calibrate(z.Run, z.Ledger)
+	t.Run("zone-outage", func(t *testing.T) {
+		z := measureZoneOutage(t)
+		// The cut takes effect when the first request fails, not when the
+		// Docker call starts (NetworkDisconnect takes a few hundred ms).
+		cut := z.Cut
+		if z.Window.Failed > 0 {
+			cut = z.Window.First
+		}
+		compareWithSimulator(t, z.Spec, z.Run, z.Ledger, z.Window,
+			&Fault{Kind: FaultCut, Zone: "a", At: cut, Duration: z.Repair - cut})
+	})
+	t.Run("spot-loss", func(t *testing.T) {
+		sl := measureSpotLoss(t)
+		term, _ := sl.Run.Event("sigterm " + sl.Victim)
+		compareWithSimulator(t, sl.Spec, sl.Run, sl.Ledger, sl.Run.ErrorWindow(term, runLength),
+			&Fault{Kind: FaultSpot, Zone: "b", At: term})
+	})
+}
+
+// compareWithSimulator calibrates, predicts and holds the comparison.
+func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []ledger.Record, w ErrorWindow, fault *Fault) {
+	t.Helper()
+	cal, err := Calibrate(run, recs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,13 +518,7 @@ func TestSimulatorVsReality(t *testing.T) {
 	}
 	t.Logf("calibration: gateway adds %.3fms, client one-way %.3fms (%d requests)",
 		float64(cal.Gateway)/float64(time.Millisecond), float64(cal.Client)/float64(time.Millisecond), cal.Requests)
-	// The cut takes effect when the first request fails, not when the
-	// Docker call starts (NetworkDisconnect takes a few hundred ms).
-	cut := z.Cut
-	if z.Window.Failed > 0 {
-		cut = z.Window.First
-	}
-	cfg, err := SimConfig(z.Spec, cal, runLength, &NodeCrash{Zone: "a", At: cut, Duration: z.Repair - cut})
+	cfg, err := SimConfig(spec, cal, runLength, fault)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,11 +526,12 @@ func TestSimulatorVsReality(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	all := run.All()
 	cmp := []Comparison{
-		{Name: "429 rate", Measured: z.Stats.Rate429, Predicted: p.Rate429, Tolerance: 0.10},
-		{Name: "error window (s)", Measured: z.Window.Length.Seconds(), Predicted: p.ErrorWindowS, Tolerance: 0.10},
-		{Name: "p99 latency (ms)", Measured: z.Stats.P99MS, Predicted: p.P99MS},
-		{Name: "failed requests", Measured: float64(z.Window.Failed), Predicted: p.Errors},
+		{Name: "429 rate", Measured: all.Rate429, Predicted: p.Rate429, Tolerance: 0.10},
+		{Name: "error window (s)", Measured: w.Length.Seconds(), Predicted: p.ErrorWindowS, Tolerance: 0.10},
+		{Name: "p99 latency (ms)", Measured: all.P99MS, Predicted: p.P99MS},
+		{Name: "failed requests", Measured: float64(w.Failed), Predicted: p.Errors},
 	}
 	t.Logf("prediction over %d seeds: 429 rate [%.4f, %.4f], error window [%.3f, %.3f]s, p99 [%.1f, %.1f]ms",
 		p.Seeds, p.Rate429Min, p.Rate429Max, p.ErrorWindowMin, p.ErrorWindowMax, p.P99Min, p.P99Max)
@@ -563,7 +542,7 @@ func TestSimulatorVsReality(t *testing.T) {
 		if c.Tolerance > 0 {
 			held = "held within " + pct(c.Tolerance)
 		}
-		t.Logf("FIGURE sim-vs-real %-18s measured %10.4f predicted %10.4f ratio %.3f (%s)", c.Name, c.Measured, c.Predicted, c.Ratio, held)
+		t.Logf("FIGURE sim-vs-real %s %-18s measured %10.4f predicted %10.4f ratio %.3f (%s)", fault.Kind, c.Name, c.Measured, c.Predicted, c.Ratio, held)
 	}
 	for _, c := range cmp {
 		if !c.OK() {

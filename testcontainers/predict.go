@@ -3,6 +3,7 @@ package testcontainers
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -92,9 +93,19 @@ func Calibrate(run *Run, recs []ledger.Record) (Calibration, error) {
 
 func msDur(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
 
-// NodeCrash is a fault for the prediction: node zone's gateway unreachable
-// from At for Duration (the real run's network cut).
-type NodeCrash struct {
+// Fault kinds a prediction can carry.
+const (
+	// FaultCut is a node cut off its network for Duration (the simulator's
+	// node-crash: unreachable, nothing answers).
+	FaultCut = "cut"
+	// FaultSpot is a spot notice: the node drains (readiness fails at once)
+	// and stops after the spec's DrainDelay; no replacement within the run.
+	FaultSpot = "spot"
+)
+
+// Fault is the real run's fault, for the prediction.
+type Fault struct {
+	Kind         string
 	Zone         string
 	At, Duration time.Duration
 }
@@ -103,8 +114,8 @@ type NodeCrash struct {
 // traffic, calibrated with c: one node per zone behind one load balancer
 // with the same health check, one Redis, one Poisson client group per
 // tenant (no retries: vegeta does not retry), the same tiers and routes.
-// crash, if non-nil, cuts one node as the real run did.
-func SimConfig(spec Spec, c Calibration, d time.Duration, crash *NodeCrash) (sim.Config, error) {
+// fault, if non-nil, is the real run's fault.
+func SimConfig(spec Spec, c Calibration, d time.Duration, fault *Fault) (sim.Config, error) {
 	if err := spec.Validate(); err != nil {
 		return sim.Config{}, err
 	}
@@ -160,28 +171,36 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, crash *NodeCrash) (sim
 		cfg.Traffic.Groups = append(cfg.Traffic.Groups, sim.Group{Name: tn.Name, Tier: tn.Tier, Keys: 1, Rate: tn.Rate,
 			Arrival: "poisson", Retry: "none", Routes: []string{r.Name}})
 	}
-	if crash != nil {
-		// The simulator checks node 0 on a fixed grid from time 0; a real cut
-		// falls at a uniformly random point between two checks. Put the
-		// simulated fault half a check interval before a grid point: the
-		// expected phase.
-		iv := spec.Health.Interval + spec.Health.Timeout
-		at := (crash.At+iv-1)/iv*iv - iv/2
-		if at < 0 {
-			at += iv
+	if fault != nil {
+		if !slices.Contains(spec.Zones, fault.Zone) {
+			return sim.Config{}, fmt.Errorf("fault.zone: unknown zone %q", fault.Zone)
 		}
-		crash = &NodeCrash{Zone: crash.Zone, At: at, Duration: crash.Duration}
-		zi := -1
-		for i, z := range spec.Zones {
-			if z == crash.Zone {
-				zi = i
+		target := fault.Zone + "-0"
+		switch fault.Kind {
+		case FaultCut:
+			// The simulator checks node 0 on a fixed grid from time 0, and its
+			// checks conclude at once. A real cut falls at a uniformly random
+			// point between two checks (on average half an interval before the
+			// next), and HAProxy's check of a cut node concludes only at its
+			// connect timeout. So the simulated fault goes half an interval
+			// plus that timeout before a grid point: the expected wait for the
+			// first failed check to conclude.
+			iv := spec.Health.Interval + spec.Health.Timeout
+			at := (fault.At+iv-1)/iv*iv - iv/2 - spec.Health.Timeout
+			if at < 0 {
+				at += iv
 			}
+			cfg.Faults = append(cfg.Faults, sim.Fault{Kind: sim.FaultNodeCrash, Target: target,
+				At: sim.Duration(at), Duration: sim.Duration(fault.Duration)})
+		case FaultSpot:
+			// gatewayd fails readiness at once and closes its listener after
+			// the drain delay: that is the simulated notice. No replacement
+			// launches within the run.
+			cfg.Spot = sim.Spot{Notice: sim.Duration(spec.DrainDelay), Drain: true, LaunchDelay: sim.Duration(10 * d)}
+			cfg.Faults = append(cfg.Faults, sim.Fault{Kind: sim.FaultSpot, Target: target, At: sim.Duration(fault.At)})
+		default:
+			return sim.Config{}, fmt.Errorf("fault.kind: want %q or %q, got %q", FaultCut, FaultSpot, fault.Kind)
 		}
-		if zi < 0 {
-			return sim.Config{}, fmt.Errorf("crash.zone: unknown zone %q", crash.Zone)
-		}
-		cfg.Faults = append(cfg.Faults, sim.Fault{Kind: sim.FaultNodeCrash, Target: crash.Zone + "-0",
-			At: sim.Duration(crash.At), Duration: sim.Duration(crash.Duration)})
 	}
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {

@@ -18,8 +18,8 @@ func TestPredictTheory(t *testing.T) {
 	spec := DefaultSpec()
 	d := runLength
 	cal := Calibration{Gateway: 300 * time.Microsecond, Client: 200 * time.Microsecond}
-	crash := &NodeCrash{Zone: "a", At: faultAt, Duration: repairAt - faultAt}
-	cfg, err := SimConfig(spec, cal, d, crash)
+	cut := &Fault{Kind: FaultCut, Zone: "a", At: faultAt, Duration: repairAt - faultAt}
+	cfg, err := SimConfig(spec, cal, d, cut)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,12 +43,31 @@ func TestPredictTheory(t *testing.T) {
 		t.Errorf("predicted 429 rate %.4f, theory %.4f", p.Rate429, want)
 	}
 	spacing := (spec.Health.Interval + spec.Health.Timeout).Seconds()
-	detect := float64(spec.Health.Fall-1)*spacing + spacing/2
+	detect := float64(spec.Health.Fall-1)*spacing + spacing/2 + spec.Health.Timeout.Seconds()
 	if p.Errors == 0 || math.Abs(p.ErrorWindowS-detect) > spacing {
 		t.Errorf("node crash: %.1f errors over %.3fs, want some, over about %.3fs", p.Errors, p.ErrorWindowS, detect)
 	}
 	if _, err := PredictMean(cfg, 0); err == nil {
 		t.Error("PredictMean with 0 seeds accepted")
+	}
+
+	// A spot notice with a drain longer than the balancer's detection: no errors.
+	spot := &Fault{Kind: FaultSpot, Zone: "b", At: faultAt}
+	cfg, err = SimConfig(spec, cal, d, spot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = PredictMean(cfg, 4); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("spot notice: %.1f errors, error window %.3fs, 429 rate %.4f", p.Errors, p.ErrorWindowS, p.Rate429)
+	if p.Errors != 0 {
+		t.Errorf("a drained spot node caused %.1f errors in the simulator, want 0", p.Errors)
+	}
+	for _, bad := range []*Fault{{Kind: "meteor", Zone: "a"}, {Kind: FaultCut, Zone: "z"}} {
+		if _, err := SimConfig(spec, cal, d, bad); err == nil {
+			t.Errorf("SimConfig accepted fault %+v", bad)
+		}
 	}
 }
 

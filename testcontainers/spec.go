@@ -118,8 +118,11 @@ func DefaultSpec() Spec {
 		},
 		// Fast checks with a high fall count: detection takes about
 		// fall x interval, with little spread from the checks' phase.
-		Health:     Health{Interval: 100 * time.Millisecond, Fall: 8, Rise: 3, Timeout: 50 * time.Millisecond},
-		DrainDelay: 1500 * time.Millisecond,
+		Health: Health{Interval: 100 * time.Millisecond, Fall: 8, Rise: 3, Timeout: 50 * time.Millisecond},
+		// The balancer takes a draining node out after fall checks of its
+		// 503 (about 0.8 s, up to 1.3 s measured on a busy machine): the
+		// node keeps serving that long and more before closing its listener.
+		DrainDelay: 2 * time.Second,
 		Grace:      5 * time.Second,
 		// gatewayd's default is 100ms; on a 2-core machine shared with other
 		// work a Redis round trip through Docker's bridge occasionally takes
@@ -330,7 +333,8 @@ func HAProxyConfig(s Spec) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// UpstreamArgs are the upstream stub's arguments for the spec's routes.
+// UpstreamArgs are the upstream stub's arguments for the spec's routes
+// (gatewayd/cmd/demo-upstream: -listen, -route PREFIX=DURATION).
 func UpstreamArgs(s Spec) []string {
 	args := []string{"-listen", ":9000"}
 	for _, r := range s.Routes {

@@ -112,3 +112,25 @@ func TestUpstreamArgs(t *testing.T) {
 		t.Fatalf("UpstreamArgs = %q, want %q", got, want)
 	}
 }
+
+// FuzzParseStats: any input parses or fails cleanly, and every server it
+// returns came from a gatewayd row.
+func FuzzParseStats(f *testing.F) {
+	f.Add("# pxname,svname,status\ngatewayd,gw-a,UP\ngatewayd,BACKEND,UP\n")
+	f.Add("# pxname,svname,qcur,status\ngatewayd,gw-b,0,DOWN\nstats,FRONTEND,,OPEN\n")
+	f.Add("# a,b\n")
+	f.Add("")
+	f.Add("# pxname,svname,status\n\"unterminated\n")
+	f.Add("# status,pxname,svname\nUP,gatewayd\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		st, err := parseStats(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for name := range st {
+			if name == "BACKEND" || name == "FRONTEND" || !strings.Contains(in, "gatewayd") {
+				t.Fatalf("parseStats(%q) returned server %q", in, name)
+			}
+		}
+	})
+}

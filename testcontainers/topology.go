@@ -175,7 +175,7 @@ func StartTopology(ctx context.Context, t testing.TB, spec Spec, ledgerRoot stri
 			return tc.Run(ctx, ImageUpstream, append(onAll("upstream"),
 				tc.WithCmd(UpstreamArgs(spec)...),
 				tc.WithLabels(labels),
-				tc.WithWaitStrategy(wait.ForLog("upstream: listening").WithStartupTimeout(60*time.Second)),
+				tc.WithWaitStrategy(wait.ForLog("demo-upstream listening").WithStartupTimeout(60*time.Second)),
 			)...)
 		},
 	}
@@ -284,10 +284,13 @@ func parseStats(r io.Reader) (backendStats, error) {
 	for i, c := range cols {
 		idx[c] = i
 	}
-	px, sv, st := idx["pxname"], idx["svname"], idx["status"]
-	if _, ok := idx["status"]; !ok {
-		return nil, fmt.Errorf("stats: no status column in %q", head)
+	for _, c := range []string{"pxname", "svname", "status"} {
+		if _, ok := idx[c]; !ok {
+			return nil, fmt.Errorf("stats: no %s column in %q", c, head)
+		}
 	}
+	px, sv, st := idx["pxname"], idx["svname"], idx["status"]
+	need := max(px, sv, st)
 	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	out := backendStats{}
@@ -299,7 +302,7 @@ func parseStats(r io.Reader) (backendStats, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stats: %w", err)
 		}
-		if len(rec) <= st || rec[px] != "gatewayd" || rec[sv] == "BACKEND" || rec[sv] == "FRONTEND" {
+		if len(rec) <= need || rec[px] != "gatewayd" || rec[sv] == "BACKEND" || rec[sv] == "FRONTEND" {
 			continue
 		}
 		out[rec[sv]] = rec[st]

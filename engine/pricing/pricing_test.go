@@ -275,3 +275,37 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// FuzzConfig: any config either fails validation with ErrInvalid or gives a
+// pricer whose prices stay within [min, max] x base cost, finite and >= 0,
+// whatever the telemetry.
+func FuzzConfig(f *testing.F) {
+	f.Add(1.0, 0.1, 0.7, 1.5, 0.5, 4.0, 0.25, int64(time.Second), 2.0, int64(time.Millisecond), int64(5*time.Millisecond), 0.9)
+	f.Add(-1.0, 2.0, 0.0, 0.5, 3.0, 1.0, 1.0, int64(-1), math.NaN(), int64(-5), int64(0), -3.0)
+	f.Fuzz(func(t *testing.T, def, alpha, thr, surge, mn, mx, step float64, interval int64, cost float64, ref, obs int64, load float64) {
+		p, err := New(Config{DefaultCost: def, Alpha: alpha, SurgeThreshold: thr, SurgeMultiplier: surge, MinMultiplier: mn,
+			MaxMultiplier: mx, MaxStep: step, Interval: time.Duration(interval),
+			Costs: []RouteCost{{Route: "/r", Method: "GET", Cost: cost, Reference: time.Duration(ref)}}})
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error without ErrInvalid: %v", err)
+			}
+			return
+		}
+		c := p.Config()
+		now := t0
+		for i := 0; i < 50; i++ {
+			p.Observe("/r", "get", time.Duration(obs)*time.Duration(i%3))
+			p.SetLoad(load * float64(i%2))
+			p.Tick(now)
+			now = now.Add(c.Interval)
+			for _, route := range []string{"/r", "/other"} {
+				base := p.BaseCost(route, "GET")
+				pr := p.Price(route, "GET")
+				if math.IsNaN(pr) || pr < 0 || pr < base*c.MinMultiplier*(1-1e-9) || pr > base*c.MaxMultiplier*(1+1e-9) {
+					t.Fatalf("price %v of %s outside [%v, %v] x %v", pr, route, c.MinMultiplier, c.MaxMultiplier, base)
+				}
+			}
+		}
+	})
+}

@@ -57,27 +57,34 @@ func drive(b *testing.B, perOp int, fn func(ctx context.Context, i int) error) {
 	b.ReportMetric(float64(b.N*perOp)/el.Seconds(), "decisions/s")
 }
 
-// BenchmarkRedisDecisions measures decisions per second on one redis-server
-// on loopback, with benchClients concurrent callers for every variant:
+// variant is one way of deciding, for the benchmarks: fn decides perOp
+// requests (one script call, redis_rate call or batch) for iteration i.
+type variant struct {
+	name  string
+	perOp int
+	fn    func(ctx context.Context, i int) error
+}
+
+// benchVariants starts a redis-server and returns the variants compared, all
+// on one client with a pool of benchClients connections:
 //
-//	store:         our store, one script call per decision (a GCRA policy)
-//	redis_rate:    go-redis/redis_rate v10's GCRA Allow, one script call per decision
-//	evalsha:       a trivial EVALSHA ("return 1"), the one-call-per-decision ceiling
-//	batch32:       our ApplyBatch, 32 decisions in one script call
-//	batch32x8:     our ApplyBatch, 32 decisions in 4 pipelined script calls of 8
+//	store:      our store, one script call per decision (a GCRA policy)
+//	redis_rate: go-redis/redis_rate v10's GCRA Allow, one script call per decision
+//	evalsha:    a trivial EVALSHA ("return 1"), the one-call-per-decision ceiling
+//	batch32:    our ApplyBatch, 32 decisions in one script call
+//	batch32x8:  our ApplyBatch, 32 decisions in 4 pipelined script calls of 8
 //
-// make bench-redis runs it and prints the ratios; -count interleaves the
-// variants so they share the machine's conditions.
-func BenchmarkRedisDecisions(b *testing.B) {
+// Every variant spreads its decisions over benchKeys keys, under a limit
+// that always admits, so every decision writes its state.
+func benchVariants(b *testing.B) []variant {
 	addr := redistest.Start(b)
 	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: benchClients})
-	defer rdb.Close()
+	b.Cleanup(func() { _ = rdb.Close() })
 	ctx := context.Background()
 	keys := make([]string, benchKeys)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("tenant-%d", i)
 	}
-	// A limit that always admits, so every variant writes its state each time.
 	const perSecond = 1_000_000
 	plan := engine.NewPlan(engine.MustCompile(engine.Limit{Name: "gcra", Algorithm: engine.GCRA, Capacity: perSecond, Rate: perSecond, Period: time.Second}))
 	check := func(r engine.Result) error {
@@ -86,24 +93,25 @@ func BenchmarkRedisDecisions(b *testing.B) {
 		}
 		return nil
 	}
-
-	b.Run("store", func(b *testing.B) {
-		s, err := New(rdb, Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		drive(b, 1, func(ctx context.Context, i int) error {
+	s, err := New(rdb, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lim := redis_rate.NewLimiter(rdb)
+	limit := redis_rate.Limit{Rate: perSecond, Burst: perSecond, Period: time.Second}
+	sha, err := rdb.ScriptLoad(ctx, "return 1").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	vs := []variant{
+		{"store", 1, func(ctx context.Context, i int) error {
 			r, err := s.Apply(ctx, engine.Op{Kind: engine.Acquire, Key: keys[i%benchKeys], Plan: plan, Cost: engine.MilliPerToken})
 			if err != nil {
 				return err
 			}
 			return check(r)
-		})
-	})
-	b.Run("redis_rate", func(b *testing.B) {
-		lim := redis_rate.NewLimiter(rdb)
-		limit := redis_rate.Limit{Rate: perSecond, Burst: perSecond, Period: time.Second}
-		drive(b, 1, func(ctx context.Context, i int) error {
+		}},
+		{"redis_rate", 1, func(ctx context.Context, i int) error {
 			r, err := lim.Allow(ctx, keys[i%benchKeys], limit)
 			if err != nil {
 				return err
@@ -112,48 +120,130 @@ func BenchmarkRedisDecisions(b *testing.B) {
 				return fmt.Errorf("redis_rate denied: %+v", r)
 			}
 			return nil
-		})
-	})
-	b.Run("evalsha", func(b *testing.B) {
-		sha, err := rdb.ScriptLoad(ctx, "return 1").Result()
-		if err != nil {
-			b.Fatal(err)
-		}
-		drive(b, 1, func(ctx context.Context, i int) error {
+		}},
+		{"evalsha", 1, func(ctx context.Context, i int) error {
 			return rdb.EvalSha(ctx, sha, []string{keys[i%benchKeys]}).Err()
-		})
-	})
-	for _, v := range []struct {
+		}},
+	}
+	for _, bv := range []struct {
 		name     string
 		maxBatch int
 	}{{"batch32", 64}, {"batch32x8", 8}} {
-		b.Run(v.name, func(b *testing.B) {
-			s, err := New(rdb, Options{MaxBatch: v.maxBatch})
+		bs, err := New(rdb, Options{MaxBatch: bv.maxBatch})
+		if err != nil {
+			b.Fatal(err)
+		}
+		const size = 32
+		var pool sync.Pool
+		vs = append(vs, variant{bv.name, size, func(ctx context.Context, i int) error {
+			ops, _ := pool.Get().([]engine.Op)
+			if ops == nil {
+				ops = make([]engine.Op, size)
+			}
+			for j := range ops {
+				ops[j] = engine.Op{Kind: engine.Acquire, Key: keys[(i*size+j)%benchKeys], Plan: plan, Cost: engine.MilliPerToken}
+			}
+			rs, err := bs.ApplyBatch(ctx, ops)
+			pool.Put(ops)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if err := check(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	}
+	// Load every script once, outside the measurement.
+	for _, v := range vs {
+		if err := v.fn(ctx, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return vs
+}
+
+// BenchmarkRedisDecisions measures decisions per second of each variant (see
+// benchVariants) on one redis-server on loopback, with benchClients
+// concurrent callers each. On a quiet machine compare commits with
+// benchstat; on a loaded one use BenchmarkRedisInterleaved.
+func BenchmarkRedisDecisions(b *testing.B) {
+	for _, v := range benchVariants(b) {
+		b.Run(v.name, func(b *testing.B) { drive(b, v.perOp, v.fn) })
+	}
+}
+
+// blockDecisions is how many decisions one block of BenchmarkRedisInterleaved
+// takes per variant.
+const blockDecisions = 2048
+
+// BenchmarkRedisInterleaved runs the variants (see benchVariants) in
+// alternating blocks of blockDecisions decisions, b.N rounds, rotating which
+// goes first, so all of them see the same machine: on a shared, loaded
+// machine that is the only fair comparison. It reports, per variant, the
+// mean decisions per second over all its blocks and the best block's.
+// make bench-redis runs it and prints the ratios.
+func BenchmarkRedisInterleaved(b *testing.B) {
+	vs := benchVariants(b)
+	ctx := context.Background()
+	best := make([]float64, len(vs))
+	total := make([]time.Duration, len(vs))
+	next := make([]int, len(vs))
+	b.ResetTimer()
+	for r := 0; r < b.N; r++ {
+		for k := range vs {
+			j := (r + k) % len(vs)
+			v := vs[j]
+			n := blockDecisions / v.perOp
+			el, err := block(ctx, n, next[j], v.fn)
 			if err != nil {
 				b.Fatal(err)
 			}
-			const size = 32
-			var pool sync.Pool
-			drive(b, size, func(ctx context.Context, i int) error {
-				ops, _ := pool.Get().([]engine.Op)
-				if ops == nil {
-					ops = make([]engine.Op, size)
-				}
-				for j := range ops {
-					ops[j] = engine.Op{Kind: engine.Acquire, Key: keys[(i*size+j)%benchKeys], Plan: plan, Cost: engine.MilliPerToken}
-				}
-				rs, err := s.ApplyBatch(ctx, ops)
-				pool.Put(ops)
-				if err != nil {
-					return err
-				}
-				for _, r := range rs {
-					if err := check(r); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		})
+			next[j] += n
+			total[j] += el
+			if rate := float64(n*v.perOp) / el.Seconds(); rate > best[j] {
+				best[j] = rate
+			}
+		}
 	}
+	b.StopTimer()
+	for j, v := range vs {
+		b.ReportMetric(float64(b.N*blockDecisions)/total[j].Seconds(), v.name+"-mean/s")
+		b.ReportMetric(best[j], v.name+"-best/s")
+	}
+}
+
+// block runs n operations, from, from+1, ..., on benchClients goroutines and
+// returns how long they took.
+func block(ctx context.Context, n, from int, fn func(ctx context.Context, i int) error) (time.Duration, error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	start := time.Now()
+	for w := 0; w < benchClients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(ctx, from+i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					next.Store(int64(n))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), first
 }

@@ -26,6 +26,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,15 +193,27 @@ var (
 // encoded on every call.
 const maxCachedPlans = 4096
 
-// planArgs returns one plan's policy parameters for ARGV, 7 numbers per
-// policy. Plans are immutable, so the encoding is cached by pointer.
+// planArgs returns one plan's policy parameters for ARGV, 4 per policy:
+// the algorithm code and three numbers whose meaning depends on it (see
+// step in script.lua). Plans are immutable, so the encoding is cached by
+// pointer.
 func (s *Store) planArgs(pl *engine.Plan) []any {
 	if v, ok := s.plans.Load(pl); ok {
 		return v.([]any)
 	}
-	args := make([]any, 0, 7*len(pl.Policies))
+	args := make([]any, 0, paramArgs*len(pl.Policies))
 	for _, p := range pl.Policies {
-		args = append(args, p.Algorithm.Code(), p.CapMilli, p.CapNano, p.CeilNano, p.Rate, p.WindowUS, calendarCode(p.Calendar))
+		code := p.Algorithm.Code()
+		switch p.Algorithm {
+		case engine.GCRA:
+			args = append(args, code, p.CapNano, p.Rate, argZero)
+		case engine.TokenBucket, engine.PTBCWD:
+			args = append(args, code, p.CapNano, p.CeilNano, p.Rate)
+		case engine.FixedWindow:
+			args = append(args, code, p.CapMilli, p.WindowUS, calendarCode(p.Calendar))
+		default: // sliding-window, concurrency
+			args = append(args, code, p.CapMilli, p.WindowUS, argZero)
+		}
 	}
 	if s.nplans.Load() < maxCachedPlans {
 		if _, loaded := s.plans.LoadOrStore(pl, args); !loaded {
@@ -210,21 +223,40 @@ func (s *Store) planArgs(pl *engine.Plan) []any {
 	return args
 }
 
-// appendHeader appends the first two arguments: clock mode and TTL floor.
-func (s *Store) appendHeader(args []any) []any {
-	clock := argZero
-	if s.clock == ClockClient {
-		clock = argOne
-	}
-	return append(args, clock, s.minTTLms)
-}
+// paramArgs is the number of ARGV values per policy.
+const paramArgs = 4
 
-// opNow is an op's now argument: ignored by the script in server mode.
-func (s *Store) opNow(op engine.Op) any {
+// mode is ARGV[1]: the clock mode, then the TTL floor if any.
+func (s *Store) mode() any {
+	m := "0"
 	if s.clock == ClockClient {
-		return op.Now
+		m = "1"
+	}
+	if s.minTTLms > 0 {
+		return m + strconv.FormatInt(s.minTTLms, 10)
+	}
+	if m == "1" {
+		return argOne
 	}
 	return argZero
+}
+
+// opArgs is the number of ARGV values per operation: kind, cost, params
+// base, policy count, and now in client clock mode.
+func (s *Store) opArgs() int {
+	if s.clock == ClockClient {
+		return 5
+	}
+	return 4
+}
+
+// appendOp appends one operation's ARGV values.
+func (s *Store) appendOp(args []any, op engine.Op, base int) []any {
+	args = append(args, int64(op.Kind), op.Cost, base, len(op.Plan.Policies))
+	if s.clock == ClockClient {
+		args = append(args, op.Now)
+	}
+	return args
 }
 
 // encoder builds one script call of several operations.
@@ -232,9 +264,9 @@ type encoder struct {
 	s     *Store
 	plans map[*engine.Plan]int // plan -> offset in pargs
 	pargs []any                // plan section of ARGV
-	oargs []any                // op section of ARGV, params base relative to the plan section
+	ops   []int                // indexes of the operations in the batch
+	offs  []int                // their plans' offsets in pargs
 	keys  []string
-	ops   []int
 }
 
 func (s *Store) newEncoder() *encoder {
@@ -248,23 +280,20 @@ func (e *encoder) add(i int, op engine.Op) {
 		e.plans[op.Plan] = off
 		e.pargs = append(e.pargs, e.s.planArgs(op.Plan)...)
 	}
-	e.oargs = append(e.oargs, int64(op.Kind), op.Cost, e.s.opNow(op), off, len(op.Plan.Policies))
 	for _, p := range op.Plan.Policies {
 		e.keys = append(e.keys, e.s.StateKey(op.Key, p.Name))
 	}
 	e.ops = append(e.ops, i)
+	e.offs = append(e.offs, off)
 }
 
-// opArgs is the number of ARGV values per operation.
-const opArgs = 5
-
-func (e *encoder) call() call {
-	args := make([]any, 0, 3+len(e.oargs)+len(e.pargs))
-	args = e.s.appendHeader(args)
-	args = append(args, len(e.ops))
-	base := 3 + len(e.oargs)
-	for j := 0; j < len(e.oargs); j += opArgs {
-		args = append(args, e.oargs[j], e.oargs[j+1], e.oargs[j+2], base+e.oargs[j+3].(int), e.oargs[j+4])
+func (e *encoder) call(ops []engine.Op) call {
+	n := e.s.opArgs()
+	args := make([]any, 0, 2+n*len(e.ops)+len(e.pargs))
+	args = append(args, e.s.mode(), len(e.ops))
+	base := 2 + n*len(e.ops)
+	for j, i := range e.ops {
+		args = e.s.appendOp(args, ops[i], base+e.offs[j])
 	}
 	args = append(args, e.pargs...)
 	return call{ops: e.ops, keys: e.keys, args: args}
@@ -290,9 +319,10 @@ func (s *Store) Apply(ctx context.Context, op engine.Op) (engine.Result, error) 
 	}
 	// One operation: encode directly, without an encoder's bookkeeping.
 	pargs := s.planArgs(op.Plan)
-	args := make([]any, 0, 3+opArgs+len(pargs))
-	args = s.appendHeader(args)
-	args = append(args, argOne, int64(op.Kind), op.Cost, s.opNow(op), 3+opArgs, len(op.Plan.Policies))
+	n := s.opArgs()
+	args := make([]any, 0, 2+n+len(pargs))
+	args = append(args, s.mode(), argOne)
+	args = s.appendOp(args, op, 2+n)
 	args = append(args, pargs...)
 	keys := make([]string, len(op.Plan.Policies))
 	for i, p := range op.Plan.Policies {
@@ -376,7 +406,7 @@ func (s *Store) split(ops []engine.Op) []call {
 			for i := lo; i < min(lo+s.maxBatch, len(ops)); i++ {
 				e.add(i, ops[i])
 			}
-			calls = append(calls, e.call())
+			calls = append(calls, e.call(ops))
 		}
 		return calls
 	}
@@ -394,13 +424,13 @@ func (s *Store) split(ops []engine.Op) []call {
 		}
 		e.add(i, op)
 		if len(e.ops) == s.maxBatch {
-			calls = append(calls, e.call())
+			calls = append(calls, e.call(ops))
 			delete(open, g)
 		}
 	}
 	for _, e := range pending {
 		if len(e.ops) > 0 && len(e.ops) < s.maxBatch {
-			calls = append(calls, e.call())
+			calls = append(calls, e.call(ops))
 		}
 	}
 	return calls

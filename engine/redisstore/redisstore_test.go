@@ -492,7 +492,7 @@ func TestRedisConcurrentAtomic(t *testing.T) {
 		t.Fatalf("admitted %d, want exactly the capacity 50", admitted)
 	}
 	r, err := s.Apply(ctx, engine.Op{Kind: engine.Release, Key: "shared", Plan: plan, Cost: 50_000})
-	if err != nil || r.Remaining != 50_000 {
-		t.Fatalf("release all: %+v %v", r.Decision, err)
+	if err != nil || r.Policies[0].Remaining != 50_000 || r.Policies[1].Remaining != 1e9-50_000 {
+		t.Fatalf("release all: %+v %v, want 50 slots free and 50 of the day's quota used", r.Policies, err)
 	}
 }

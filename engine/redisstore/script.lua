@@ -8,13 +8,12 @@
 -- string.format('%d', n): real Redis's tostring keeps only 14 significant
 -- digits.
 --
--- ARGV: clock (0 server: now = TIME, once per call; 1 client: each op's
--- now), min TTL in ms (0 normally), op count; per op 5 numbers: kind, cost
--- milli, now us, params base b, policy count; then the plans' policy
--- parameters, 7 per policy at ARGV[b+1..b+7] for an op's first policy
--- (algorithm code, cap milli, cap nano, ceiling nano, rate nano/us, window
--- us, calendar code), its next policies following. KEYS: each op's policy
--- keys, in order.
+-- ARGV: mode ('0' server clock: now = TIME, once per call; '1' client
+-- clock: each op's now; optionally followed by a TTL floor in ms), op count;
+-- per op: kind, cost milli, params base b, policy count, and in client mode
+-- now us; then the plans' policy parameters, 4 per policy, at
+-- ARGV[b+1..b+4] for an op's first policy, its next policies following (see
+-- step). KEYS: each op's policy keys, in order.
 --
 -- Stored value per policy key: "expires_us s0 s1 s2" (the engine.State, with
 -- the time after which it counts as absent, as memstore keeps it). The key's
@@ -55,17 +54,24 @@ local function ceildiv(a, b)
   return fdiv(a + b - 1, b)
 end
 
--- step is engine.Step for the policy whose 7 parameters are ARGV[b+1..b+7]
--- (algorithm code, cap milli, cap nano, ceiling nano, rate, window us,
--- calendar code). It returns s0, s1, s2, write, ttl us, allowed, permanent,
+-- step is engine.Step for the policy whose 4 parameters are ARGV[b+1..b+4]:
+-- the algorithm code, then by algorithm
+--
+--	gcra (4):                      cap nano, rate nano/us, 0
+--	token-bucket (3), ptb-cwd (5): cap nano, ceiling nano, rate nano/us
+--	fixed-window (1):              cap milli, window us, calendar code
+--	sliding-window (2):            cap milli, window us, 0
+--	concurrency (6):               cap milli, lease timeout us, 0
+--
+-- It returns s0, s1, s2, write, ttl us, allowed, permanent,
 -- remaining, reset us, retry-after us, charged. One function for all
 -- algorithms: the script's closures are rebuilt on every call.
 local function step(A, b, s0, s1, s2, exists, now, kind, cost)
-  local a = tonumber(A[b + 1])
+  local a = A[b + 1]
   local write, allowed, perm, retry, charged = true, false, false, 0, 0
-  if a == 4 then
+  if a == '4' then
     -- gcra: theoretical arrival time and a sub-microsecond remainder.
-    local capn, rate = tonumber(A[b + 3]), tonumber(A[b + 5])
+    local capn, rate = tonumber(A[b + 2]), tonumber(A[b + 3])
     local tat, rem = now, 0
     if exists then
       tat, rem = s0, s1
@@ -97,9 +103,9 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     local left = capn - used
     if left <= 0 then left = 0 else left = fdiv(left, NANO_PER_MILLI) end
     return now + q, used - q * rate, 0, write, reset + TTL_MARGIN, allowed, perm, left, reset, retry, charged
-  elseif a == 3 or a == 5 then
+  elseif a == '3' or a == '5' then
     -- token-bucket (ceiling = capacity) and ptb-cwd (ceiling below it).
-    local capn, ceil, rate = tonumber(A[b + 3]), tonumber(A[b + 4]), tonumber(A[b + 5])
+    local capn, ceil, rate = tonumber(A[b + 2]), tonumber(A[b + 3]), tonumber(A[b + 4])
     local tokens, last = ceil, now
     if exists then
       tokens, last = s0, s1
@@ -151,17 +157,17 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     -- The TTL runs from last, which is later than now when this caller's
     -- clock is behind the one that wrote the state.
     return tokens, last, 0, write, toceil + TTL_MARGIN + (last - now), allowed, perm, left, reset, retry, charged
-  elseif a == 1 then
+  elseif a == '1' then
     -- fixed-window: one counter per window, epoch or calendar aligned.
-    local capm, cal = tonumber(A[b + 2]), tonumber(A[b + 7])
+    local capm, cal = tonumber(A[b + 2]), A[b + 4]
     local ws, we
-    if cal == 1 then
+    if cal == '1' then
       ws = fdiv(now, US_PER_HOUR) * US_PER_HOUR
       we = ws + US_PER_HOUR
-    elseif cal == 2 then
+    elseif cal == '2' then
       ws = fdiv(now, US_PER_DAY) * US_PER_DAY
       we = ws + US_PER_DAY
-    elseif cal == 3 then
+    elseif cal == '3' then
       -- The calendar month's bounds (engine.civilFromDays, then
       -- daysFromCivil of its first day and the next month's), built only
       -- on this path: the script's closures are rebuilt on every call.
@@ -201,7 +207,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       end
       ws, we = days_from_civil(y, m, 1) * US_PER_DAY, days_from_civil(ny, nm, 1) * US_PER_DAY
     else
-      local w = tonumber(A[b + 6])
+      local w = tonumber(A[b + 3])
       ws = fdiv(now, w) * w
       we = ws + w
     end
@@ -229,9 +235,9 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     local left = capm - count
     if left < 0 then left = 0 end
     return ws, count, 0, write, we - now + TTL_MARGIN, allowed, perm, left, we - now, retry, charged
-  elseif a == 2 then
+  elseif a == '2' then
     -- sliding-window counter: previous window weighted by its overlap (ppm).
-    local capm, w = tonumber(A[b + 2]), tonumber(A[b + 6])
+    local capm, w = tonumber(A[b + 2]), tonumber(A[b + 3])
     local ws = fdiv(now, w) * w
     local caller_now = now
     local cur, prev = 0, 0
@@ -283,7 +289,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     -- The TTL is relative to the caller's now (the store adds it to that),
     -- even when the decision was judged at the stored window's start.
     return ws, cur, prev, write, ws + 2 * w - caller_now + TTL_MARGIN, allowed, perm, left, ws + w - now, retry, charged
-  elseif a == 6 then
+  elseif a == '6' then
     -- concurrency: cost in flight; the TTL is the lease timeout.
     local capm = tonumber(A[b + 2])
     local inflight = 0
@@ -308,15 +314,22 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     end
     local left = capm - inflight
     if left < 0 then left = 0 end
-    return inflight, 0, 0, write, tonumber(A[b + 6]), allowed, perm, left, 0, 0, charged
+    return inflight, 0, 0, write, tonumber(A[b + 3]), allowed, perm, left, 0, 0, charged
   end
   return error('tollgate: unknown algorithm code ' .. tostring(a))
 end
 
 local argv = ARGV
 local keys = KEYS
-local client_clock = argv[1] == '1'
-local min_ttl_ms = tonumber(argv[2])
+-- ARGV[1]: '0' server clock or '1' client clock, optionally followed by a
+-- TTL floor in ms.
+local mode = argv[1]
+local client_clock = mode == '1'
+local min_ttl_ms = 0
+if mode ~= '0' and mode ~= '1' then
+  client_clock = string.sub(mode, 1, 1) == '1'
+  min_ttl_ms = tonumber(string.sub(mode, 2))
+end
 local now = 0
 if not client_clock then
   local t = call('TIME')
@@ -332,13 +345,16 @@ local function write(key, ttl, n0, n1, n2)
 end
 
 -- read returns one policy's stored state and whether it exists (is stored
--- and not expired at now).
-local function read(key)
+-- and not expired at now). Only the sliding window (code '2') uses s2.
+local function read(key, code)
   local v = call('GET', key)
   if v then
     local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
     if e and tonumber(e) > now then
-      return tonumber(a), tonumber(b), tonumber(c), true
+      if code == '2' then
+        return tonumber(a), tonumber(b), tonumber(c), true
+      end
+      return tonumber(a), tonumber(b), 0, true
     end
   end
   return 0, 0, 0, false
@@ -347,25 +363,42 @@ end
 local out = {}
 local oi = 0
 local ki = 0
-local ai = 4
+local ai = 3
 local R -- per-policy step results of a plan of several policies, 11 each
-for _ = 1, tonumber(argv[3]) do
+for _ = 1, tonumber(argv[2]) do
   local kind = tonumber(argv[ai])
   local cost = tonumber(argv[ai + 1])
+  local pb = tonumber(argv[ai + 2])
+  local np = tonumber(argv[ai + 3])
   if client_clock then
-    now = tonumber(argv[ai + 2])
+    now = tonumber(argv[ai + 4])
+    ai = ai + 5
+  else
+    ai = ai + 4
   end
-  local pb = tonumber(argv[ai + 3])
-  local np = tonumber(argv[ai + 4])
-  ai = ai + 5
   if np == 1 then
     -- One policy: no other policy can deny, nothing to re-evaluate.
+    -- read and write inlined: this is the hot path.
     local key = keys[ki + 1]
-    local s0, s1, s2, exists = read(key)
+    local code = argv[pb + 1]
+    local s0, s1, s2, exists = 0, 0, 0, false
+    local v = call('GET', key)
+    if v then
+      local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
+      if e and tonumber(e) > now then
+        s0, s1, exists = tonumber(a), tonumber(b), true
+        if code == '2' then
+          s2 = tonumber(c)
+        end
+      end
+    end
     local n0, n1, n2, w, ttl, allowed, perm, left, reset, retry, charged =
       step(argv, pb, s0, s1, s2, exists, now, kind, cost)
     if allowed and w then
-      write(key, ttl, n0, n1, n2)
+      local ms = ceildiv(ttl, 1000)
+      if ms < min_ttl_ms then ms = min_ttl_ms end
+      if ms < 1 then ms = 1 end
+      call('SET', key, fmt('%d %d %d %d', now + ttl, n0, n1, n2), 'PX', fmt('%d', ms))
     end
     local flags = 0
     if allowed then flags = 1 end
@@ -376,10 +409,11 @@ for _ = 1, tonumber(argv[3]) do
     R = R or {}
     local allowed = true
     for i = 1, np do
-      local s0, s1, s2, exists = read(keys[ki + i])
+      local b = pb + (i - 1) * 4
+      local s0, s1, s2, exists = read(keys[ki + i], argv[b + 1])
       local rb = (i - 1) * 11
       R[rb + 1], R[rb + 2], R[rb + 3], R[rb + 4], R[rb + 5], R[rb + 6], R[rb + 7], R[rb + 8], R[rb + 9], R[rb + 10], R[rb + 11] =
-        step(argv, pb + (i - 1) * 7, s0, s1, s2, exists, now, kind, cost)
+        step(argv, b, s0, s1, s2, exists, now, kind, cost)
       if not R[rb + 6] then
         allowed = false
       end
@@ -398,10 +432,11 @@ for _ = 1, tonumber(argv[3]) do
       for i = 1, np do
         local rb = (i - 1) * 11
         if R[rb + 6] then
-          local s0, s1, s2, exists = read(keys[ki + i])
+          local b = pb + (i - 1) * 4
+          local s0, s1, s2, exists = read(keys[ki + i], argv[b + 1])
           local _
           _, _, _, _, _, _, R[rb + 7], R[rb + 8], R[rb + 9], R[rb + 10], R[rb + 11] =
-            step(argv, pb + (i - 1) * 7, s0, s1, s2, exists, now, 1, 0)
+            step(argv, b, s0, s1, s2, exists, now, 1, 0)
         end
       end
     end

@@ -200,11 +200,20 @@ func Timeline(title string, tl []summary.Interval, intervalS float64, faults []s
 	if len(tl) == 0 {
 		return nil, fmt.Errorf("%w: timeline: no intervals", ErrNoData)
 	}
-	p := newPlot(title, "time (s)", "share of requests (%)")
+	// Long runs read better in hours or days than in seconds.
+	span := tl[len(tl)-1].StartS + intervalS - tl[0].StartS
+	unit, div := "s", 1.0
+	switch {
+	case span > 3*86400:
+		unit, div = "days", 86400
+	case span > 3*3600:
+		unit, div = "h", 3600
+	}
+	p := newPlot(title, "time ("+unit+")", "share of requests (%)")
 	var r429, rerr plotter.XYs
 	ymax, xmax := 1.0, 0.0
 	for _, iv := range tl {
-		x := iv.StartS + intervalS/2
+		x := (iv.StartS + intervalS/2) / div
 		r := 0.0
 		if iv.Total > 0 {
 			r = float64(iv.Rejected) / float64(iv.Total) * 100
@@ -218,15 +227,15 @@ func Timeline(title string, tl []summary.Interval, intervalS float64, faults []s
 		r429 = append(r429, plotter.XY{X: x, Y: r})
 		rerr = append(rerr, plotter.XY{X: x, Y: e})
 		ymax = math.Max(ymax, math.Max(r, e))
-		xmax = math.Max(xmax, iv.StartS+intervalS)
+		xmax = math.Max(xmax, (iv.StartS+intervalS)/div)
 	}
 	ymax = math.Min(100, ymax*1.25)
-	xmin := tl[0].StartS
+	xmin := tl[0].StartS / div
 	for i, f := range faults {
-		start, end := math.Max(f.StartS, xmin), f.EndS
-		if !(end > start) {
-			end = start + math.Max(intervalS, (xmax-xmin)/200)
-		}
+		// A fault is shaded at least 0.4% of the width so a two-minute
+		// interruption stays visible on a month.
+		start, end := math.Max(f.StartS/div, xmin), f.EndS/div
+		end = math.Max(end, start+(xmax-xmin)/250)
 		end = math.Min(end, xmax)
 		if !(end > start) || !finite(start) || !finite(end) {
 			continue

@@ -328,3 +328,29 @@ func TestLogTicks(t *testing.T) {
 		t.Errorf("empty range: %v", got)
 	}
 }
+
+// TestTimelineMonth: a month in hourly intervals is drawn in days, and a
+// two-minute interruption is still shaded visibly.
+func TestTimelineMonth(t *testing.T) {
+	var tl []summary.Interval
+	for i := range 720 {
+		tl = append(tl, summary.Interval{StartS: float64(i) * 3600, Total: 1000, Rejected: int64(50 + 40*math.Sin(float64(i)/24*2*math.Pi))})
+	}
+	f, err := Timeline("month", tl, 3600, []summary.Fault{{Kind: "spot-interruption", Target: "a-0", StartS: 1087929, EndS: 1088049}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, err := f.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(svg), "time (days)") {
+		t.Errorf("month timeline not in days")
+	}
+	b, _ := f.PNG()
+	img, _ := png.Decode(bytes.NewReader(b))
+	lo, hi := columnsWith(img, color.RGBA{255, 218, 218, 255})
+	if hi-lo < 1 {
+		t.Errorf("two-minute fault shading spans x %d..%d", lo, hi)
+	}
+}

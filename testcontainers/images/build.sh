@@ -7,7 +7,8 @@
 #                          under the name redis-server), redis-cli, the libraries ldd lists and the loader, all
 #                          mode 755, tar | docker import. Always run it with --protected-mode no.
 # tollgate/haproxy:local   Debian's haproxy imaged the same way; the config is copied in at /etc/haproxy/haproxy.cfg.
-# tollgate/upstream:local  testcontainers/upstream, CGO_ENABLED=0, FROM scratch, docker build (classic builder).
+# tollgate/upstream:local  gatewayd/cmd/demo-upstream (service time per path prefix), CGO_ENABLED=0, FROM scratch,
+#                          docker build (classic builder).
 # tollgate/gatewayd:local  ./gatewayd, CGO_ENABLED=0, FROM scratch, docker build (classic builder).
 #
 # Every image carries the label org.tollgate.inputs=<sha256 of its inputs: files, import changes, this script>;
@@ -57,6 +58,17 @@ base_rootfs() {
 	printf 'hosts: files dns\n' >"$r/etc/nsswitch.conf"
 }
 
+# BUILT is set to 1 by import_rootfs and build_go when they (re)build an image.
+BUILT=0
+
+# smoke IMAGE ARGS...: run the image once (docker run --rm) and show the first line it prints.
+smoke() {
+	local img=$1; shift
+	local out
+	out=$(docker run --rm "$img" "$@" 2>&1) || { log "$img does not run: $out"; return 1; }
+	log "$img runs: $(printf '%s\n' "$out" | head -1)"
+}
+
 # import_rootfs IMAGE ROOTFS CHANGE...: tar | docker import unless the inputs label already matches.
 import_rootfs() {
 	local img=$1 r=$2; shift 2
@@ -70,6 +82,7 @@ import_rootfs() {
 	for c in "$@"; do args+=(--change "$c"); done
 	args+=(--change "LABEL $LABEL=$h" --change "LABEL org.tollgate.image=true")
 	tar -C "$r" --numeric-owner --owner=0 --group=0 -c . | docker import "${args[@]}" - "$img" >/dev/null
+	BUILT=1
 	log "$img imported (${h:0:12}, $(du -sh "$r" | cut -f1))"
 }
 
@@ -97,6 +110,7 @@ build_go() {
 	fi
 	DOCKER_BUILDKIT=0 docker build -q --label "$LABEL=$h" --label org.tollgate.image=true -t "$img" "$ctx" \
 		>/dev/null 2>"$W/build.err" || { cat "$W/build.err" >&2; return 1; }
+	BUILT=1
 	log "$img built (${h:0:12}, $(du -sh "$ctx/rootfs/app" | cut -f1))"
 }
 
@@ -118,6 +132,7 @@ img_redis() {
 		'ENTRYPOINT ["/usr/bin/redis-server"]' \
 		'CMD ["--protected-mode","no","--save","","--appendonly","no"]' \
 		'WORKDIR /data' 'EXPOSE 6379/tcp'
+	[ "$BUILT" = 0 ] || smoke "tollgate/redis:$TAG" --version
 }
 
 img_haproxy() {
@@ -130,10 +145,12 @@ img_haproxy() {
 		'ENTRYPOINT ["/usr/sbin/haproxy"]' \
 		'CMD ["-db","-f","/etc/haproxy/haproxy.cfg"]' \
 		'EXPOSE 8080/tcp 8404/tcp'
+	[ "$BUILT" = 0 ] || smoke "tollgate/haproxy:$TAG" -v
 }
 
 img_upstream() {
-	build_go "tollgate/upstream:$TAG" ./testcontainers/upstream '9000/tcp' '["/app","-listen",":9000"]'
+	build_go "tollgate/upstream:$TAG" ./gatewayd/cmd/demo-upstream '9000/tcp' '["/app","-listen",":9000"]'
+	[ "$BUILT" = 0 ] || smoke "tollgate/upstream:$TAG" -h
 }
 
 img_gatewayd() {
@@ -142,6 +159,7 @@ img_gatewayd() {
 		return 3
 	fi
 	build_go "tollgate/gatewayd:$TAG" ./gatewayd '8080/tcp 9090/tcp' '["/app"]'
+	[ "$BUILT" = 0 ] || smoke "tollgate/gatewayd:$TAG" -help
 }
 
 command -v docker >/dev/null || { log "docker CLI not found"; exit 2; }
@@ -152,7 +170,7 @@ targets=("$@")
 rc=0
 for t in "${targets[@]}"; do
 	case $t in
-	redis | haproxy | upstream | gatewayd) "img_$t" || rc=$? ;;
+	redis | haproxy | upstream | gatewayd) BUILT=0; "img_$t" || rc=$? ;;
 	*) log "unknown image $t (want redis, haproxy, upstream, gatewayd)"; exit 2 ;;
 	esac
 done

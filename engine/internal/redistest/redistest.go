@@ -138,6 +138,7 @@ func (s *Server) start() error {
 		b, _ := os.ReadFile(logfile)
 		return strings.TrimSpace(string(b))
 	}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
