@@ -327,7 +327,7 @@ func TestBodyAndTimeoutLimits(t *testing.T) {
 	cfg := basicConfig(up.URL, `server:
   max_body_bytes: 1024
 `)
-	cfg = strings.Replace(cfg, "    upstream: "+up.URL, "    upstream: "+up.URL+"\n    timeout: 300ms", 1)
+	cfg = strings.Replace(cfg, "    upstream: "+up.URL, "    upstream: "+up.URL+"\n    timeout: 2s", 1)
 	g := startGW(t, cfg)
 	if r := do(t, "POST", g.url+"/v1/upload", bytes.NewReader(make([]byte, 1024)), key("demo-key")); r.status != 200 || r.body["body_bytes"] != float64(1024) {
 		t.Fatalf("1024-byte body: %d %s", r.status, r.raw)

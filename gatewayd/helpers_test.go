@@ -78,14 +78,21 @@ type gw struct {
 	exitCode int
 }
 
-func freeAddr(t *testing.T) string {
+// freeAddrs returns two distinct free loopback addresses: both listeners are
+// open at once, so the kernel cannot hand out the same port twice.
+func freeAddrs(t *testing.T) (string, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	b, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	return a.Addr().String(), b.Addr().String()
 }
 
 // startGW writes cfg (with LEDGER replaced by a fresh directory) and starts
@@ -101,7 +108,7 @@ func startGW(t *testing.T, cfg string) *gw {
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	listen, admin := freeAddr(t), freeAddr(t)
+	listen, admin := freeAddrs(t)
 	g.url, g.admin = "http://"+listen, "http://"+admin
 	g.cmd = exec.Command(gatewaydBin, "-config", g.cfgPath, "-listen", listen, "-admin-listen", admin)
 	g.cmd.Stderr = g.log

@@ -19,7 +19,7 @@ func TestRedisTwoNodesShareOneBudget(t *testing.T) {
 	up := newUpstream(t)
 	cfg := basicConfig(up.URL, fmt.Sprintf(`store:
   kind: redis
-  redis: {addr: %s, timeout: 500ms}
+  redis: {addr: %s, timeout: 5s}
 `, rs.Addr))
 	a, b := startGW(t, cfg), startGW(t, cfg)
 	var admitted, refused, other atomic.Int64
@@ -69,7 +69,7 @@ func TestRedisKilledFailOpenAndClosed(t *testing.T) {
 	cfg := fmt.Sprintf(`
 store:
   kind: redis
-  redis: {addr: %s, timeout: 100ms}
+  redis: {addr: %s, timeout: 2s}
   breaker: {failures: 2, cooldown: 200ms}
 auth:
   api_keys:

@@ -176,15 +176,15 @@ var billRight = []bool{false, true, true, true, true}
 
 func costSection(d *document, s *summary.Summary, rc RunCost, opts Options) []*plot.Figure {
 	u := rc.Usage
+	sh, _ := opts.sheet()
 	d.h(2, "Cost")
 	d.p("The run is scaled to a month (%s h of the price sheet over %s s measured): **%s requests a month**. Every option below serves that traffic; internet egress is billed the same way to all of them.",
-		"730", trim(s.DurationS, 1), cost.Count(u.Requests))
+		trim(sh.HoursPerMonth, 1), trim(s.DurationS, 1), cost.Count(u.Requests))
 	var bills []cost.Bill
 	if rc.Managed {
 		bills = []cost.Bill{rc.REST, rc.HTTP}
 		if rc.HTTP.Name != "API Gateway HTTP API" {
 			// The scenario's own price replaced the HTTP tiers: show both.
-			sh, _ := opts.sheet()
 			bills = append(bills, cost.ManagedBill(sh, cost.HTTP, u))
 		}
 	} else {

@@ -339,3 +339,21 @@ traffic:
 		direct.RedisOpsPerRequest, leased.RedisOpsPerRequest, leased.OverAdmission.Tokens, 100*leased.OverAdmission.Ratio,
 		direct.Requests.Admitted, leased.Requests.Admitted)
 }
+
+// TestRedisFailover: losing the primary with a replica in another zone costs
+// the failover time (plus the breaker's cooldown), not an outage.
+func TestRedisFailover(t *testing.T) {
+	s := mustRun(t, short(t, "redis-outage", "duration", "2m", "warmup", "10s", "redis.replica_zone", "b",
+		"faults[0].kind", "redis-failover", "faults[0].at", "40s", "redis.failover_time", "10s"))
+	f := s.Faults[0]
+	if f.Kind != "redis-failover" || f.EndS-f.StartS != 10 {
+		t.Fatalf("fault %+v", f)
+	}
+	const cooldown = 2.0 // engine.breaker_cooldown of the scenario
+	if f.Errors == 0 || f.ErrorWindowS < 10-cooldown || f.ErrorWindowS > 10+cooldown+1 {
+		t.Errorf("seed %d: error window %.1fs, want the 10s failover within the breaker cooldown", s.Seed, f.ErrorWindowS)
+	}
+	if s.Unmetered == 0 {
+		t.Errorf("fail-open tier admitted nothing unmetered during the failover")
+	}
+}

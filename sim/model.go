@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"tollgate/engine"
@@ -245,10 +246,13 @@ func newModel(cfg *Config) (*model, error) {
 		m.tiers = append(m.tiers, rt)
 	}
 	m.perKey = maxSlots
+	// One row per key holds the store's states (Redis mode), the exact
+	// reference's states and the contract's state side by side, so one
+	// request touches one row: [store 0..n) [reference n..2n) [contract 2n].
 	for _, rt := range m.tiers {
-		// the contract's state sits in the reference table's row, next to
-		// the reference states it is read with
-		rt.contract.slots = []int{maxSlots}
+		rt.contract.slots = []int{2 * maxSlots}
+		rt.main.ref = refOf(&rt.main, maxSlots)
+		rt.ops.ref = refOf(&rt.ops, maxSlots)
 	}
 
 	for i, r := range cfg.Routes {
@@ -334,7 +338,7 @@ func newModel(cfg *Config) (*model, error) {
 		}
 		m.trace = ts
 	}
-	m.ref = newTable(nkeys, m.perKey+1)
+	m.ref = newTable(nkeys, 2*m.perKey+1)
 	m.contract = m.ref
 	if m.managed {
 		m.mtable = newTable(nkeys, m.perKey)
@@ -345,13 +349,23 @@ func newModel(cfg *Config) (*model, error) {
 		}
 		m.mthrottle = planRef{plan: engine.NewPlan(pol), slots: []int{0}, concurrency: -1}
 	} else if m.redisMode {
-		m.store = newTable(nkeys, m.perKey)
+		m.store = m.ref
 	}
 	m.m = newMetrics(m)
 	if !m.managed {
 		m.setupTopology(nkeys)
 	}
 	return m, nil
+}
+
+// refOf returns the reference's copy of a plan: the same policies on the
+// reference's slots of the key's row.
+func refOf(pr *planRef, offset int) *planRef {
+	r := &planRef{plan: pr.plan, concurrency: pr.concurrency}
+	for _, sl := range pr.slots {
+		r.slots = append(r.slots, sl+offset)
+	}
+	return r
 }
 
 func contains(xs []string, s string) bool {
@@ -478,58 +492,46 @@ func (m *model) setupTopology(nkeys int) {
 		replica := m.zoneIndex(cfg.Redis.ReplicaZone)
 		m.redisZoneAt = []span{{0, int64(primary)}}
 		type ev struct {
-			at, dur  int64
-			failover bool
+			at, dur int64
+			kind    string
+			zone    int // az-outage: the zone
 		}
 		var evs []ev
 		for _, f := range cfg.Faults {
 			switch f.Kind {
-			case FaultRedisOutage:
-				evs = append(evs, ev{int64(f.At), int64(f.Duration), false})
-			case FaultRedisFailover:
-				evs = append(evs, ev{int64(f.At), 0, true})
+			case FaultRedisOutage, FaultRedisFailover:
+				evs = append(evs, ev{int64(f.At), int64(f.Duration), f.Kind, -1})
 			case FaultAZ:
-				evs = append(evs, ev{int64(f.At), int64(f.Duration), true})
+				evs = append(evs, ev{int64(f.At), int64(f.Duration), f.Kind, m.zoneIndex(f.Target)})
 			}
 		}
-		// walk faults in time order, tracking which zone serves
-		for i := 1; i < len(evs); i++ {
-			for j := i; j > 0 && evs[j].at < evs[j-1].at; j-- {
-				evs[j], evs[j-1] = evs[j-1], evs[j]
-			}
-		}
+		sort.SliceStable(evs, func(i, j int) bool { return evs[i].at < evs[j].at })
+		// walk the faults in time order, tracking which zone serves
 		cur := primary
 		for _, e := range evs {
-			if !e.failover {
+			switch {
+			case e.kind == FaultRedisOutage:
 				m.redisDown.add(e.at, e.at+e.dur)
 				continue
+			case e.kind == FaultAZ && e.zone != cur:
+				continue // the serving node is elsewhere
 			}
-			// a failover, or a zone outage (a failover only if it hits the serving zone)
-			if e.dur > 0 { // zone outage
-				hit := false
-				for _, f := range cfg.Faults {
-					if f.Kind == FaultAZ && int64(f.At) == e.at && m.zoneIndex(f.Target) == cur {
-						hit = true
-					}
-				}
-				if !hit {
-					continue
-				}
-			}
+			// the serving node is lost: promote the replica if there is one
 			other := replica
 			if cur == replica {
 				other = primary
 			}
+			ft := int64(cfg.Redis.FailoverTime)
 			if other < 0 || other == cur {
-				// no replica: down until the zone returns (or for good)
-				to := int64(never)
-				if e.dur > 0 {
+				// no replica: the node comes back after the zone outage, or
+				// after a restart that takes the failover time
+				to := e.at + ft
+				if e.kind == FaultAZ {
 					to = e.at + e.dur
 				}
 				m.redisDown.add(e.at, to)
 				continue
 			}
-			ft := int64(cfg.Redis.FailoverTime)
 			m.redisDown.add(e.at, e.at+ft)
 			cur = other
 			m.redisZoneAt = append(m.redisZoneAt, span{e.at + ft, int64(cur)})

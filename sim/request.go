@@ -104,7 +104,7 @@ func (m *model) decide(st *table, key int32, pr *planRef, nowUS, trueUS, cost in
 // same plan on true time, one state for the whole system): what it refuses
 // was admitted beyond the policy.
 func (m *model) reference(key int32, pr *planRef, trueUS, cost int64) {
-	if !m.ref.apply(key, pr, trueUS, engine.Acquire, cost).Allowed {
+	if !m.ref.apply(key, pr.ref, trueUS, engine.Acquire, cost).Allowed {
 		m.m.excess(key, cost, trueUS)
 	}
 }
@@ -318,7 +318,7 @@ func (m *model) release(key int32, arg int64) {
 		pr = &tr.ops
 	}
 	t := m.k.Now()
-	m.ref.apply(key, pr, m.trueUS(t), engine.Release, cost)
+	m.ref.apply(key, pr.ref, m.trueUS(t), engine.Release, cost)
 	if arg>>61&1 == 0 {
 		return // admitted open while the store was down: nothing to return
 	}

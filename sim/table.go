@@ -44,6 +44,8 @@ type planRef struct {
 	slots []int
 	// concurrency is the cost index of a concurrency policy (-1 if none).
 	concurrency int
+	// ref is the same plan on the exact reference's slots.
+	ref *planRef
 }
 
 // apply applies one operation for key at now (engine microseconds) and

@@ -166,7 +166,7 @@ func StartTopology(ctx context.Context, t testing.TB, spec Spec, ledgerRoot stri
 		func() (*tc.DockerContainer, error) {
 			return tc.Run(ctx, ImageRedis, append(onAll("redis"),
 				tc.WithCmd("--protected-mode", "no", "--save", "", "--appendonly", "no"),
-				tc.WithExposedPorts(PortRedis),
+				publishLoopback([]string{PortRedis}, nil),
 				tc.WithLabels(labels),
 				tc.WithWaitStrategy(wait.ForLog("Ready to accept connections").WithStartupTimeout(60*time.Second)),
 			)...)
@@ -174,6 +174,8 @@ func StartTopology(ctx context.Context, t testing.TB, spec Spec, ledgerRoot stri
 		func() (*tc.DockerContainer, error) {
 			return tc.Run(ctx, ImageUpstream, append(onAll("upstream"),
 				tc.WithCmd(UpstreamArgs(spec)...),
+				// Published on loopback only (the image's EXPOSE would publish on all interfaces).
+				publishLoopback([]string{PortUpstream}, nil),
 				tc.WithLabels(labels),
 				tc.WithWaitStrategy(wait.ForLog("demo-upstream listening").WithStartupTimeout(60*time.Second)),
 			)...)
@@ -186,12 +188,11 @@ func StartTopology(ctx context.Context, t testing.TB, spec Spec, ledgerRoot stri
 				network.WithNetwork([]string{name}, nw),
 				tc.WithCmd("-config", "/etc/gatewayd.yaml"),
 				tc.WithFiles(tc.ContainerFile{Reader: bytes.NewReader(gwCfg), ContainerFilePath: "/etc/gatewayd.yaml", FileMode: 0o644}),
-				tc.WithExposedPorts(PortProxy, PortAdmin),
-				tc.WithLabels(labels),
-				tc.WithConfigModifier(func(c *container.Config) { c.StopSignal = "SIGTERM" }),
-				tc.WithHostConfigModifier(func(hc *container.HostConfig) {
+				publishLoopback([]string{PortProxy, PortAdmin}, func(hc *container.HostConfig) {
 					hc.Binds = append(hc.Binds, dir+":"+LedgerDir)
 				}),
+				tc.WithLabels(labels),
+				tc.WithConfigModifier(func(c *container.Config) { c.StopSignal = "SIGTERM" }),
 				tc.WithWaitStrategy(wait.ForHTTP("/readyz").WithPort(PortAdmin).WithStartupTimeout(60*time.Second)),
 			)
 		})
@@ -233,7 +234,7 @@ func StartTopology(ctx context.Context, t testing.TB, spec Spec, ledgerRoot stri
 	want := len(spec.Zones)
 	tp.HAProxy, err = tc.Run(ctx, ImageHAProxy, append(onAll("lb"),
 		tc.WithFiles(tc.ContainerFile{Reader: bytes.NewReader(hapCfg), ContainerFilePath: "/etc/haproxy/haproxy.cfg", FileMode: 0o644}),
-		tc.WithExposedPorts(PortProxy, PortStats),
+		publishLoopback([]string{PortProxy, PortStats}, nil),
 		tc.WithLabels(labels),
 		tc.WithWaitStrategy(wait.ForHTTP("/stats;csv").WithPort(PortStats).WithStartupTimeout(30*time.Second).
 			WithResponseMatcher(func(body io.Reader) bool {
@@ -256,6 +257,32 @@ func StartTopology(ctx context.Context, t testing.TB, spec Spec, ledgerRoot stri
 	}
 	tp.StatsURL = stats + "/stats;csv"
 	return tp, nil
+}
+
+// publishLoopback exposes ports on ephemeral host ports bound to 127.0.0.1
+// only (testcontainers binds every interface by default), then applies more
+// to the host config (one modifier: a second WithHostConfigModifier would
+// replace the first).
+func publishLoopback(ports []string, more func(*container.HostConfig)) tc.CustomizeRequestOption {
+	return func(req *tc.GenericContainerRequest) error {
+		if err := tc.WithExposedPorts(ports...)(req); err != nil {
+			return err
+		}
+		bindings := mobynet.PortMap{}
+		for _, p := range ports {
+			port, err := mobynet.ParsePort(p)
+			if err != nil {
+				return fmt.Errorf("port %q: %w", p, err)
+			}
+			bindings[port] = []mobynet.PortBinding{{HostIP: netip.AddrFrom4([4]byte{127, 0, 0, 1})}}
+		}
+		return tc.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.PortBindings = bindings
+			if more != nil {
+				more(hc)
+			}
+		})(req)
+	}
 }
 
 // backendStats is HAProxy's view of each node: server name -> status

@@ -193,26 +193,26 @@ var (
 // encoded on every call.
 const maxCachedPlans = 4096
 
-// planArgs returns one plan's policy parameters for ARGV, 4 per policy:
-// the algorithm code and three numbers whose meaning depends on it (see
+// planArgs returns one plan's policy parameters for ARGV: per policy the
+// algorithm code and two or three numbers whose meaning depends on it (see
 // step in script.lua). Plans are immutable, so the encoding is cached by
 // pointer.
 func (s *Store) planArgs(pl *engine.Plan) []any {
 	if v, ok := s.plans.Load(pl); ok {
 		return v.([]any)
 	}
-	args := make([]any, 0, paramArgs*len(pl.Policies))
+	args := make([]any, 0, 4*len(pl.Policies))
 	for _, p := range pl.Policies {
 		code := p.Algorithm.Code()
 		switch p.Algorithm {
 		case engine.GCRA:
-			args = append(args, code, p.CapNano, p.Rate, argZero)
+			args = append(args, code, p.CapNano, p.Rate)
 		case engine.TokenBucket, engine.PTBCWD:
 			args = append(args, code, p.CapNano, p.CeilNano, p.Rate)
 		case engine.FixedWindow:
 			args = append(args, code, p.CapMilli, p.WindowUS, calendarCode(p.Calendar))
 		default: // sliding-window, concurrency
-			args = append(args, code, p.CapMilli, p.WindowUS, argZero)
+			args = append(args, code, p.CapMilli, p.WindowUS)
 		}
 	}
 	if s.nplans.Load() < maxCachedPlans {
@@ -222,9 +222,6 @@ func (s *Store) planArgs(pl *engine.Plan) []any {
 	}
 	return args
 }
-
-// paramArgs is the number of ARGV values per policy.
-const paramArgs = 4
 
 // mode is ARGV[1]: the clock mode, then the TTL floor if any.
 func (s *Store) mode() any {
@@ -241,63 +238,37 @@ func (s *Store) mode() any {
 	return argZero
 }
 
-// opArgs is the number of ARGV values per operation: kind, cost, params
-// base, policy count, and now in client clock mode.
-func (s *Store) opArgs() int {
-	if s.clock == ClockClient {
-		return 5
-	}
-	return 4
-}
-
-// appendOp appends one operation's ARGV values.
-func (s *Store) appendOp(args []any, op engine.Op, base int) []any {
-	args = append(args, int64(op.Kind), op.Cost, base, len(op.Plan.Policies))
+// appendOp appends one operation's ARGV values: kind, cost, policy count,
+// now in client clock mode, then its plan's parameters.
+func (s *Store) appendOp(args []any, op engine.Op) []any {
+	args = append(args, int64(op.Kind), op.Cost, len(op.Plan.Policies))
 	if s.clock == ClockClient {
 		args = append(args, op.Now)
 	}
-	return args
+	return append(args, s.planArgs(op.Plan)...)
 }
 
 // encoder builds one script call of several operations.
 type encoder struct {
-	s     *Store
-	plans map[*engine.Plan]int // plan -> offset in pargs
-	pargs []any                // plan section of ARGV
-	ops   []int                // indexes of the operations in the batch
-	offs  []int                // their plans' offsets in pargs
-	keys  []string
+	s    *Store
+	args []any
+	keys []string
+	ops  []int // indexes of the operations in the batch
 }
 
 func (s *Store) newEncoder() *encoder {
-	return &encoder{s: s, plans: make(map[*engine.Plan]int, 2)}
+	return &encoder{s: s, args: []any{s.mode()}}
 }
 
 func (e *encoder) add(i int, op engine.Op) {
-	off, ok := e.plans[op.Plan]
-	if !ok {
-		off = len(e.pargs)
-		e.plans[op.Plan] = off
-		e.pargs = append(e.pargs, e.s.planArgs(op.Plan)...)
-	}
+	e.args = e.s.appendOp(e.args, op)
 	for _, p := range op.Plan.Policies {
 		e.keys = append(e.keys, e.s.StateKey(op.Key, p.Name))
 	}
 	e.ops = append(e.ops, i)
-	e.offs = append(e.offs, off)
 }
 
-func (e *encoder) call(ops []engine.Op) call {
-	n := e.s.opArgs()
-	args := make([]any, 0, 2+n*len(e.ops)+len(e.pargs))
-	args = append(args, e.s.mode(), len(e.ops))
-	base := 2 + n*len(e.ops)
-	for j, i := range e.ops {
-		args = e.s.appendOp(args, ops[i], base+e.offs[j])
-	}
-	args = append(args, e.pargs...)
-	return call{ops: e.ops, keys: e.keys, args: args}
-}
+func (e *encoder) call() call { return call{ops: e.ops, keys: e.keys, args: e.args} }
 
 // calendarCode is the Lua script's calendar code.
 func calendarCode(c engine.Calendar) int64 {
@@ -318,12 +289,9 @@ func (s *Store) Apply(ctx context.Context, op engine.Op) (engine.Result, error) 
 		return engine.Result{}, fmt.Errorf("redisstore: %w", err)
 	}
 	// One operation: encode directly, without an encoder's bookkeeping.
-	pargs := s.planArgs(op.Plan)
-	n := s.opArgs()
-	args := make([]any, 0, 2+n+len(pargs))
-	args = append(args, s.mode(), argOne)
-	args = s.appendOp(args, op, 2+n)
-	args = append(args, pargs...)
+	args := make([]any, 0, 5+4*len(op.Plan.Policies))
+	args = append(args, s.mode())
+	args = s.appendOp(args, op)
 	keys := make([]string, len(op.Plan.Policies))
 	for i, p := range op.Plan.Policies {
 		keys[i] = s.StateKey(op.Key, p.Name)
@@ -406,7 +374,7 @@ func (s *Store) split(ops []engine.Op) []call {
 			for i := lo; i < min(lo+s.maxBatch, len(ops)); i++ {
 				e.add(i, ops[i])
 			}
-			calls = append(calls, e.call(ops))
+			calls = append(calls, e.call())
 		}
 		return calls
 	}
@@ -424,13 +392,13 @@ func (s *Store) split(ops []engine.Op) []call {
 		}
 		e.add(i, op)
 		if len(e.ops) == s.maxBatch {
-			calls = append(calls, e.call(ops))
+			calls = append(calls, e.call())
 			delete(open, g)
 		}
 	}
 	for _, e := range pending {
 		if len(e.ops) > 0 && len(e.ops) < s.maxBatch {
-			calls = append(calls, e.call(ops))
+			calls = append(calls, e.call())
 		}
 	}
 	return calls

@@ -3,17 +3,16 @@
 --
 -- Lua numbers are doubles. Every value here is an integer below 2^53 by the
 -- engine's bounds, so + - * are exact; division goes through fdiv, which
--- corrects math.floor(a/b) against q*b. Every numerator divided is >= 0
--- (as in engine/transition.go), where Go's truncating / is floor. Stored values are written with
--- string.format('%d', n): real Redis's tostring keeps only 14 significant
--- digits.
+-- corrects math.floor(a/b) against q*b. Every numerator divided is >= 0, as
+-- in engine/transition.go, where Go's truncating / is then floor. Stored
+-- values are written with string.format('%d', n): real Redis's tostring
+-- keeps only 14 significant digits.
 --
--- ARGV: mode ('0' server clock: now = TIME, once per call; '1' client
--- clock: each op's now; optionally followed by a TTL floor in ms), op count;
--- per op: kind, cost milli, params base b, policy count, and in client mode
--- now us; then the plans' policy parameters, 4 per policy, at
--- ARGV[b+1..b+4] for an op's first policy, its next policies following (see
--- step). KEYS: each op's policy keys, in order.
+-- ARGV: [1] mode: '0' server clock (now = TIME, once per call) or '1' client
+-- clock (each op's now), optionally followed by a TTL floor in ms; then per
+-- op: kind, cost milli, policy count, in client mode now us, and each
+-- policy's parameters (3 or 4, see step). KEYS: each op's policy keys, in
+-- order.
 --
 -- Stored value per policy key: "expires_us s0 s1 s2" (the engine.State, with
 -- the time after which it counts as absent, as memstore keeps it). The key's
@@ -22,6 +21,10 @@
 --
 -- Reply: per op, now, then per policy: flags (1 allowed + 2 permanent),
 -- remaining, reset us, retry-after us, charged.
+--
+-- Written for speed where it is cheap: kinds, codes and counts are compared
+-- as strings (no tonumber), the one-policy case has its own path, and the
+-- helpers are few, because every local function is a new closure per call.
 
 local floor = math.floor
 local fmt = string.format
@@ -54,14 +57,14 @@ local function ceildiv(a, b)
   return fdiv(a + b - 1, b)
 end
 
--- step is engine.Step for the policy whose 4 parameters are ARGV[b+1..b+4]:
+-- step is engine.Step for the policy whose parameters start at ARGV[b+1]:
 -- the algorithm code, then by algorithm
 --
---	gcra (4):                      cap nano, rate nano/us, 0
+--	gcra (4):                      cap nano, rate nano/us
 --	token-bucket (3), ptb-cwd (5): cap nano, ceiling nano, rate nano/us
 --	fixed-window (1):              cap milli, window us, calendar code
---	sliding-window (2):            cap milli, window us, 0
---	concurrency (6):               cap milli, lease timeout us, 0
+--	sliding-window (2):            cap milli, window us
+--	concurrency (6):               cap milli, lease timeout us
 --
 -- It returns s0, s1, s2, write, ttl us, allowed, permanent,
 -- remaining, reset us, retry-after us, charged. One function for all
@@ -80,7 +83,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       tat, rem = now, 0
     end
     local used = (tat - now) * rate + rem
-    if kind == 1 then
+    if kind == '1' then
       local n = cost * NANO_PER_MILLI
       if n > capn then
         perm, write = true, false
@@ -91,18 +94,24 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         retry = ceildiv(used + n - capn, rate)
         write = false
       end
-    elseif kind == 2 then
+    elseif kind == '2' then
       used = used + cost * NANO_PER_MILLI
       if used < 0 then used = 0 elseif used > 2 * capn then used = 2 * capn end
       allowed, charged = true, cost
     else
       allowed, write = true, false
     end
-    local reset = ceildiv(used, rate)
+    -- used >= 0: q and r are used's quotient and remainder by rate, and
+    -- ceil(used/rate) is q, or q+1 when r > 0.
     local q = fdiv(used, rate)
+    local r = used - q * rate
+    local reset = q
+    if r > 0 then
+      reset = q + 1
+    end
     local left = capn - used
     if left <= 0 then left = 0 else left = fdiv(left, NANO_PER_MILLI) end
-    return now + q, used - q * rate, 0, write, reset + TTL_MARGIN, allowed, perm, left, reset, retry, charged
+    return now + q, r, 0, write, reset + TTL_MARGIN, allowed, perm, left, reset, retry, charged
   elseif a == '3' or a == '5' then
     -- token-bucket (ceiling = capacity) and ptb-cwd (ceiling below it).
     local capn, ceil, rate = tonumber(A[b + 2]), tonumber(A[b + 3]), tonumber(A[b + 4])
@@ -127,7 +136,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       end
       last = now
     end
-    if kind == 1 then
+    if kind == '1' then
       local n = cost * NANO_PER_MILLI
       if n > ceil then
         perm, write = true, false
@@ -138,7 +147,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         retry = ceildiv(n - tokens, rate)
         write = false
       end
-    elseif kind == 2 then
+    elseif kind == '2' then
       tokens = tokens - cost * NANO_PER_MILLI
       if tokens < -capn then tokens = -capn elseif tokens > capn then tokens = capn end
       allowed, charged = true, cost
@@ -215,7 +224,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     if exists and s0 == ws then
       count = s1
     end
-    if kind == 1 then
+    if kind == '1' then
       if cost > capm then
         perm, write = true, false
       elseif count + cost <= capm then
@@ -225,7 +234,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         retry = we - now
         write = false
       end
-    elseif kind == 2 then
+    elseif kind == '2' then
       count = count + cost
       if count < 0 then count = 0 elseif count > 2 * capm then count = 2 * capm end
       allowed, charged = true, cost
@@ -256,7 +265,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     local frac = fdiv((w - (now - ws)) * PPM, w)
     local weighted = fdiv(prev * frac, PPM)
     local est = weighted + cur
-    if kind == 1 then
+    if kind == '1' then
       if cost > capm then
         perm, write = true, false
       elseif est + cost <= capm then
@@ -276,7 +285,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         if retry < 1 then retry = 1 end
         write = false
       end
-    elseif kind == 2 then
+    elseif kind == '2' then
       cur = cur + cost
       if cur < 0 then cur = 0 elseif cur > 2 * capm then cur = 2 * capm end
       est = weighted + cur
@@ -296,7 +305,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     if exists then
       inflight = s0
     end
-    if kind == 1 then
+    if kind == '1' then
       if cost > capm then
         perm, write = true, false
       elseif inflight + cost <= capm then
@@ -305,7 +314,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       else
         write = false
       end
-    elseif kind == 3 then
+    elseif kind == '3' then
       inflight = inflight - cost
       if inflight < 0 then inflight = 0 end
       allowed, charged = true, -cost
@@ -336,51 +345,34 @@ if not client_clock then
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
--- write stores one policy's new state under its key with its TTL.
-local function write(key, ttl, n0, n1, n2)
-  local ms = ceildiv(ttl, 1000)
-  if ms < min_ttl_ms then ms = min_ttl_ms end
-  if ms < 1 then ms = 1 end
-  call('SET', key, fmt('%d %d %d %d', now + ttl, n0, n1, n2), 'PX', fmt('%d', ms))
-end
-
--- read returns one policy's stored state and whether it exists (is stored
--- and not expired at now). Only the sliding window (code '2') uses s2.
-local function read(key, code)
-  local v = call('GET', key)
-  if v then
-    local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
-    if e and tonumber(e) > now then
-      if code == '2' then
-        return tonumber(a), tonumber(b), tonumber(c), true
-      end
-      return tonumber(a), tonumber(b), 0, true
-    end
-  end
-  return 0, 0, 0, false
-end
-
 local out = {}
 local oi = 0
 local ki = 0
-local ai = 3
-local R -- per-policy step results of a plan of several policies, 11 each
-for _ = 1, tonumber(argv[2]) do
-  local kind = tonumber(argv[ai])
+local ai = 2
+local nargs = #argv
+while ai <= nargs do
+  local kind = argv[ai]
   local cost = tonumber(argv[ai + 1])
-  local pb = tonumber(argv[ai + 2])
-  local np = tonumber(argv[ai + 3])
+  local np = argv[ai + 2]
   if client_clock then
-    now = tonumber(argv[ai + 4])
-    ai = ai + 5
-  else
+    now = tonumber(argv[ai + 3])
     ai = ai + 4
+  else
+    ai = ai + 3
   end
-  if np == 1 then
-    -- One policy: no other policy can deny, nothing to re-evaluate.
-    -- read and write inlined: this is the hot path.
+  -- The op's policy parameters start at ARGV[pb + 1].
+  local pb = ai - 1
+  if np == '1' then
+    -- One policy, the hot path: no other policy can deny, nothing to
+    -- re-evaluate.
+    np = 1
     local key = keys[ki + 1]
     local code = argv[pb + 1]
+    if code == '1' or code == '3' or code == '5' then
+      ai = ai + 4
+    else
+      ai = ai + 3
+    end
     local s0, s1, s2, exists = 0, 0, 0, false
     local v = call('GET', key)
     if v then
@@ -406,10 +398,39 @@ for _ = 1, tonumber(argv[2]) do
     out[oi + 1], out[oi + 2], out[oi + 3], out[oi + 4], out[oi + 5], out[oi + 6] = now, flags, left, reset, retry, charged
     oi = oi + 6
   else
-    R = R or {}
+    np = tonumber(np)
+    -- read returns one policy's stored state and whether it exists (stored
+    -- and not expired at now); only the sliding window (code '2') uses s2.
+    local function read(key, code)
+      local v = call('GET', key)
+      if v then
+        local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
+        if e and tonumber(e) > now then
+          if code == '2' then
+            return tonumber(a), tonumber(b), tonumber(c), true
+          end
+          return tonumber(a), tonumber(b), 0, true
+        end
+      end
+      return 0, 0, 0, false
+    end
+    -- R holds the step results, 11 per policy; B each policy's params base
+    -- (4 values for the algorithms with three parameters, 3 for the others).
+    local R, B = {}, {}
     local allowed = true
+    local b = pb
     for i = 1, np do
-      local b = pb + (i - 1) * 4
+      B[i] = b
+      local code = argv[b + 1]
+      if code == '1' or code == '3' or code == '5' then
+        b = b + 4
+      else
+        b = b + 3
+      end
+    end
+    ai = b + 1
+    for i = 1, np do
+      local b = B[i]
       local s0, s1, s2, exists = read(keys[ki + i], argv[b + 1])
       local rb = (i - 1) * 11
       R[rb + 1], R[rb + 2], R[rb + 3], R[rb + 4], R[rb + 5], R[rb + 6], R[rb + 7], R[rb + 8], R[rb + 9], R[rb + 10], R[rb + 11] =
@@ -422,21 +443,25 @@ for _ = 1, tonumber(argv[2]) do
       for i = 1, np do
         local rb = (i - 1) * 11
         if R[rb + 4] then
-          write(keys[ki + i], R[rb + 5], R[rb + 1], R[rb + 2], R[rb + 3])
+          local ttl = R[rb + 5]
+          local ms = ceildiv(ttl, 1000)
+          if ms < min_ttl_ms then ms = min_ttl_ms end
+          if ms < 1 then ms = 1 end
+          call('SET', keys[ki + i], fmt('%d %d %d %d', now + ttl, R[rb + 1], R[rb + 2], R[rb + 3]), 'PX', fmt('%d', ms))
         end
       end
-    elseif kind == 1 then
+    elseif kind == '1' then
       -- Report pre-charge balances for the policies that would have admitted
       -- (their decision stays allowed, as engine.Eval has it). Nothing was
       -- written, so the states read again are the ones judged.
       for i = 1, np do
         local rb = (i - 1) * 11
         if R[rb + 6] then
-          local b = pb + (i - 1) * 4
+          local b = B[i]
           local s0, s1, s2, exists = read(keys[ki + i], argv[b + 1])
           local _
           _, _, _, _, _, _, R[rb + 7], R[rb + 8], R[rb + 9], R[rb + 10], R[rb + 11] =
-            step(argv, b, s0, s1, s2, exists, now, 1, 0)
+            step(argv, b, s0, s1, s2, exists, now, '1', 0)
         end
       end
     end

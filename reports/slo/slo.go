@@ -308,11 +308,15 @@ func Failures(rows []Row) (breaches, regressions, missing int) {
 // pass are left out. It ends with one line counting the failures.
 func WriteTable(w io.Writer, rows []Row, onlyFailed bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tMETRIC\tSLO\tBASELINE\tACTUAL\tSTATUS\tWHY")
+	shown := 0
 	for _, r := range rows {
 		if onlyFailed && !r.Failed() {
 			continue
 		}
+		if shown == 0 {
+			fmt.Fprintln(tw, "SCENARIO\tMETRIC\tSLO\tBASELINE\tACTUAL\tSTATUS\tWHY")
+		}
+		shown++
 		obj := "-"
 		if r.Objective != 0 {
 			obj = bound(r.Metric) + " " + Format(r.Metric, r.Objective)
