@@ -21,6 +21,7 @@ const (
 	repairAt       = 13 * time.Second
 	redisStopAt    = 5 * time.Second
 	redisStartAt   = 10 * time.Second
+	redisOutage    = 3 * time.Second
 	redisRunLength = 24 * time.Second
 	// watchEvery is how often HAProxy's view of the nodes is polled.
 	watchEvery = 50 * time.Millisecond
@@ -328,7 +329,9 @@ func TestRedisOutage(t *testing.T) {
 			return err
 		}
 		r.Mark("redis stopped")
-		sleepUntil(r, redisStartAt)
+		// At least redisOutage of outage, even when stopping was slow.
+		stopped, _ := r.Event("redis stopped")
+		sleepUntil(r, max(redisStartAt, stopped+redisOutage))
 		r.Mark("redis start")
 		if err := tp.StartRedis(ctx, 2); err != nil {
 			return err

@@ -420,14 +420,27 @@ func (tp *Topology) Reconnect(ctx context.Context, n *Node) error {
 	return nil
 }
 
-// StopRedis stops Redis (SIGTERM, 1 s grace). Its data is lost: it runs
-// without persistence, as a cache-mode Redis restarted by its supervisor would.
+// StopRedis sends Redis SIGTERM and returns once its process has exited
+// (Redis exits at once: it runs without persistence, as a cache-mode Redis
+// would, so its data is lost). It does not wait for Docker's own stop
+// bookkeeping, which takes seconds on a loaded machine.
 func (tp *Topology) StopRedis(ctx context.Context) error {
-	d := time.Second
-	if err := tp.Redis.Stop(ctx, &d); err != nil {
+	id := tp.Redis.GetContainerID()
+	if _, err := tp.cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "SIGTERM"}); err != nil {
 		return fmt.Errorf("stop redis: %w", err)
 	}
-	return nil
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		st, err := tp.Redis.State(ctx)
+		if err != nil {
+			return fmt.Errorf("stop redis: state: %w", err)
+		}
+		if !st.Running {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("stop redis: still running 30s after SIGTERM")
 }
 
 // StartRedis starts Redis again and waits for its second "Ready" log line

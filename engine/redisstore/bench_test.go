@@ -3,6 +3,9 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,9 +79,9 @@ type variant struct {
 //
 // Every variant spreads its decisions over benchKeys keys, under a limit
 // that always admits, so every decision writes its state.
-func benchVariants(b *testing.B) []variant {
-	addr := redistest.Start(b)
-	rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: benchClients})
+func benchVariants(b *testing.B) ([]variant, *redistest.Server) {
+	srv := redistest.StartServer(b)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: benchClients})
 	b.Cleanup(func() { _ = rdb.Close() })
 	ctx := context.Background()
 	keys := make([]string, benchKeys)
@@ -162,7 +165,7 @@ func benchVariants(b *testing.B) []variant {
 			b.Fatal(err)
 		}
 	}
-	return vs
+	return vs, srv
 }
 
 // BenchmarkRedisDecisions measures decisions per second of each variant (see
@@ -170,7 +173,8 @@ func benchVariants(b *testing.B) []variant {
 // concurrent callers each. On a quiet machine compare commits with
 // benchstat; on a loaded one use BenchmarkRedisInterleaved.
 func BenchmarkRedisDecisions(b *testing.B) {
-	for _, v := range benchVariants(b) {
+	vs, _ := benchVariants(b)
+	for _, v := range vs {
 		b.Run(v.name, func(b *testing.B) { drive(b, v.perOp, v.fn) })
 	}
 }
@@ -181,26 +185,39 @@ const blockDecisions = 2048
 
 // BenchmarkRedisInterleaved runs the variants (see benchVariants) in
 // alternating blocks of blockDecisions decisions, b.N rounds, rotating which
-// goes first, so all of them see the same machine: on a shared, loaded
-// machine that is the only fair comparison. It reports, per variant, the
-// mean decisions per second over all its blocks and the best block's.
-// make bench-redis runs it and prints the ratios.
+// goes first, so all of them see the same machine. It reports, per variant:
+//
+//	<name>-mean/s   decisions per second over all its blocks
+//	<name>-best/s   decisions per second of its best block
+//	<name>-srv-ns   redis-server CPU time per decision (Linux: schedstat)
+//	<name>-cpu-ns   CPU time per decision of server and client together
+//
+// Wall-clock rates on a shared, loaded machine swing by 10-20% between runs;
+// CPU time per decision does not depend on what else runs, and the server's
+// is what bounds one Redis's throughput. make bench-redis prints the ratios.
 func BenchmarkRedisInterleaved(b *testing.B) {
-	vs := benchVariants(b)
+	vs, srv := benchVariants(b)
 	ctx := context.Background()
 	best := make([]float64, len(vs))
 	total := make([]time.Duration, len(vs))
+	srvCPU := make([]time.Duration, len(vs))
+	allCPU := make([]time.Duration, len(vs))
 	next := make([]int, len(vs))
+	pid := srv.Pid()
 	b.ResetTimer()
 	for r := 0; r < b.N; r++ {
 		for k := range vs {
 			j := (r + k) % len(vs)
 			v := vs[j]
 			n := blockDecisions / v.perOp
+			s0, c0 := serverCPU(pid), selfCPU()
 			el, err := block(ctx, n, next[j], v.fn)
 			if err != nil {
 				b.Fatal(err)
 			}
+			ds := serverCPU(pid) - s0
+			srvCPU[j] += ds
+			allCPU[j] += ds + selfCPU() - c0
 			next[j] += n
 			total[j] += el
 			if rate := float64(n*v.perOp) / el.Seconds(); rate > best[j] {
@@ -209,10 +226,34 @@ func BenchmarkRedisInterleaved(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	decisions := float64(b.N * blockDecisions)
 	for j, v := range vs {
-		b.ReportMetric(float64(b.N*blockDecisions)/total[j].Seconds(), v.name+"-mean/s")
+		b.ReportMetric(decisions/total[j].Seconds(), v.name+"-mean/s")
 		b.ReportMetric(best[j], v.name+"-best/s")
+		if srvCPU[j] > 0 {
+			b.ReportMetric(float64(srvCPU[j].Nanoseconds())/decisions, v.name+"-srv-ns")
+			b.ReportMetric(float64(allCPU[j].Nanoseconds())/decisions, v.name+"-cpu-ns")
+		}
 	}
+}
+
+// serverCPU returns the CPU time the process pid has run, from Linux's
+// /proc/<pid>/schedstat (nanoseconds), or 0 where that is not available.
+// redis-server decides on its main thread, the thread group leader.
+func serverCPU(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw))
+	if len(f) == 0 {
+		return 0
+	}
+	ns, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(ns)
 }
 
 // block runs n operations, from, from+1, ..., on benchClients goroutines and

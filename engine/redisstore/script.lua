@@ -14,8 +14,9 @@
 -- policy's parameters (3 or 4, see step). KEYS: each op's policy keys, in
 -- order.
 --
--- Stored value per policy key: "expires_us s0 s1 s2" (the engine.State, with
--- the time after which it counts as absent, as memstore keeps it). The key's
+-- Stored value per policy key: "expires_us s0 s1", or "expires_us s0 s1 s2"
+-- for the sliding window, the only algorithm using s2 (the engine.State,
+-- with the time after which it counts as absent, as memstore keeps it). The key's
 -- PX TTL is the same TTL rounded up to milliseconds: Redis reclaims the key,
 -- the stored expiry keeps the semantics exact to the microsecond.
 --
@@ -32,19 +33,21 @@ local tonumber = tonumber
 local match = string.match
 local call = redis.call
 
-local NANO_PER_MILLI = 1000000
-local PPM = 1000000
-local US_PER_HOUR = 3600000000
-local US_PER_DAY = 86400000000
-local TTL_MARGIN = 1000000
+-- Constants are written as literals, not locals: a local used in a function
+-- is an upvalue, and every upvalue makes the closure, rebuilt on every call,
+-- dearer. 1000000: nanotokens per millitoken (engine.nanoPerMilli), parts
+-- per million (ppm) and the TTL margin in us (engine.ttlMarginUS);
+-- 3600000000 and 86400000000: microseconds per hour and per day.
 
--- fdiv returns floor(a/b) exactly for b > 0.
+-- fdiv returns floor(a/b) exactly for integers 0 <= a < 2^53, b > 0. With
+-- k = floor(a/b) and a/b = k + r/b (0 <= r < b), a/b is at least 1/b away
+-- from k+1 and the rounding error of a/b is below a/b x 2^-53 < 1/b, so
+-- math.floor of the rounded quotient is k. The q*b > a check (q*b is exact)
+-- guards the bound rather than fixes a case that occurs within it.
 local function fdiv(a, b)
   local q = floor(a / b)
   if q * b > a then
     q = q - 1
-  elseif (q + 1) * b <= a then
-    q = q + 1
   end
   return q
 end
@@ -84,7 +87,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     end
     local used = (tat - now) * rate + rem
     if kind == '1' then
-      local n = cost * NANO_PER_MILLI
+      local n = cost * 1000000
       if n > capn then
         perm, write = true, false
       elseif used + n <= capn then
@@ -95,7 +98,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         write = false
       end
     elseif kind == '2' then
-      used = used + cost * NANO_PER_MILLI
+      used = used + cost * 1000000
       if used < 0 then used = 0 elseif used > 2 * capn then used = 2 * capn end
       allowed, charged = true, cost
     else
@@ -110,8 +113,8 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       reset = q + 1
     end
     local left = capn - used
-    if left <= 0 then left = 0 else left = fdiv(left, NANO_PER_MILLI) end
-    return now + q, r, 0, write, reset + TTL_MARGIN, allowed, perm, left, reset, retry, charged
+    if left <= 0 then left = 0 else left = fdiv(left, 1000000) end
+    return now + q, r, 0, write, reset + 1000000, allowed, perm, left, reset, retry, charged
   elseif a == '3' or a == '5' then
     -- token-bucket (ceiling = capacity) and ptb-cwd (ceiling below it).
     local capn, ceil, rate = tonumber(A[b + 2]), tonumber(A[b + 3]), tonumber(A[b + 4])
@@ -137,7 +140,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       last = now
     end
     if kind == '1' then
-      local n = cost * NANO_PER_MILLI
+      local n = cost * 1000000
       if n > ceil then
         perm, write = true, false
       elseif tokens >= n then
@@ -148,7 +151,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         write = false
       end
     elseif kind == '2' then
-      tokens = tokens - cost * NANO_PER_MILLI
+      tokens = tokens - cost * 1000000
       if tokens < -capn then tokens = -capn elseif tokens > capn then tokens = capn end
       allowed, charged = true, cost
     else
@@ -162,20 +165,20 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       toceil = ceildiv(tokens - ceil, rate)
     end
     local left = 0
-    if tokens > 0 then left = fdiv(tokens, NANO_PER_MILLI) end
+    if tokens > 0 then left = fdiv(tokens, 1000000) end
     -- The TTL runs from last, which is later than now when this caller's
     -- clock is behind the one that wrote the state.
-    return tokens, last, 0, write, toceil + TTL_MARGIN + (last - now), allowed, perm, left, reset, retry, charged
+    return tokens, last, 0, write, toceil + 1000000 + (last - now), allowed, perm, left, reset, retry, charged
   elseif a == '1' then
     -- fixed-window: one counter per window, epoch or calendar aligned.
     local capm, cal = tonumber(A[b + 2]), A[b + 4]
     local ws, we
     if cal == '1' then
-      ws = fdiv(now, US_PER_HOUR) * US_PER_HOUR
-      we = ws + US_PER_HOUR
+      ws = fdiv(now, 3600000000) * 3600000000
+      we = ws + 3600000000
     elseif cal == '2' then
-      ws = fdiv(now, US_PER_DAY) * US_PER_DAY
-      we = ws + US_PER_DAY
+      ws = fdiv(now, 86400000000) * 86400000000
+      we = ws + 86400000000
     elseif cal == '3' then
       -- The calendar month's bounds (engine.civilFromDays, then
       -- daysFromCivil of its first day and the next month's), built only
@@ -194,7 +197,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         local doe = yoe * 365 + fdiv(yoe, 4) - fdiv(yoe, 100) + doy
         return era * 146097 + doe - 719468
       end
-      local z = fdiv(now, US_PER_DAY) + 719468
+      local z = fdiv(now, 86400000000) + 719468
       local era = fdiv(z, 146097)
       local doe = z - era * 146097
       local yoe = fdiv(doe - fdiv(doe, 1460) + fdiv(doe, 36524) - fdiv(doe, 146096), 365)
@@ -214,7 +217,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
       if nm > 12 then
         ny, nm = y + 1, 1
       end
-      ws, we = days_from_civil(y, m, 1) * US_PER_DAY, days_from_civil(ny, nm, 1) * US_PER_DAY
+      ws, we = days_from_civil(y, m, 1) * 86400000000, days_from_civil(ny, nm, 1) * 86400000000
     else
       local w = tonumber(A[b + 3])
       ws = fdiv(now, w) * w
@@ -243,7 +246,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     end
     local left = capm - count
     if left < 0 then left = 0 end
-    return ws, count, 0, write, we - now + TTL_MARGIN, allowed, perm, left, we - now, retry, charged
+    return ws, count, 0, write, we - now + 1000000, allowed, perm, left, we - now, retry, charged
   elseif a == '2' then
     -- sliding-window counter: previous window weighted by its overlap (ppm).
     local capm, w = tonumber(A[b + 2]), tonumber(A[b + 3])
@@ -262,8 +265,8 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         cur, prev = s1, s2
       end
     end
-    local frac = fdiv((w - (now - ws)) * PPM, w)
-    local weighted = fdiv(prev * frac, PPM)
+    local frac = fdiv((w - (now - ws)) * 1000000, w)
+    local weighted = fdiv(prev * frac, 1000000)
     local est = weighted + cur
     if kind == '1' then
       if cost > capm then
@@ -274,14 +277,14 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
         allowed, charged = true, cost
       elseif cur + cost <= capm then
         -- Wait for the previous window's weight to fall to the room left.
-        local target = fdiv((capm - cur - cost) * PPM, prev)
-        retry = ws + w - fdiv(target * w, PPM) - now
+        local target = fdiv((capm - cur - cost) * 1000000, prev)
+        retry = ws + w - fdiv(target * w, 1000000) - now
         if retry < 1 then retry = 1 end
         write = false
       else
         -- Wait past this window, then for this window's weight to fall.
-        local target = fdiv((capm - cost) * PPM, cur)
-        retry = ws + 2 * w - fdiv(target * w, PPM) - now
+        local target = fdiv((capm - cost) * 1000000, cur)
+        retry = ws + 2 * w - fdiv(target * w, 1000000) - now
         if retry < 1 then retry = 1 end
         write = false
       end
@@ -297,7 +300,7 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     if left < 0 then left = 0 end
     -- The TTL is relative to the caller's now (the store adds it to that),
     -- even when the decision was judged at the stored window's start.
-    return ws, cur, prev, write, ws + 2 * w - caller_now + TTL_MARGIN, allowed, perm, left, ws + w - now, retry, charged
+    return ws, cur, prev, write, ws + 2 * w - caller_now + 1000000, allowed, perm, left, ws + w - now, retry, charged
   elseif a == '6' then
     -- concurrency: cost in flight; the TTL is the lease timeout.
     local capm = tonumber(A[b + 2])
@@ -376,21 +379,31 @@ while ai <= nargs do
     local s0, s1, s2, exists = 0, 0, 0, false
     local v = call('GET', key)
     if v then
-      local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
-      if e and tonumber(e) > now then
-        s0, s1, exists = tonumber(a), tonumber(b), true
-        if code == '2' then
-          s2 = tonumber(c)
+      if code == '2' then
+        local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
+        if e and tonumber(e) > now then
+          s0, s1, s2, exists = tonumber(a), tonumber(b), tonumber(c), true
+        end
+      else
+        local e, a, b = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+)$')
+        if e and tonumber(e) > now then
+          s0, s1, exists = tonumber(a), tonumber(b), true
         end
       end
     end
     local n0, n1, n2, w, ttl, allowed, perm, left, reset, retry, charged =
       step(argv, pb, s0, s1, s2, exists, now, kind, cost)
     if allowed and w then
-      local ms = ceildiv(ttl, 1000)
+      local ms = fdiv(ttl + 999, 1000) -- ttl > 0: it includes a margin
       if ms < min_ttl_ms then ms = min_ttl_ms end
       if ms < 1 then ms = 1 end
-      call('SET', key, fmt('%d %d %d %d', now + ttl, n0, n1, n2), 'PX', fmt('%d', ms))
+      local val
+      if code == '2' then
+        val = fmt('%d %d %d %d', now + ttl, n0, n1, n2)
+      else
+        val = fmt('%d %d %d', now + ttl, n0, n1)
+      end
+      call('SET', key, val, 'PX', fmt('%d', ms))
     end
     local flags = 0
     if allowed then flags = 1 end
@@ -404,12 +417,16 @@ while ai <= nargs do
     local function read(key, code)
       local v = call('GET', key)
       if v then
-        local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
-        if e and tonumber(e) > now then
-          if code == '2' then
+        if code == '2' then
+          local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
+          if e and tonumber(e) > now then
             return tonumber(a), tonumber(b), tonumber(c), true
           end
-          return tonumber(a), tonumber(b), 0, true
+        else
+          local e, a, b = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+)$')
+          if e and tonumber(e) > now then
+            return tonumber(a), tonumber(b), 0, true
+          end
         end
       end
       return 0, 0, 0, false
@@ -444,10 +461,16 @@ while ai <= nargs do
         local rb = (i - 1) * 11
         if R[rb + 4] then
           local ttl = R[rb + 5]
-          local ms = ceildiv(ttl, 1000)
+          local ms = fdiv(ttl + 999, 1000) -- ttl > 0: it includes a margin
           if ms < min_ttl_ms then ms = min_ttl_ms end
           if ms < 1 then ms = 1 end
-          call('SET', keys[ki + i], fmt('%d %d %d %d', now + ttl, R[rb + 1], R[rb + 2], R[rb + 3]), 'PX', fmt('%d', ms))
+          local val
+          if argv[B[i] + 1] == '2' then
+            val = fmt('%d %d %d %d', now + ttl, R[rb + 1], R[rb + 2], R[rb + 3])
+          else
+            val = fmt('%d %d %d', now + ttl, R[rb + 1], R[rb + 2])
+          end
+          call('SET', keys[ki + i], val, 'PX', fmt('%d', ms))
         end
       end
     elseif kind == '1' then

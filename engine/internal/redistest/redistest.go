@@ -95,6 +95,16 @@ func StartServer(tb testing.TB) *Server {
 // Kill and Restart.
 func (s *Server) Addr() string { return s.addr }
 
+// Pid returns the running server's process id, or 0 when it is stopped.
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Kill stops the server at once (SIGKILL) and waits for it to exit. Killing a
 // stopped server does nothing. Its data is lost: persistence is off.
 func (s *Server) Kill() {
