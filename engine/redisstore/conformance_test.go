@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,9 @@ var (
 	conformanceSeed = flag.Uint64("conformance.seed", 20261123, "seed of TestConformance's random sequences")
 	conformanceOps  = flag.Int("conformance.ops", 2500, "operations per algorithm and run in TestConformance")
 )
+
+// logNoRedis says once per run that the real server is missing.
+var logNoRedis sync.Once
 
 // namedStore is one store under test.
 type namedStore struct {
@@ -41,7 +45,9 @@ func clientStores(t *testing.T, prefix string) []namedStore {
 		addr := redistest.Start(t)
 		out = append(out, namedStore{"redis-server", newTestStore(t, redis.NewClient(&redis.Options{Addr: addr}), Options{Prefix: prefix, Clock: ClockClient})})
 	} else {
-		t.Log("redis-server not on PATH: comparing memstore with miniredis only (set TOLLGATE_REQUIRE_REDIS=1 to require it)")
+		logNoRedis.Do(func() {
+			t.Log("redis-server not on PATH: comparing memstore with miniredis only (set TOLLGATE_REQUIRE_REDIS=1 to require it)")
+		})
 	}
 	return out
 }

@@ -92,8 +92,9 @@ type Options struct {
 	MaxBatch int
 }
 
-// Store is an engine.Store on Redis. It is safe for concurrent use; it holds
-// no state of its own besides the client.
+// Store is an engine.Store on Redis. It is safe for concurrent use. It keeps
+// no limiter state of its own, only the client and a cache of each plan's
+// encoded parameters (plans are immutable; at most maxCachedPlans entries).
 type Store struct {
 	rdb      redis.UniversalClient
 	prefix   string
