@@ -186,7 +186,15 @@ func stepGCRA(p *Policy, s State, exists bool, now int64, kind OpKind, cost int6
 	if tat < now {
 		tat, rem = now, 0
 	}
-	used := (tat-now)*p.Rate + rem
+	// A TAT far ahead of now (this caller's clock is behind the one that
+	// wrote it) would overflow (tat-now)*Rate, in int64 and past 2^53 in Lua:
+	// anything beyond twice the burst tolerance is a full debt of 2 x capacity.
+	var used int64
+	if tat-now > 2*ceilDiv(p.CapNano, p.Rate) {
+		used = 2 * p.CapNano
+	} else {
+		used = (tat-now)*p.Rate + rem
+	}
 	write := true
 	switch kind {
 	case Acquire:

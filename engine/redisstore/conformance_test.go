@@ -140,8 +140,11 @@ func (g gen) step() int64 {
 		return g.r.Int64N(3 * 3_600_000_000)
 	case x < 95:
 		return g.r.Int64N(10 * 86_400_000_000)
-	default:
+	case x < 99:
 		return -g.r.Int64N(2_000_000)
+	default:
+		// A clock hours behind: GCRA's TAT far ahead of now.
+		return -g.r.Int64N(3 * 3_600_000_000)
 	}
 }
 

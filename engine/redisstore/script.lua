@@ -85,7 +85,15 @@ local function step(A, b, s0, s1, s2, exists, now, kind, cost)
     if tat < now then
       tat, rem = now, 0
     end
-    local used = (tat - now) * rate + rem
+    -- A TAT beyond twice the burst tolerance (a caller's clock behind the
+    -- writer's) is a full debt of 2 x capacity, as in engine.stepGCRA: the
+    -- product would pass 2^53.
+    local used
+    if tat - now > 2 * ceildiv(capn, rate) then
+      used = 2 * capn
+    else
+      used = (tat - now) * rate + rem
+    end
     if kind == '1' then
       local n = cost * 1000000
       if n > capn then
