@@ -172,6 +172,11 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("compare.json: %w", err)
 	}
 	fmt.Fprintf(stdout, "comparison -> %s\n", filepath.Join(dir, "compare.json"))
+	for _, h := range afterCompare {
+		if err := h(dir); err != nil {
+			return fmt.Errorf("comparison report in %s: %w", dir, err)
+		}
+	}
 	return hookErr
 }
 

@@ -31,6 +31,10 @@ var commands = map[string]command{}
 // dir (the reports register one that writes report.md, report.html and plots).
 var afterRun []func(dir string, s *summary.Summary) error
 
+// afterCompare hooks run after `gwlab compare` has written compare.json into
+// dir (the reports register one that writes the comparison report and plots).
+var afterCompare []func(dir string) error
+
 // errUsage marks a usage error: the message was printed, exit 2.
 var errUsage = errors.New("usage")
 

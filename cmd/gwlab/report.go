@@ -12,10 +12,6 @@ import (
 	"tollgate/sim/summary"
 )
 
-// afterCompare hooks run after `gwlab compare` has written compare.json and
-// the runs' summaries into dir.
-var afterCompare []func(dir string) error
-
 func init() {
 	// A comparison gets its report.md, report.html and figures in its directory.
 	afterCompare = append(afterCompare, func(dir string) error {
