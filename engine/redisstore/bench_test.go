@@ -71,7 +71,7 @@ type variant struct {
 // benchVariants starts a redis-server and returns the variants compared, all
 // on one client with a pool of benchClients connections:
 //
-//	store:      our store, one script call per decision (a GCRA policy)
+//	store:      our store, one script call per decision (a GCRA policy: the lean script)
 //	redis_rate: go-redis/redis_rate v10's GCRA Allow, one script call per decision
 //	evalsha:    a trivial EVALSHA ("return 1"), the one-call-per-decision ceiling
 //	batch32:    our ApplyBatch, 32 decisions in one script call

@@ -38,7 +38,7 @@ END {
 		exit 1
 	}
 	split("store redis_rate evalsha batch32 batch32x8", order, " ")
-	desc["store"] = "(a) redisstore `Apply`: one script call per decision (GCRA)"
+	desc["store"] = "(a) redisstore `Apply`: one script call per decision (GCRA, lean script)"
 	desc["redis_rate"] = "(b) go-redis/redis_rate v10 `Allow` (GCRA)"
 	desc["evalsha"] = "(c) trivial `EVALSHA` (`return 1`): the one-call-per-decision ceiling"
 	desc["batch32"] = "(d) redisstore `ApplyBatch`: 32 decisions in one script call"

@@ -100,11 +100,13 @@ func (g gen) limit(name string, a engine.Algorithm) engine.Limit {
 	return l
 }
 
-// plan draws a plan of 1-3 policies whose first policy uses algorithm a.
-// Limits that do not compile (a rate too high for a tiny capacity) are
-// redrawn.
-func (g gen) plan(a engine.Algorithm) *engine.Plan {
-	n := 1 + g.r.IntN(3)
+// plan draws a plan of n policies (1-3 when n is 0) whose first policy uses
+// algorithm a. Limits that do not compile (a rate too high for a tiny
+// capacity) are redrawn.
+func (g gen) plan(a engine.Algorithm, n int) *engine.Plan {
+	if n == 0 {
+		n = 1 + g.r.IntN(3)
+	}
 	all := engine.Algorithms()
 	var ps []*engine.Policy
 	for i := 0; i < n; i++ {
@@ -200,9 +202,11 @@ var keys = []string{"alice", "bob", "{carol}", "d%7B"}
 // keys, restarting from a new start time now and then.
 func genOps(seed uint64, a engine.Algorithm, n int) []engine.Op {
 	g := gen{rand.New(rand.NewPCG(seed, uint64(a.Code())))}
+	// The first plan has one policy, so every sequence has Acquires that
+	// take the lean script (fast.lua) and others that take the general one.
 	plans := make([]*engine.Plan, 3)
 	for i := range plans {
-		plans[i] = g.plan(a)
+		plans[i] = g.plan(a, min(i, 1)*0+map[bool]int{true: 1, false: 0}[i == 0])
 	}
 	now := engine.Micros(starts[g.r.IntN(len(starts))])
 	ops := make([]engine.Op, 0, n)
@@ -253,8 +257,11 @@ func TestConformance(t *testing.T) {
 			mem := memstore.New(memstore.Options{})
 			stores := clientStores(t, "tg")
 			ops := genOps(seed, a, n)
-			allowed, denied := 0, 0
+			allowed, denied, fast := 0, 0, 0
 			for i, op := range ops {
+				if fastPath(op) {
+					fast++
+				}
 				want, err := mem.Apply(ctx, op)
 				if err != nil {
 					t.Fatalf("seed %d op %d: memstore: %v", seed, i, err)
@@ -280,7 +287,13 @@ func TestConformance(t *testing.T) {
 			if allowed == 0 || denied == 0 {
 				t.Fatalf("seed %d: %d acquires allowed, %d denied: the generator is degenerate", seed, allowed, denied)
 			}
-			t.Logf("%d ops: %d acquires allowed, %d denied", len(ops), allowed, denied)
+			// Every algorithm's lean script path must be exercised (the
+			// month-aligned fixed window aside, which the general script
+			// takes; other fixed-window plans are drawn too).
+			if fast < len(ops)/20 {
+				t.Fatalf("seed %d: only %d of %d ops took the lean script", seed, fast, len(ops))
+			}
+			t.Logf("%d ops: %d acquires allowed, %d denied, %d through the lean script", len(ops), allowed, denied, fast)
 		})
 	}
 }

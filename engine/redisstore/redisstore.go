@@ -1,7 +1,10 @@
 // Package redisstore is the Redis engine.Store: each operation runs as one
 // Lua script call that mirrors engine.Eval and engine.Step exactly, so a
 // decision taken in Redis equals the one the memory store takes on the same
-// sequence (TestConformance holds both, and miniredis, to that).
+// sequence (TestConformance holds both, and miniredis, to that). An Acquire
+// on a one-policy plan, the common case, runs a lean script of its own
+// (fast.lua); everything else the general one (script.lua). Both keep the
+// same stored values.
 //
 // Time comes from the Redis server (redis.call('TIME')) by default, so nodes
 // with skewed clocks cannot double-spend; ClockClient uses the caller's
@@ -36,14 +39,28 @@ import (
 	"tollgate/engine"
 )
 
+// scriptSrc is the general script: every operation kind and algorithm,
+// whole plans, several operations per call.
+//
 //go:embed script.lua
 var scriptSrc string
 
-// scriptSHA is the SHA-1 EVALSHA names the script by.
-var scriptSHA = func() string {
-	h := sha1.Sum([]byte(scriptSrc))
+// fastSrc is the lean script for the common case, one Acquire on a
+// one-policy plan (see fastPath); it keeps script.lua's stored values.
+//
+//go:embed fast.lua
+var fastSrc string
+
+// scriptSHA and fastSHA are the SHA-1s EVALSHA names the scripts by.
+var (
+	scriptSHA = sha1Hex(scriptSrc)
+	fastSHA   = sha1Hex(fastSrc)
+)
+
+func sha1Hex(src string) string {
+	h := sha1.Sum([]byte(src))
 	return hex.EncodeToString(h[:])
-}()
+}
 
 // ClockMode says where a decision's now comes from.
 type ClockMode int
@@ -150,8 +167,24 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Script returns the Lua source the store runs, for inspection and docs.
+// Script returns the general Lua script the store runs, for inspection and
+// docs.
 func Script() string { return scriptSrc }
+
+// FastScript returns the lean Lua script the store runs for one Acquire on a
+// one-policy plan, for inspection and docs.
+func FastScript() string { return fastSrc }
+
+// fastPath reports whether Apply runs op with the lean script: an Acquire on
+// a one-policy plan, except a fixed window aligned to the calendar month
+// (its bounds need the civil-calendar code only the general script has).
+func fastPath(op engine.Op) bool {
+	if op.Kind != engine.Acquire || len(op.Plan.Policies) != 1 {
+		return false
+	}
+	p := op.Plan.Policies[0]
+	return p.Algorithm != engine.FixedWindow || p.Calendar != engine.CalendarMonth
+}
 
 // escapeKey makes a caller's key safe inside a hash tag: '{', '}' and '%'
 // are percent-encoded, so the tag is always the whole key.
@@ -289,6 +322,9 @@ func (s *Store) Apply(ctx context.Context, op engine.Op) (engine.Result, error) 
 	if err := op.Validate(); err != nil {
 		return engine.Result{}, fmt.Errorf("redisstore: %w", err)
 	}
+	if fastPath(op) {
+		return s.applyFast(ctx, op)
+	}
 	// One operation: encode directly, without an encoder's bookkeeping.
 	args := make([]any, 0, 5+4*len(op.Plan.Policies))
 	args = append(args, s.mode())
@@ -309,6 +345,52 @@ func (s *Store) Apply(ctx context.Context, op engine.Op) (engine.Result, error) 
 		return engine.Result{}, err
 	}
 	return decodeOp(vals, op), nil
+}
+
+// applyFast runs one Acquire on a one-policy plan with the lean script:
+// ARGV is the algorithm code, the cost and the policy's parameters, then,
+// only in client clock mode or with a TTL floor, the mode and now. The reply
+// is now, flags, remaining, reset and retry-after; charged is the cost when
+// allowed.
+func (s *Store) applyFast(ctx context.Context, op engine.Op) (engine.Result, error) {
+	// The whole command in one slice, for Do: EvalSha would copy keys and
+	// arguments into a new one.
+	pa := s.planArgs(op.Plan)
+	cmd := make([]any, 0, 8+len(pa))
+	cmd = append(cmd, "evalsha", fastSHA, argOne, s.StateKey(op.Key, op.Plan.Policies[0].Name), pa[0], op.Cost)
+	cmd = append(cmd, pa[1:]...)
+	if s.clock == ClockClient {
+		cmd = append(cmd, s.mode(), op.Now)
+	} else if s.minTTLms > 0 {
+		cmd = append(cmd, s.mode())
+	}
+	v, err := s.rdb.Do(ctx, cmd...).Result()
+	if isNoScript(err) {
+		cmd[0], cmd[1] = "eval", fastSrc
+		v, err = s.rdb.Do(ctx, cmd...).Result()
+	}
+	if err != nil {
+		return engine.Result{}, wrapErr("apply", err)
+	}
+	vals, err := replyValues(v, 5)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	p := op.Plan.Policies[0]
+	flags := vals[1].(int64)
+	d := engine.Decision{
+		Allowed:      flags&1 != 0,
+		Permanent:    flags&2 != 0,
+		Policy:       p.Name,
+		Limit:        p.CapMilli,
+		Remaining:    vals[2].(int64),
+		ResetUS:      vals[3].(int64),
+		RetryAfterUS: vals[4].(int64),
+	}
+	if d.Allowed {
+		d.Charged = op.Cost
+	}
+	return engine.Result{Decision: d, NowUS: vals[0].(int64), Policies: []engine.Decision{d}}, nil
 }
 
 // ApplyBatch validates every operation, then applies them in script calls of

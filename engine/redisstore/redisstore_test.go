@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"reflect"
 	"strings"
@@ -149,6 +150,7 @@ func noScriptCase(t *testing.T, rdb *redis.Client) {
 	mem := memstore.New(memstore.Options{})
 	ctx := context.Background()
 	plan := tokenBucketPlan(t)
+	two := engine.NewPlan(plan.Policies[0], engine.MustCompile(engine.Limit{Name: "g", Algorithm: engine.GCRA, Capacity: 3, Rate: 1}))
 	now := engine.Micros(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
 	for i := 0; i < 6; i++ {
 		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
@@ -163,8 +165,29 @@ func noScriptCase(t *testing.T, rdb *redis.Client) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("after SCRIPT FLUSH: got %+v, want %+v", got, want)
 		}
-		if ok, err := rdb.ScriptExists(ctx, scriptSHA).Result(); err != nil || !ok[0] {
-			t.Fatalf("EVAL fallback did not load the script: %v %v", ok, err)
+		// A one-policy Acquire runs the lean script, and only that.
+		if ok, err := rdb.ScriptExists(ctx, fastSHA, scriptSHA).Result(); err != nil || !ok[0] || ok[1] {
+			t.Fatalf("EVAL fallback: lean, general script loaded = %v, want [true false] (err %v)", ok, err)
+		}
+		// A two-policy Acquire and a Settle run the general script.
+		for _, op2 := range []engine.Op{
+			{Kind: engine.Acquire, Key: "k2", Plan: two, Cost: 700, Now: op.Now},
+			{Kind: engine.Settle, Key: "k", Plan: plan, Cost: -200, Now: op.Now},
+		} {
+			if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Apply(ctx, op2)
+			if err != nil {
+				t.Fatalf("Apply %s after SCRIPT FLUSH: %v", op2.Kind, err)
+			}
+			want, _ := mem.Apply(ctx, op2)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s after SCRIPT FLUSH: got %+v, want %+v", op2.Kind, got, want)
+			}
+			if ok, err := rdb.ScriptExists(ctx, fastSHA, scriptSHA).Result(); err != nil || ok[0] || !ok[1] {
+				t.Fatalf("EVAL fallback for %s: lean, general script loaded = %v, want [false true] (err %v)", op2.Kind, ok, err)
+			}
 		}
 		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
 			t.Fatal(err)
@@ -253,10 +276,13 @@ func keyLayoutCase(t *testing.T, rdb *redis.Client) {
 			t.Fatal(err)
 		}
 		want := 3 // expiry, s0, s1
-		if strings.HasSuffix(k, ":sw") {
+		switch {
+		case strings.HasSuffix(k, ":sw"):
 			want = 4 // the sliding window also keeps s2
+		case strings.HasSuffix(k, ":gcra"):
+			want = 2 // GCRA needs no expiry, and keeps tat alone when rem is 0 (see script.lua)
 		}
-		if f := strings.Fields(v); len(f) != want || strings.ContainsAny(v, ".e+") {
+		if f := strings.Fields(v); (len(f) != want && !(want == 2 && len(f) == 1)) || strings.ContainsAny(v, ".e+") {
 			t.Fatalf("key %q holds %q, want %d integers", k, v, want)
 		}
 	}
@@ -499,4 +525,54 @@ func TestRedisConcurrentAtomic(t *testing.T) {
 	if err != nil || r.Policies[0].Remaining != 50_000 || r.Policies[1].Remaining != 1e9-50_000 {
 		t.Fatalf("release all: %+v %v, want 50 slots free and 50 of the day's quota used", r.Policies, err)
 	}
+}
+
+// gcraFormsCase checks GCRA's two stored forms, "tat" when rem is 0 and
+// "tat rem" otherwise, each written and read by both scripts (a one-policy
+// Acquire runs fast.lua, a two-policy one script.lua) with the memory
+// store's decisions.
+func gcraFormsCase(t *testing.T, rdb *redis.Client) {
+	t.Helper()
+	s := newTestStore(t, rdb, Options{Clock: ClockClient})
+	mem := memstore.New(memstore.Options{})
+	ctx := context.Background()
+	now := engine.Micros(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC))
+	for _, tc := range []struct {
+		rate   float64
+		fields int
+	}{{1, 1}, {0.37, 2}} {
+		g := engine.MustCompile(engine.Limit{Name: "g", Algorithm: engine.GCRA, Capacity: 3, Rate: tc.rate})
+		one := engine.NewPlan(g)
+		two := engine.NewPlan(g, engine.MustCompile(engine.Limit{Name: "c", Algorithm: engine.Concurrency, Capacity: 1000}))
+		key := fmt.Sprintf("forms-%v", tc.rate)
+		for i := 0; i < 8; i++ {
+			pl := one
+			if i%2 == 1 {
+				pl = two
+			}
+			op := engine.Op{Kind: engine.Acquire, Key: key, Plan: pl, Cost: 1000, Now: now + int64(i)*700_000}
+			got, err := s.Apply(ctx, op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := mem.Apply(ctx, op)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("rate %v op %d: got %+v, want %+v", tc.rate, i, got, want)
+			}
+			v := rdb.Get(ctx, s.StateKey(key, "g")).Val()
+			if f := strings.Fields(v); len(f) != tc.fields {
+				t.Fatalf("rate %v op %d: GCRA state %q, want %d integer(s)", tc.rate, i, v, tc.fields)
+			}
+		}
+	}
+}
+
+func TestRedisGCRAStoredForms(t *testing.T) {
+	t.Run("miniredis", func(t *testing.T) {
+		mr := miniredis.RunT(t)
+		gcraFormsCase(t, redis.NewClient(&redis.Options{Addr: mr.Addr()}))
+	})
+	t.Run("redis-server", func(t *testing.T) {
+		gcraFormsCase(t, redis.NewClient(&redis.Options{Addr: redistest.Start(t)}))
+	})
 }

@@ -20,6 +20,17 @@
 -- PX TTL is the same TTL rounded up to milliseconds: Redis reclaims the key,
 -- the stored expiry keeps the semantics exact to the microsecond.
 --
+-- GCRA stores "s0 s1" (tat, rem), or "s0" alone when rem is 0 (the common
+-- case: a rate that divides the cost; one tonumber then reads it), without
+-- the expiry: its expiry is
+-- now + reset + 1000000 with tat = now + floor(used/rate) <= now + reset, so
+-- a state past its expiry has tat < now and is judged exactly as an absent
+-- one (tat = now, rem = 0), whatever the policy's parameters. The others
+-- need it: a state written under other parameters (a policy changed under
+-- the same name) or a concurrency lease past its timeout must count as absent.
+--
+-- fast.lua takes one-policy Acquires with the same stored values.
+--
 -- Reply: per op, now, then per policy: flags (1 allowed + 2 permanent),
 -- remaining, reset us, retry-after us, charged.
 --
@@ -387,7 +398,16 @@ while ai <= nargs do
     local s0, s1, s2, exists = 0, 0, 0, false
     local v = call('GET', key)
     if v then
-      if code == '2' then
+      if code == '4' then
+        local a, b = tonumber(v), 0
+        if not a then
+          local x, y = match(v, '^(%-?%d+) (%-?%d+)$')
+          a, b = tonumber(x), tonumber(y)
+        end
+        if a then
+          s0, s1, exists = a, b, true
+        end
+      elseif code == '2' then
         local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
         if e and tonumber(e) > now then
           s0, s1, s2, exists = tonumber(a), tonumber(b), tonumber(c), true
@@ -406,7 +426,13 @@ while ai <= nargs do
       if ms < min_ttl_ms then ms = min_ttl_ms end
       if ms < 1 then ms = 1 end
       local val
-      if code == '2' then
+      if code == '4' then
+        if n1 == 0 then
+          val = fmt('%d', n0)
+        else
+          val = fmt('%d %d', n0, n1)
+        end
+      elseif code == '2' then
         val = fmt('%d %d %d %d', now + ttl, n0, n1, n2)
       else
         val = fmt('%d %d %d', now + ttl, n0, n1)
@@ -425,7 +451,16 @@ while ai <= nargs do
     local function read(key, code)
       local v = call('GET', key)
       if v then
-        if code == '2' then
+        if code == '4' then
+          local a, b = tonumber(v), 0
+          if not a then
+            local x, y = match(v, '^(%-?%d+) (%-?%d+)$')
+            a, b = tonumber(x), tonumber(y)
+          end
+          if a then
+            return a, b, 0, true
+          end
+        elseif code == '2' then
           local e, a, b, c = match(v, '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+)$')
           if e and tonumber(e) > now then
             return tonumber(a), tonumber(b), tonumber(c), true
@@ -473,7 +508,14 @@ while ai <= nargs do
           if ms < min_ttl_ms then ms = min_ttl_ms end
           if ms < 1 then ms = 1 end
           local val
-          if argv[B[i] + 1] == '2' then
+          local code = argv[B[i] + 1]
+          if code == '4' then
+            if R[rb + 2] == 0 then
+              val = fmt('%d', R[rb + 1])
+            else
+              val = fmt('%d %d', R[rb + 1], R[rb + 2])
+            end
+          elseif code == '2' then
             val = fmt('%d %d %d %d', now + ttl, R[rb + 1], R[rb + 2], R[rb + 3])
           else
             val = fmt('%d %d %d', now + ttl, R[rb + 1], R[rb + 2])
