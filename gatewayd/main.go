@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -39,6 +40,7 @@ type options struct {
 	logLevel    string
 	logFormat   string
 	check       bool
+	pprof       bool
 }
 
 func newFlags(out io.Writer) (*flag.FlagSet, *options) {
@@ -53,6 +55,8 @@ func newFlags(out io.Writer) (*flag.FlagSet, *options) {
 		"admin listener address host:port for /healthz, /readyz and /metrics, overriding the file's admin_listen")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (logs go to stderr)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&o.pprof, "pprof", false,
+		"serve Go's runtime profiles (net/http/pprof) under /debug/pprof/ on the admin listener; off by default, for profiling only")
 	fs.BoolVar(&o.check, "check", false, "validate the config file, print every problem, and exit (0 if valid)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, `gatewayd: tollgate's API gateway (auth, pricing, rate limiting, usage ledger).
@@ -159,7 +163,11 @@ func serve(o *options, cfg *config.Config, log *slog.Logger) int {
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: s.ReadHeaderTimeout.D(), ReadTimeout: s.ReadTimeout.D(),
 		IdleTimeout: s.IdleTimeout.D(), MaxHeaderBytes: s.MaxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	admin := &http.Server{Handler: g.Admin(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+	var adminH http.Handler = g.Admin()
+	if o.pprof {
+		adminH = withPprof(adminH)
+	}
+	admin := &http.Server{Handler: adminH, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		IdleTimeout: 60 * time.Second}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -244,4 +252,18 @@ func shutdown(g *gateway.Gateway, srv, admin *http.Server, log *slog.Logger, sig
 	_ = admin.Shutdown(actx)
 	log.Info("stopped", "ledger_records", g.LedgerWritten(), "exit", code)
 	return code
+}
+
+// withPprof adds net/http/pprof's handlers under /debug/pprof/ to the admin
+// handler (gatewayd -pprof). The admin listener should stay on loopback or a
+// private network: profiles reveal internals, and a CPU profile costs CPU.
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
 }

@@ -17,10 +17,11 @@ run: gatewayd ## run gatewayd with gatewayd/example.yaml and the demo upstream o
 test-gatewayd: ## run gatewayd's unit and end-to-end tests (Redis tests skip without redis-server)
 	$(GO) test -count=1 ./gatewayd/...
 
-bench-gatewayd: gatewayd ## measure gatewayd (added latency, throughput vs nginx, memory) into docs/benchmarks/gatewayd.md
+bench-gatewayd: gatewayd ## measure gatewayd (added latency, throughput vs nginx, memory; CPUs split with taskset) into docs/benchmarks/gatewayd.md
 	$(GO) run ./gatewayd/cmd/gatewayd-bench -gatewayd $(GATEWAYD_BIN) -upstream $(DEMO_UPSTREAM_BIN) -out docs/benchmarks/gatewayd.md
 
 ci-gatewayd: ## gatewayd's Redis end-to-end tests with a real redis-server (required) and short fuzz runs
 	TOLLGATE_REQUIRE_REDIS=1 $(GO) test -count=1 -run 'Redis' ./gatewayd/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./gatewayd/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime 10s ./gatewayd/auth/
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendRecord$$' -fuzztime 5s ./gatewayd/ledger/

@@ -107,7 +107,8 @@ func newBackend(c config.Store) (*backend, error) {
 			_ = b.rdb.Close()
 			return nil, fmt.Errorf("store.redis: %w", err)
 		}
-		b.store = s
+		// Concurrent calls share round trips (see batcher).
+		b.store = newBatcher(s, t)
 		// One timeout for the whole store call, pool wait included.
 		lopts.Timeout = t
 	default:

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -208,17 +209,12 @@ func (w *Writer) run() {
 }
 
 func (w *Writer) encode(r Record) {
-	b, err := json.Marshal(r)
-	if err != nil { // cannot happen for Record's field types
-		w.errs.Add(1)
-		w.log.Error("ledger: encode", "id", r.ID, "err", err)
-		return
-	}
-	w.pending = append(w.pending, b...)
-	w.pending = append(w.pending, '\n')
+	start := len(w.pending)
+	w.pending = appendRecord(w.pending, &r)
 	if w.sink != nil {
-		w.lines = append(w.lines, b)
+		w.lines = append(w.lines, slices.Clone(w.pending[start:]))
 	}
+	w.pending = append(w.pending, '\n')
 	w.count++
 }
 

@@ -6,6 +6,8 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -35,6 +37,8 @@ type Metrics struct {
 	InFlight prometheus.Gauge
 	// Reloads counts SIGHUP reloads by decision (applied or refused).
 	Reloads *prometheus.CounterVec
+
+	children sync.Map // childKey -> *Children
 }
 
 // New registers the metrics. gauges are extra read-on-scrape values (ledger
@@ -81,4 +85,73 @@ func New(gauges map[string]func() float64, help map[string]string) *Metrics {
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Children are one route, tier and decision's metric children, resolved once
+// and cached: WithLabelValues hashes its labels and takes a lock on every
+// call, which showed in the request path's CPU profile. Requests and Duration
+// are resolved at once (every answer touches them); the route-and-tier
+// children are resolved on first use, so a series appears in /metrics only
+// once it has been touched, as with WithLabelValues.
+type Children struct {
+	Requests prometheus.Counter
+	Duration prometheus.Observer
+
+	m                *Metrics
+	route, tier      string
+	upstream         lazy[prometheus.Observer]
+	charged, settled lazy[prometheus.Counter]
+	unmetered        lazy[prometheus.Counter]
+}
+
+// lazy is a value resolved on first use; racing first uses resolve the same
+// child, so either result is right.
+type lazy[T any] struct{ p atomic.Pointer[T] }
+
+func (l *lazy[T]) get(f func() T) T {
+	if p := l.p.Load(); p != nil {
+		return *p
+	}
+	v := f()
+	l.p.Store(&v)
+	return v
+}
+
+// Upstream is the route and tier's upstream-time histogram child.
+func (c *Children) Upstream() prometheus.Observer {
+	return c.upstream.get(func() prometheus.Observer { return c.m.Upstream.WithLabelValues(c.route, c.tier) })
+}
+
+// Charged is the route and tier's tokens-charged counter child.
+func (c *Children) Charged() prometheus.Counter {
+	return c.charged.get(func() prometheus.Counter { return c.m.Charged.WithLabelValues(c.route, c.tier) })
+}
+
+// Settled is the route and tier's tokens-settled counter child.
+func (c *Children) Settled() prometheus.Counter {
+	return c.settled.get(func() prometheus.Counter { return c.m.Settled.WithLabelValues(c.route, c.tier) })
+}
+
+// Unmetered is the route and tier's unmetered counter child.
+func (c *Children) Unmetered() prometheus.Counter {
+	return c.unmetered.get(func() prometheus.Counter { return c.m.Unmetered.WithLabelValues(c.route, c.tier) })
+}
+
+type childKey struct{ route, tier, decision string }
+
+// For returns the cached children for route, tier and decision (all from
+// bounded sets, see the package doc), creating them on first use. Safe for
+// concurrent use.
+func (m *Metrics) For(route, tier, decision string) *Children {
+	k := childKey{route, tier, decision}
+	if c, ok := m.children.Load(k); ok {
+		return c.(*Children)
+	}
+	c := &Children{
+		Requests: m.Requests.WithLabelValues(route, tier, decision),
+		Duration: m.Duration.WithLabelValues(route, tier, decision),
+		m:        m, route: route, tier: tier,
+	}
+	v, _ := m.children.LoadOrStore(k, c)
+	return v.(*Children)
 }

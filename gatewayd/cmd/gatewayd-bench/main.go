@@ -9,7 +9,12 @@
 //  3. resident memory of gatewayd holding 10,000 idle keep-alive connections.
 //
 // It starts everything itself on free loopback ports: redis-server, the demo
-// upstream, gatewayd and nginx, and stops them at the end. Every gateway
+// upstream, gatewayd and nginx, and stops them at the end. By default (-pin
+// sut) it splits the CPUs with taskset: the load generator (this process) on
+// the first half, the system under test (upstream, redis-server and the proxy
+// being measured) on the second, so the load generator never takes CPU from
+// the proxy, and gatewayd and nginx get the same CPUs (GOMAXPROCS = nginx
+// workers). Every gateway
 // admits every request (the limits are set far above the load), so what is
 // measured is the cost of the full path: auth, pricing, the limiter's store
 // round trip, the proxy, the ledger.
@@ -25,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -50,6 +56,7 @@ type options struct {
 	settle             time.Duration
 	disableParking     bool
 	rounds             int
+	pin                string
 }
 
 func main() {
@@ -57,7 +64,7 @@ func main() {
 	flag.StringVar(&o.gatewayd, "gatewayd", "bin/gatewayd", "gatewayd binary")
 	flag.StringVar(&o.upstream, "upstream", "bin/demo-upstream", "demo-upstream binary")
 	flag.StringVar(&o.out, "out", "docs/benchmarks/gatewayd.md", "markdown file to write ('' prints only)")
-	flag.StringVar(&o.rates, "rates", "1000,5000", "constant request rates for the latency runs, per second, comma-separated")
+	flag.StringVar(&o.rates, "rates", "1000,2500,5000", "constant request rates for the latency runs, per second, comma-separated")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each latency run")
 	flag.DurationVar(&o.satDuration, "sat-duration", 5*time.Second, "length of each saturation run")
 	flag.IntVar(&o.satWorkers, "sat-workers", 64, "concurrent connections in the saturation runs")
@@ -66,27 +73,58 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "idle time before reading RSS with the connections open")
 	flag.IntVar(&o.rounds, "rounds", 5, "latency runs are split into this many interleaved rounds per target")
 	flag.BoolVar(&o.disableParking, "disable-parking", false, "run gatewayd with server.disable_parking (for comparison)")
+	flag.StringVar(&o.pin, "pin", "sut", "CPU split with taskset (needs 2+ CPUs): 'proxy' runs the proxy under test "+
+		"(gatewayd or nginx) alone on the second half of the CPUs and the load generator, upstream and redis-server on the first; "+
+		"'sut' moves the upstream and redis-server to the proxy's half; 'off' does not pin")
 	flag.Parse()
+	switch o.pin {
+	case "off":
+	case "proxy", "sut":
+		pinMode = o.pin
+		if err := pinSelf(); err != nil {
+			fmt.Fprintln(os.Stderr, "gatewayd-bench: not pinning CPUs:", err)
+			pinMode = ""
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "gatewayd-bench: -pin: want proxy, sut or off, got %q\n", o.pin)
+		os.Exit(2)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "gatewayd-bench:", err)
 		os.Exit(1)
 	}
 }
 
-// procs tracks the processes started, stopped in reverse order.
-type procs struct{ list []*exec.Cmd }
+// procs tracks the processes started, stopped in reverse order. Safe for
+// concurrent use (a signal may stop them while the bench starts more).
+type procs struct {
+	mu   sync.Mutex
+	list []*exec.Cmd
+}
 
-func (p *procs) start(name string, args ...string) (*exec.Cmd, error) {
+// start starts a process; proxy marks the proxy under test (gatewayd or
+// nginx), which runs on its own CPUs when the bench pins (see pinSelf).
+func (p *procs) start(proxy bool, name string, args ...string) (*exec.Cmd, error) {
+	if cpus := cpusFor(proxy); cpus != "" {
+		// Go programs size GOMAXPROCS from the affinity mask, so gatewayd
+		// gets GOMAXPROCS = len(proxy CPUs), as nginx gets that many workers.
+		args = append([]string{"-c", cpus, name}, args...)
+		name = "taskset"
+	}
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
+	p.mu.Lock()
 	p.list = append(p.list, cmd)
+	p.mu.Unlock()
 	return cmd, nil
 }
 
 func (p *procs) stopAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i := len(p.list) - 1; i >= 0; i-- {
 		c := p.list[i]
 		_ = c.Process.Signal(syscall.SIGTERM)
@@ -99,6 +137,7 @@ func (p *procs) stopAll() {
 			<-done
 		}
 	}
+	p.list = nil
 }
 
 // used remembers the addresses handed out, so two calls never return the
@@ -307,7 +346,7 @@ func idleConns(addr, path string, n int) ([]net.Conn, error) {
 	return conns, firstErr
 }
 
-const nginxConf = `worker_processes auto;
+const nginxConf = `worker_processes %[4]d;
 daemon off;
 master_process on;
 pid %[1]s/nginx.pid;
@@ -343,10 +382,23 @@ func run(o options) error {
 	defer os.RemoveAll(dir)
 	var ps procs
 	defer ps.stopAll()
+	// Interrupted, the bench still stops what it started; a closed stdout
+	// (| head) does not kill it before the cleanup either.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
+	go func() {
+		for sig := range sigs {
+			if sig == syscall.SIGPIPE {
+				continue
+			}
+			ps.stopAll()
+			os.Exit(1)
+		}
+	}()
 	hdr := http.Header{"X-Api-Key": []string{"bench-key"}}
 
 	upAddr, _ := freeAddr()
-	if _, err := ps.start(o.upstream, "-listen", upAddr, "-quiet"); err != nil {
+	if _, err := ps.start(false, o.upstream, "-listen", upAddr, "-quiet"); err != nil {
 		return err
 	}
 	if err := waitHTTP("http://"+upAddr+"/v1/x", nil); err != nil {
@@ -358,7 +410,7 @@ func run(o options) error {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		haveRedis = false
 		fmt.Fprintln(os.Stderr, "redis-server not found: the Redis rows are skipped")
-	} else if _, err := ps.start("redis-server", "--port", rport, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir); err != nil {
+	} else if _, err := ps.start(false, "redis-server", "--port", rport, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir); err != nil {
 		return err
 	}
 	gws := map[string]string{}
@@ -373,7 +425,7 @@ func run(o options) error {
 		}
 		listen, _ := freeAddr()
 		admin, _ := freeAddr()
-		cmd, err := ps.start(o.gatewayd, "-config", cfg, "-listen", listen, "-admin-listen", admin, "-log-level", "error")
+		cmd, err := ps.start(true, o.gatewayd, "-config", cfg, "-listen", listen, "-admin-listen", admin, "-log-level", "error")
 		if err != nil {
 			return err
 		}
@@ -386,10 +438,10 @@ func run(o options) error {
 	if _, err := exec.LookPath("nginx"); err == nil {
 		nginxAddr, _ = freeAddr()
 		conf := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, upAddr, nginxAddr)), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, upAddr, nginxAddr, nginxWorkers())), 0o600); err != nil {
 			return err
 		}
-		if _, err := ps.start("nginx", "-p", dir, "-c", conf); err != nil {
+		if _, err := ps.start(true, "nginx", "-p", dir, "-c", conf); err != nil {
 			return err
 		}
 		if err := waitHTTP("http://"+nginxAddr+"/v1/x", hdr); err != nil {
@@ -437,7 +489,7 @@ func run(o options) error {
 	// 2. Saturation throughput.
 	fmt.Fprintf(os.Stderr, "saturation runs: %d connections for %v each\n", o.satWorkers, o.satDuration)
 	var sat []run1
-	satTargets := []struct{ name, url string }{}
+	satTargets := []struct{ name, url string }{{"direct upstream (ceiling)", "http://" + upAddr + "/v1/x"}}
 	if nginxAddr != "" {
 		satTargets = append(satTargets, struct{ name, url string }{"nginx proxy_pass + limit_req", "http://" + nginxAddr + "/v1/x"})
 	}
@@ -501,7 +553,7 @@ func measureMemory(o options, ps *procs, dir, upAddr, redisAddr string, hdr http
 	}
 	listen, _ := freeAddr()
 	admin, _ := freeAddr()
-	cmd, err := ps.start(o.gatewayd, "-config", cfg, "-listen", listen, "-admin-listen", admin, "-log-level", "error")
+	cmd, err := ps.start(true, o.gatewayd, "-config", cfg, "-listen", listen, "-admin-listen", admin, "-log-level", "error")
 	if err != nil {
 		return m, err
 	}
@@ -568,11 +620,27 @@ func report(o options, lat, sat []run1, mems []memRow) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# gatewayd benchmarks\n\n")
+	ncpu := runtime.NumCPU()
+	if v, err := strconv.Atoi(os.Getenv(pinnedEnv)); err == nil {
+		ncpu = v
+	}
 	fmt.Fprintf(&b, "Measured by `make bench-gatewayd` (gatewayd/cmd/gatewayd-bench) on %s, %d CPUs (%s), %s, %s.\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), ncpu, cpuModel(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
 	fmt.Fprintf(&b, "Everything runs on the same machine over loopback: the load generator (vegeta library, open model,\n"+
-		"constant pacer), the demo upstream (no service time), redis-server, gatewayd and nginx. The machine was shared\n"+
-		"with other work while this ran, so absolute figures are noisy; ratios measured in one run are the result.\n"+
+		"constant pacer), the demo upstream (no service time), redis-server, gatewayd and nginx.\n")
+	switch pinMode {
+	case "proxy":
+		fmt.Fprintf(&b, "The CPUs are split with taskset (`-pin proxy`): the proxy under test (gatewayd or nginx) alone on CPU %s,\n"+
+			"the load generator, the demo upstream and redis-server on CPU %s, as if the gateway had its own host; gatewayd\n"+
+			"runs with GOMAXPROCS %d and nginx with %d worker(s).\n", sutCPUs, loadCPUs, nSUT, nginxWorkers())
+	case "sut":
+		fmt.Fprintf(&b, "The CPUs are split with taskset (`-pin sut`): the load generator on CPU %s, the system under test (demo\n"+
+			"upstream, redis-server, gatewayd or nginx) on CPU %s; gatewayd runs with GOMAXPROCS %d and nginx with %d worker(s).\n",
+			loadCPUs, sutCPUs, nSUT, nginxWorkers())
+	default:
+		fmt.Fprintf(&b, "The CPUs are not split (-pin=false or one CPU): the load generator competes with the system under test.\n")
+	}
+	fmt.Fprintf(&b, "Other work on the machine makes absolute figures noisy; ratios measured in one run are the result.\n"+
 		"Every gateway admits every request (limits far above the load): the full path is measured (API-key auth,\n"+
 		"pricing, the limiter's store call, proxy, ledger append).\n\n")
 
@@ -627,9 +695,10 @@ func report(o options, lat, sat []run1, mems []memRow) string {
 			}
 			fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %s | %s |\n", r.name, r.ok, errSummary(r.errs), r.throughput, ms(r.lat.p99), ratio)
 		}
-		fmt.Fprintf(&b, "\nnginx: Debian's package, `worker_processes auto`, `limit_req zone=perkey burst=1000000 nodelay` keyed on\n"+
-			"`$http_x_api_key`, upstream keepalive 512, access log off. gatewayd: default settings, GOMAXPROCS = CPUs,\n"+
-			"ledger on (batched, fsynced).\n")
+		fmt.Fprintf(&b, "\nThe direct row is the ceiling: the bare upstream, driven by the same load generator. nginx: Debian's package,\n"+
+			"`worker_processes %d`, `limit_req zone=perkey burst=1000000 nodelay` keyed on `$http_x_api_key`, upstream\n"+
+			"keepalive 512, access log off. gatewayd: default settings (GOMAXPROCS from its CPUs), ledger on (batched, fsynced).\n",
+			nginxWorkers())
 	}
 
 	if len(mems) > 0 {
@@ -659,12 +728,103 @@ func report(o options, lat, sat []run1, mems []memRow) string {
 const notes = `
 ## Reading these figures
 
-- The machine has 2 cores shared with several other jobs; the load generator, the upstream, redis-server and the
-  gateway all compete for them. Where the direct row could not hold the rate, that rate measured the machine.
-  Run ` + "`make bench-gatewayd`" + ` on a quiet host (ideally the load generator on another one) for absolute figures.
-- With the Redis store every request makes one Redis round trip (the engine's Lua script) before it is proxied.
-  When the CPU is starved, round trips exceed the store timeout, the circuit breaker opens, and the bench tier,
+- The load generator and the system under test share one machine. With the CPU split (the default) they do not
+  compete for the same CPU, but other work on the machine still can; where the direct row could not hold the
+  rate, that rate measured the machine, not the gateway. On a 2-CPU machine the system under test has one CPU for
+  the upstream, redis-server and the gateway together. Run ` + "`make bench-gatewayd`" + ` on a quiet host (ideally
+  the load generator on another one) for absolute figures.
+- With the Redis store every request is decided by the engine's Lua script on redis-server before it is proxied;
+  requests that arrive while a round trip is in flight share the next one (gatewayd batches them into one
+  pipelined ApplyBatch), so an idle gateway makes one round trip per request and a busy one fewer. When the CPU is
+  starved, round trips exceed the store timeout, the circuit breaker opens, and the bench tier,
   which fails closed, answers 503: that is the failure policy working, and the reason for the 503 counts above.
 - Parking (gatewayd/park) is what keeps idle keep-alive connections cheap: without it net/http holds a goroutine
   and about 8 KiB of buffers per connection. The second memory row shows the same gateway with it turned off.
+- Where gatewayd's CPU goes (CPU profile at saturation, ` + "`gatewayd -pprof`" + `, memory store): about 40% in loopback
+  system calls (read the request, write it upstream, read the response, write it back), about 50% in net/http's
+  server, httputil.ReverseProxy and http.Transport (header parsing and copying, the transport's read and write
+  goroutines, garbage collection), under 10% in gatewayd's own code (auth, limiter, headers, metrics, ledger).
+  The gap to nginx is that stack, not the rate limiting. With the Redis store and one round trip per request,
+  go-redis took about a quarter of gatewayd's CPU, hence the batching above; redis-server's script runs on the
+  same CPU as the gateway here.
+- With the CPU split, the latency rows' system under test has the CPU the saturation rows measure: a rate near
+  its saturation throughput queues, and the added p99 then measures that queue.
 `
+
+// Pinning. On one machine the load generator and the system under test
+// compete for the same CPUs, and whichever proxy costs less leaves more CPU
+// to the load generator, which skews a saturation ratio. With -pin the bench
+// re-executes itself under taskset on the first half of the CPUs (the load
+// generator, vegeta, runs in this process) and starts every process of the
+// system under test (demo upstream, redis-server, gatewayd, nginx) on the
+// second half. nginx gets as many workers as gatewayd gets GOMAXPROCS.
+var (
+	loadCPUs, sutCPUs string
+	nSUT              int
+	pinMode           string // "proxy", "sut" or "" (not pinned)
+)
+
+// cpusFor returns the taskset CPU list for a process: the proxy under test
+// on the second half; the upstream and redis-server on the first half
+// (-pin proxy) or the second (-pin sut); "" when not pinned.
+func cpusFor(proxy bool) string {
+	switch {
+	case pinMode == "":
+		return ""
+	case proxy || pinMode == "sut":
+		return sutCPUs
+	}
+	return loadCPUs
+}
+
+const pinnedEnv = "GATEWAYD_BENCH_PINNED"
+
+// cpuSplit returns the two halves of CPUs 0..n-1 as taskset lists.
+func cpuSplit(n int) (load, sut string, nsut int) {
+	h := n / 2
+	list := func(a, b int) string {
+		if a == b-1 {
+			return strconv.Itoa(a)
+		}
+		return fmt.Sprintf("%d-%d", a, b-1)
+	}
+	return list(0, h), list(h, n), n - h
+}
+
+// pinSelf re-executes the bench under taskset on the load generator's CPUs
+// (once; the environment marks the pinned run) and records the SUT's CPUs.
+func pinSelf() error {
+	n := runtime.NumCPU()
+	if v := os.Getenv(pinnedEnv); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	if n < 2 {
+		return fmt.Errorf("%d CPU: nothing to split", n)
+	}
+	ts, err := exec.LookPath("taskset")
+	if err != nil {
+		return err
+	}
+	loadCPUs, sutCPUs, nSUT = cpuSplit(n)
+	if os.Getenv(pinnedEnv) != "" {
+		return nil
+	}
+	if sutCPUs == "" { // unreachable; keeps the split well-formed
+		return errors.New("no CPUs for the proxy")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), pinnedEnv+"="+strconv.Itoa(n))
+	return syscall.Exec(ts, append([]string{"taskset", "-c", loadCPUs, exe}, os.Args[1:]...), env)
+}
+
+// nginxWorkers is nginx's worker count: the SUT's CPUs when pinned, else
+// one per CPU (as worker_processes auto would choose).
+func nginxWorkers() int {
+	if nSUT > 0 {
+		return nSUT
+	}
+	return runtime.NumCPU()
+}
