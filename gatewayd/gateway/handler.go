@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -192,6 +193,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		setHeader(w.Header(), hLimit, headers.LimitValue(plan, out.Result))
 	}
 	switch {
+	case !out.Allowed && out.Err != nil && !errors.Is(out.Err, engine.ErrStoreUnavailable):
+		// Not a store failure: a request the engine refuses as invalid, or the
+		// client gone. Never reported as the store being down.
+		rec.Decision = DecisionUnavailable
+		w.Header().Del(headers.Limit)
+		g.log.Error("rate-limit decision failed", "tier", id.Tier, "route", rr.cfg.Name, "err", out.Err)
+		respond.Write(sw, respond.Error{Status: http.StatusInternalServerError, Code: "limiter_error",
+			Message: "the rate limiter could not decide this request"})
+		g.shadowFinish(&rec, shadowDone, false, 0)
+		return
 	case !out.Allowed && out.Err != nil:
 		rec.Decision = DecisionUnavailable
 		secs := headers.RetryAfterSeconds(out.Decision)
