@@ -144,10 +144,23 @@ type Network struct {
 // LB is the L4 load balancer.
 type LB struct {
 	// CrossZone spreads requests over targets in every zone.
-	CrossZone           bool     `yaml:"cross_zone"`
-	HealthInterval      Duration `yaml:"health_interval"`
-	UnhealthyThreshold  int      `yaml:"unhealthy_threshold"`
-	HealthyThreshold    int      `yaml:"healthy_threshold"`
+	CrossZone bool `yaml:"cross_zone"`
+	// HealthInterval is the time between health checks of a target. With
+	// HealthTimeout 0 it runs from one check's start to the next; with a
+	// timeout it runs from one check's end to the next start (HAProxy's
+	// inter), so a target that does not answer is checked every
+	// HealthInterval + HealthTimeout.
+	HealthInterval     Duration `yaml:"health_interval"`
+	UnhealthyThreshold int      `yaml:"unhealthy_threshold"`
+	HealthyThreshold   int      `yaml:"healthy_threshold"`
+	// HealthTimeout is how long one check waits for its answer (HAProxy's
+	// check connect timeout, an NLB's health check timeout): a check that
+	// takes longer fails when the timeout expires. A check's time is the
+	// round trip to the target (network.intra_zone each way, no jitter)
+	// plus its wait for a free worker; an unreachable target never answers.
+	// 0 (the default) models instantaneous checks: each concludes when it
+	// starts and only reachability and draining decide it.
+	HealthTimeout       Duration `yaml:"health_timeout"`
 	ConnectErrorLatency Duration `yaml:"connect_error_latency"`
 }
 
@@ -286,8 +299,17 @@ type Group struct {
 	Zipf float64 `yaml:"zipf"`
 	// Rate is the group's mean request rate per second.
 	Rate float64 `yaml:"rate"`
-	// Arrival is poisson, mmpp or pareto-onoff.
+	// Arrival is poisson, mmpp, pareto-onoff or constant. Constant gives
+	// each key (client) its own deterministic process at Rate x the key's
+	// Zipf share: inter-arrival exactly 1/rate in integer nanoseconds with
+	// the remainder carried (rates are taken to 1e-9 per second), so a key
+	// sends exactly rate x T requests in any T with rate x T whole.
+	// Constant does not combine with traffic.diurnal.
 	Arrival string `yaml:"arrival"`
+	// Stagger (constant arrivals only) starts each key at a seeded random
+	// phase in [0, 1/rate) so many keys do not arrive in lockstep; false
+	// starts every key at time 0.
+	Stagger bool `yaml:"stagger"`
 	// MMPP: the high state runs at BurstFactor x the low rate; the mean
 	// durations of the two states are HighTime and LowTime. Rate is the mean
 	// over both states.
@@ -351,6 +373,17 @@ const (
 	FaultRedisFailover = "redis-failover"
 	FaultNodeCrash     = "node-crash"
 )
+
+// Arrival kinds of a traffic group.
+const (
+	ArrivalPoisson     = "poisson"
+	ArrivalMMPP        = "mmpp"
+	ArrivalParetoOnOff = "pareto-onoff"
+	ArrivalConstant    = "constant"
+)
+
+// ArrivalKinds lists the arrival kinds a group may name.
+var ArrivalKinds = []string{ArrivalPoisson, ArrivalMMPP, ArrivalParetoOnOff, ArrivalConstant}
 
 var faultKinds = []string{FaultSpot, FaultAZ, FaultClock, FaultRedisOutage, FaultRedisFailover, FaultNodeCrash}
 
@@ -600,6 +633,7 @@ func (c *Config) Validate() error {
 		bad("network", "request_bytes and response_bytes must be >= 0, got %d and %d", nw.RequestBytes, nw.ResponseBytes)
 	}
 	durPos("load_balancer.health_interval", c.LB.HealthInterval)
+	durNonneg("load_balancer.health_timeout", c.LB.HealthTimeout)
 	if c.LB.UnhealthyThreshold < 1 || c.LB.HealthyThreshold < 1 {
 		bad("load_balancer", "unhealthy_threshold and healthy_threshold must be >= 1, got %d and %d", c.LB.UnhealthyThreshold, c.LB.HealthyThreshold)
 	}
@@ -713,7 +747,13 @@ func (c *Config) Validate() error {
 		if g.Rate > 1e8 {
 			bad(path+".rate", "must be <= 1e8 per second, got %v", g.Rate)
 		}
-		oneOf(path+".arrival", g.Arrival, "poisson", "mmpp", "pareto-onoff")
+		oneOf(path+".arrival", g.Arrival, ArrivalKinds...)
+		if g.Arrival == ArrivalConstant && tf.Diurnal.Amplitude != 0 {
+			bad(path+".arrival", "constant does not combine with diurnal modulation: traffic.diurnal.amplitude must be 0, got %v", tf.Diurnal.Amplitude)
+		}
+		if g.Stagger && g.Arrival != ArrivalConstant {
+			bad(path+".stagger", "applies to arrival constant only, got true with arrival %q", g.Arrival)
+		}
 		if g.BurstFactor < 1 || math.IsNaN(g.BurstFactor) || g.BurstFactor > 1e4 {
 			bad(path+".burst_factor", "must be in [1, 10000], got %v", g.BurstFactor)
 		}

@@ -30,6 +30,9 @@ const (
 	evRelease
 	evTrace
 	evTick
+	evConstant
+	evHealthDone
+	evZoneHealthDone
 )
 
 const never = math.MaxInt64
@@ -100,6 +103,9 @@ type group struct {
 	epoch int64
 	// MMPP state rates per ns
 	lowRate, highRate, onRate float64
+	// constant arrivals: each key's rate in requests per 1e9 s (0: the key
+	// never sends), indexed by key - keyBase
+	nanoRate []int64
 }
 
 // routeRT is a route at run time.
@@ -317,12 +323,14 @@ func newModel(cfg *Config) (*model, error) {
 		gr.routes = ra
 		perNS := g.Rate / 1e9
 		switch g.Arrival {
-		case "mmpp":
+		case ArrivalMMPP:
 			ph := float64(g.HighTime) / float64(g.HighTime+g.LowTime)
 			gr.lowRate = perNS / ((1 - ph) + g.BurstFactor*ph)
 			gr.highRate = gr.lowRate * g.BurstFactor
-		case "pareto-onoff":
+		case ArrivalParetoOnOff:
 			gr.onRate = perNS * float64(g.OnTime+g.OffTime) / float64(g.OnTime)
+		case ArrivalConstant:
+			gr.nanoRate = constantRates(g.Rate, w)
 		}
 		for k := 0; k < g.Keys; k++ {
 			m.keyTier = append(m.keyTier, int16(ti))
@@ -356,6 +364,20 @@ func newModel(cfg *Config) (*model, error) {
 		m.setupTopology(nkeys)
 	}
 	return m, nil
+}
+
+// constantRates splits a group's rate (per second) over its keys by their
+// Zipf weights w, each in requests per 1e9 seconds, rounded.
+func constantRates(rate float64, w []float64) []int64 {
+	var sum float64
+	for _, x := range w {
+		sum += x
+	}
+	out := make([]int64, len(w))
+	for i, x := range w {
+		out[i] = int64(math.Round(rate * x / sum * 1e9))
+	}
+	return out
 }
 
 // refOf returns the reference's copy of a plan: the same policies on the

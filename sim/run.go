@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"tollgate/sim/kernel"
 	"tollgate/sim/summary"
@@ -104,10 +105,16 @@ func (m *model) handle(ev kernel.Event) {
 		m.request(ev.At, ev.Obj, int(ev.Arg&0xffffffff), int(ev.Arg>>32))
 	case evSwitch:
 		m.onSwitch(ev)
+	case evConstant:
+		m.onConstant(ev)
 	case evHealth:
 		m.onHealth(ev)
+	case evHealthDone:
+		m.healthResult(ev.Obj, ev.At, ev.Arg == 1)
 	case evZoneHealth:
 		m.onZoneHealth(ev)
+	case evZoneHealthDone:
+		m.zoneHealthResult(ev.Obj, ev.At, ev.Arg == 1)
 	case evNotice:
 		m.onNotice(ev)
 	case evLaunch:
@@ -129,13 +136,16 @@ func (m *model) startGroup(g *group) {
 		return
 	}
 	switch g.cfg.Arrival {
-	case "poisson":
+	case ArrivalConstant:
+		m.startConstant(g)
+		return
+	case ArrivalPoisson:
 		g.rate = g.cfg.Rate / 1e9
-	case "mmpp":
+	case ArrivalMMPP:
 		ph := float64(g.cfg.HighTime) / float64(g.cfg.HighTime+g.cfg.LowTime)
 		g.high = g.rng.Float64() < ph
 		m.enterState(g, 0)
-	case "pareto-onoff":
+	case ArrivalParetoOnOff:
 		g.on = true
 		m.enterState(g, 0)
 	}
@@ -147,7 +157,7 @@ func (m *model) startGroup(g *group) {
 func (m *model) enterState(g *group, t int64) {
 	var d float64
 	switch g.cfg.Arrival {
-	case "mmpp":
+	case ArrivalMMPP:
 		if g.high {
 			g.rate = g.highRate
 			d = g.rng.ExpFloat64() * float64(g.cfg.HighTime)
@@ -155,7 +165,7 @@ func (m *model) enterState(g *group, t int64) {
 			g.rate = g.lowRate
 			d = g.rng.ExpFloat64() * float64(g.cfg.LowTime)
 		}
-	case "pareto-onoff":
+	case ArrivalParetoOnOff:
 		mean := float64(g.cfg.OffTime)
 		g.rate = 0
 		if g.on {
@@ -222,13 +232,118 @@ func (m *model) onArrival(ev kernel.Event) {
 	m.request(t, key, ri, 0)
 }
 
+// constantNum is the numerator of a constant inter-arrival: 1e9 ns per
+// second times the 1e9 of a rate in requests per 1e9 seconds.
+const constantNum = int64(1e18)
+
+// startConstant schedules the first arrival of every key of a constant
+// group: at 0, or at a phase in [0, 1/rate) drawn from the group's own
+// "phase/<group>" stream when the group staggers.
+func (m *model) startConstant(g *group) {
+	var ph *rand.Rand
+	if g.cfg.Stagger {
+		ph = kernel.Stream(m.cfg.Seed, "phase/"+g.cfg.Name)
+	}
+	for i, r := range g.nanoRate {
+		if r <= 0 {
+			continue
+		}
+		var at int64
+		if ph != nil {
+			at = ph.Int64N(max(constantNum/r, 1))
+		}
+		if at < m.end {
+			m.k.Schedule(at, evConstant, g.keyBase+int32(i), 0)
+		}
+	}
+}
+
+// onConstant sends one request of a constant-rate key and schedules its
+// next: the inter-arrival is constantNum/r ns, and the remainder, carried
+// in the event's Arg (0 <= Arg < r), adds a nanosecond whenever it reaches
+// r, so the k-th arrival after the first is exactly floor(k*1e18/r) ns
+// later (Bresenham).
+func (m *model) onConstant(ev kernel.Event) {
+	key := ev.Obj
+	g := m.groups[m.keyGroup[key]]
+	r := g.nanoRate[key-g.keyBase]
+	step, acc := constantNum/r, ev.Arg+constantNum%r
+	if acc >= r {
+		step, acc = step+1, acc-r
+	}
+	if next := ev.At + step; next < m.end {
+		m.k.Schedule(next, evConstant, key, acc)
+	}
+	ri := g.routeIDs[0]
+	if len(g.routeIDs) > 1 {
+		ri = g.routeIDs[g.routes.Sample(g.rng)]
+	}
+	m.request(ev.At, key, ri, 0)
+}
+
+// onHealth starts a health check of a node. Without a timeout the check
+// concludes at once; with one it concludes when the answer arrives or the
+// timeout expires, whichever is first.
 func (m *model) onHealth(ev kernel.Event) {
 	n := m.nodes[ev.Obj]
 	if n.retired {
 		return
 	}
 	t := ev.At
-	pass := !n.down.contains(t) && !n.draining
+	to := int64(m.cfg.LB.HealthTimeout)
+	if to == 0 {
+		m.healthResult(ev.Obj, t, !n.down.contains(t) && !n.draining)
+		return
+	}
+	at, pass := m.checkNode(n, t, to)
+	m.k.Schedule(at, evHealthDone, ev.Obj, boolBit(pass))
+}
+
+// checkNode returns when a check started at t with timeout to concludes and
+// whether it passes. The check travels network.intra_zone each way without
+// jitter (it draws nothing, so it shifts no stream); at the node it waits
+// for the first free worker like a request, but takes no service time. An
+// unreachable node never answers; a draining one, or one whose queue is
+// full, answers 503 at once.
+func (m *model) checkNode(n *node, t, to int64) (int64, bool) {
+	hop := int64(m.cfg.Network.IntraZone)
+	tN := t + hop
+	if n.down.contains(tN) {
+		return t + to, false
+	}
+	if n.draining {
+		return min(t+2*hop, t+to), false
+	}
+	first := n.free[0]
+	for _, f := range n.free[1:] {
+		first = min(first, f)
+	}
+	wait := max(first-tN, 0)
+	if wait > 0 {
+		queued := 0
+		for i := 0; i < n.wLen; i++ {
+			j := n.wHead + i
+			if j >= len(n.waiting) {
+				j -= len(n.waiting)
+			}
+			if n.waiting[j] > tN {
+				queued++
+			}
+		}
+		if queued >= m.cfg.Topology.QueueLimit {
+			return min(t+2*hop, t+to), false
+		}
+	}
+	if d := 2*hop + wait; d <= to {
+		return t + d, true
+	}
+	return t + to, false
+}
+
+// healthResult applies a check of node obj that concluded at t, and starts
+// the next one HealthInterval later.
+func (m *model) healthResult(obj int32, t int64, pass bool) {
+	n := m.nodes[obj]
 	changed := false
 	if pass {
 		n.okRun++
@@ -250,15 +365,36 @@ func (m *model) onHealth(ev kernel.Event) {
 		m.rebuildLB()
 	}
 	if !n.retired {
-		m.k.Schedule(t+int64(m.cfg.LB.HealthInterval), evHealth, ev.Obj, 0)
+		m.k.Schedule(t+int64(m.cfg.LB.HealthInterval), evHealth, obj, 0)
 	}
 }
 
+// onZoneHealth starts a check of a zone's load-balancer endpoint (the DNS
+// view). With a timeout, a zone that is down fails when the timeout
+// expires and one that is up passes after the intra-zone round trip.
 func (m *model) onZoneHealth(ev kernel.Event) {
-	z := int(ev.Obj)
 	t := ev.At
+	up := !m.zoneDn[ev.Obj].contains(t)
+	to := int64(m.cfg.LB.HealthTimeout)
+	if to == 0 {
+		m.zoneHealthResult(ev.Obj, t, up)
+		return
+	}
+	at := t + to
+	if rtt := 2 * int64(m.cfg.Network.IntraZone); up && rtt <= to {
+		at = t + rtt
+	} else {
+		up = false
+	}
+	m.k.Schedule(at, evZoneHealthDone, ev.Obj, boolBit(up))
+}
+
+// zoneHealthResult applies a zone check that concluded at t and starts the
+// next one HealthInterval later.
+func (m *model) zoneHealthResult(obj int32, t int64, up bool) {
+	z := int(obj)
 	changed := false
-	if !m.zoneDn[z].contains(t) {
+	if up {
 		m.zoneOK[z]++
 		m.zoneBad[z] = 0
 		if !m.zoneLB[z] && m.zoneOK[z] >= m.cfg.LB.HealthyThreshold {
@@ -274,7 +410,7 @@ func (m *model) onZoneHealth(ev kernel.Event) {
 	if changed {
 		m.rebuildLB()
 	}
-	m.k.Schedule(t+int64(m.cfg.LB.HealthInterval), evZoneHealth, ev.Obj, 0)
+	m.k.Schedule(t+int64(m.cfg.LB.HealthInterval), evZoneHealth, obj, 0)
 }
 
 // onNotice handles a spot interruption notice: the node drains (if it acts

@@ -487,9 +487,6 @@ func TestSharedBudget(t *testing.T) {
 	t.Logf("FIGURE shared-budget: overall %s", run.All())
 }
 
-// predictSeeds is how many seeds the prediction averages.
-const predictSeeds = 16
-
 // TestSimulatorVsReality runs the zone-outage and spot-loss topologies and
 // traffic in the simulator, calibrated with the service times each real run
 // measured (the upstream's per route, the gateway's own, the client's
@@ -534,7 +531,7 @@ func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []ledger.Recor
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := PredictMean(cfg, predictSeeds)
+	p, err := Predict1(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,8 +542,8 @@ func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []ledger.Recor
 		{Name: "p99 latency (ms)", Measured: all.P99MS, Predicted: p.P99MS},
 		{Name: "failed requests", Measured: float64(w.Failed), Predicted: p.Errors},
 	}
-	t.Logf("prediction over %d seeds: 429 rate [%.4f, %.4f], error window [%.3f, %.3f]s, p99 [%.1f, %.1f]ms",
-		p.Seeds, p.Rate429Min, p.Rate429Max, p.ErrorWindowMin, p.ErrorWindowMax, p.P99Min, p.P99Max)
+	t.Logf("prediction (seed %d, constant-rate clients, the balancer's check timeout): 429 rate %.4f, error window %.3fs, p99 %.1fms",
+		cfg.Seed, p.Rate429, p.ErrorWindowS, p.P99MS)
 	for i := range cmp {
 		c := &cmp[i]
 		c.Ratio = Ratio(c.Measured, c.Predicted)
