@@ -63,6 +63,56 @@ func TestRedisTwoNodesShareOneBudget(t *testing.T) {
 	}
 }
 
+// TestRedisLeasesShareOneBudget: two nodes lease batches of 3 tokens from one
+// redis-server (burst 10, no refill to speak of). Leased tokens leave the
+// shared budget when taken, so the nodes together still admit exactly 10, and
+// the requests answered from a lease make no store call.
+func TestRedisLeasesShareOneBudget(t *testing.T) {
+	rs := testredis.Start(t)
+	up := newUpstream(t)
+	cfg := basicConfig(up.URL, fmt.Sprintf(`store:
+  kind: redis
+  redis: {addr: %s, timeout: 5s}
+  lease: {batch: 3, ttl: 10m}
+`, rs.Addr))
+	a, b := startGW(t, cfg), startGW(t, cfg)
+	send := func(g *gw, n int) (ok, refused int) {
+		for i := 0; i < n; i++ {
+			switch r := do(t, "GET", g.url+"/v1/x", nil, key("demo-key")); r.status {
+			case 200:
+				ok++
+			case 429:
+				refused++
+			default:
+				t.Fatalf("status %d: %s", r.status, r.raw)
+			}
+		}
+		return ok, refused
+	}
+	// A: batch (10 -> 7), 2 local, batch (7 -> 4), 1 local; A holds 1 token.
+	if ok, no := send(a, 5); ok != 5 || no != 0 {
+		t.Fatalf("node A: %d admitted, %d refused; want 5, 0", ok, no)
+	}
+	// B: batch (4 -> 1), 2 local, a batch of 3 refused so 1 token alone, then
+	// the store is empty.
+	if ok, no := send(b, 10); ok != 4 || no != 6 {
+		t.Fatalf("node B: %d admitted, %d refused; want 4, 6", ok, no)
+	}
+	// A spends the token it still holds, then is refused like B.
+	if ok, no := send(a, 2); ok != 1 || no != 1 {
+		t.Fatalf("node A again: %d admitted, %d refused; want 1, 1", ok, no)
+	}
+	if la, lb := a.metric("gatewayd_lease_local_admissions"), b.metric("gatewayd_lease_local_admissions"); la != 4 || lb != 2 {
+		t.Errorf("local admissions A %v, B %v; want 4 and 2", la, lb)
+	}
+	if ca := a.metric("gatewayd_lease_store_calls"); ca != 4 {
+		t.Errorf("node A store calls %v, want 4 (two batches; then a refused batch and a refused single)", ca)
+	}
+	if na, nb := len(a.stop()), len(b.stop()); na+nb != 17 {
+		t.Errorf("ledgers hold %d + %d records, want 17", na, nb)
+	}
+}
+
 func TestRedisKilledFailOpenAndClosed(t *testing.T) {
 	rs := testredis.Start(t)
 	up := newUpstream(t)

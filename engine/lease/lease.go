@@ -145,6 +145,23 @@ func (l *Leaser) apply(ctx context.Context, op engine.Op) (engine.Result, error)
 	return l.store.Apply(ctx, op)
 }
 
+// planCeiling is the most one Acquire of the plan can ever take: the
+// smallest capacity among its policies (for ptb-cwd, its refill ceiling). A
+// batch above it would always be refused and cost a second call per lease.
+func planCeiling(pl *engine.Plan) int64 {
+	c := int64(math.MaxInt64)
+	for _, p := range pl.Policies {
+		if p == nil {
+			continue
+		}
+		c = min(c, p.CapMilli)
+		if p.Algorithm == engine.PTBCWD && p.CeilNano > 0 {
+			c = min(c, p.CeilNano/(engine.NanoPerToken/engine.MilliPerToken))
+		}
+	}
+	return max(1, c)
+}
+
 // sweepEvery is how many lease lookups pass between sweeps of expired leases.
 const sweepEvery = 4096
 
@@ -193,7 +210,7 @@ func (l *Leaser) Acquire(ctx context.Context, op engine.Op) (engine.Result, erro
 		return ls.local(op), nil
 	}
 	ls.tokens, ls.expires = 0, 0
-	take := max(l.batch, op.Cost)
+	take := max(min(l.batch, planCeiling(op.Plan)), op.Cost)
 	bop := op
 	bop.Cost = take
 	res, err := l.apply(ctx, bop)

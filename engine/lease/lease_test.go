@@ -284,3 +284,33 @@ func TestConcurrentLeaser(t *testing.T) {
 		t.Fatalf("admitted %d, want exactly the capacity 100", admitted.Load())
 	}
 }
+
+// TestBatchClampedToCapacity: a batch larger than the plan's smallest capacity
+// (here a burst of 5 under a batch of 50) would always be refused whole and
+// cost a second store call per lease; the leaser takes the capacity instead.
+func TestBatchClampedToCapacity(t *testing.T) {
+	pl := bucket(t, 5, 1000)
+	store := memstore.New(memstore.Options{})
+	l := New(store, Options{Batch: 50, TTL: time.Second})
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		r, err := l.Acquire(ctx, engine.Op{Kind: engine.Acquire, Key: "k", Plan: pl, Cost: 1000, Now: t0})
+		if err != nil || !r.Allowed {
+			t.Fatalf("request %d: %+v %v", i, r.Decision, err)
+		}
+	}
+	if l.StoreCalls() != 1 || l.LocalHits() != 4 {
+		t.Fatalf("store calls %d local hits %d, want 1 and 4 (one batch of the whole burst)", l.StoreCalls(), l.LocalHits())
+	}
+	if r, _ := l.Acquire(ctx, engine.Op{Kind: engine.Acquire, Key: "k", Plan: pl, Cost: 1000, Now: t0}); r.Allowed {
+		t.Fatal("a sixth request in the same instant was admitted past a burst of 5")
+	}
+	// ptb-cwd: the refill ceiling (half the capacity) bounds the batch.
+	p, err := engine.Compile(engine.Limit{Name: "c", Algorithm: engine.PTBCWD, Capacity: 10, Rate: 1000, RefillCap: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := planCeiling(engine.NewPlan(p)); got != 5000 {
+		t.Fatalf("ptb-cwd ceiling %d millitokens, want 5000", got)
+	}
+}

@@ -106,6 +106,26 @@ type Store struct {
 	// Breaker opens after consecutive store failures so a dead store costs no
 	// more round trips until the cool-down has passed.
 	Breaker Breaker `yaml:"breaker"`
+	// Lease lets a node take tokens from Redis in batches and spend them
+	// locally (engine/lease); off by default.
+	Lease Lease `yaml:"lease"`
+}
+
+// Lease configures local leases over the redis store: one store call takes
+// Batch tokens (at most the tier's smallest capacity) for the key, and the
+// node admits from them without a round trip until they run out or TTL
+// passes. Tokens are taken out of the shared budget when leased, so nodes
+// together never admit more than the store would have; a lease's leftover
+// tokens are lost when it expires, so leases only make a limit stricter over
+// time. Over any window, admissions can exceed the bucket's bound by at most
+// nodes x Batch (tokens leased before the window and spent in it). A node
+// keeps spending its leases while Redis is down, for up to TTL.
+type Lease struct {
+	// Batch is how many tokens one store call takes; 0 (default) turns
+	// leases off, so every request is decided by Redis.
+	Batch float64 `yaml:"batch"`
+	// TTL is how long a lease may be spent (default 1s when Batch > 0).
+	TTL Duration `yaml:"ttl"`
 }
 
 // Redis is a Redis server.
@@ -127,6 +147,10 @@ type Redis struct {
 	// Clock is "server" (default: Redis TIME, immune to node clock skew) or
 	// "client" (the node's clock; exists to reproduce the skew bug).
 	Clock string `yaml:"clock"`
+	// DisableCoalescing sends every store call on its own round trip instead
+	// of sharing one pipelined round trip among the calls that arrive while
+	// another is in flight (the default).
+	DisableCoalescing bool `yaml:"disable_coalescing"`
 }
 
 // Breaker configures the store circuit breaker.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tollgate/engine"
 )
 
 const minimal = `
@@ -161,4 +163,34 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted config fails validation after defaults: %v", err)
 		}
 	})
+}
+
+func TestLeaseConfig(t *testing.T) {
+	if maxLeaseBatch != engine.MaxCapacity {
+		t.Fatalf("maxLeaseBatch %d, engine.MaxCapacity %d", maxLeaseBatch, engine.MaxCapacity)
+	}
+	redisStore := "store:\n  kind: redis\n  redis: {addr: 127.0.0.1:6379}\n"
+	c, err := Parse([]byte(minimal + redisStore + "  lease: {batch: 20}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.Lease.Batch != 20 || c.Store.Lease.TTL.D() != time.Second {
+		t.Errorf("lease %+v, want batch 20 and the 1s default TTL", c.Store.Lease)
+	}
+	if c, err := Parse([]byte(minimal + redisStore)); err != nil || c.Store.Lease.Batch != 0 || c.Store.Lease.TTL != 0 {
+		t.Errorf("leases must be off by default: %+v %v", c.Store.Lease, err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{redisStore + "  lease: {batch: -1}\n", "store.lease.batch: must be in [0, 1000000], got -1"},
+		{redisStore + "  lease: {batch: .nan}\n", "store.lease.batch: must be in [0, 1000000], got NaN"},
+		{redisStore + "  lease: {batch: 2000000}\n", "store.lease.batch: must be in [0, 1000000], got 2e+06"},
+		{redisStore + "  lease: {ttl: 1s}\n", "store.lease.ttl: set without store.lease.batch"},
+		{redisStore + "  lease: {batch: 5, ttl: -1s}\n", "store.lease.ttl: must be > 0, got -1s"},
+		{"store:\n  kind: memory\n  lease: {batch: 5}\n", "store.lease.batch: leases need store.kind redis (the memory store is already local), got 5"},
+	} {
+		_, err := Parse([]byte(minimal + tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want an error containing %q", tc.yaml, err, tc.want)
+		}
+	}
 }

@@ -20,6 +20,7 @@ const (
 	DefaultUpstreamTimeout = 29 * time.Second
 	DefaultMaxInFlight     = 4096
 	DefaultStoreKind       = "memory"
+	DefaultLeaseTTL        = time.Second
 	DefaultRedisPrefix     = "tg"
 	DefaultRedisTimeout    = 100 * time.Millisecond
 	DefaultRedisPoolSize   = 64
@@ -114,6 +115,9 @@ func (c *Config) ApplyDefaults() {
 	setS(&r.Clock, DefaultRedisClock)
 	setI(&c.Store.Breaker.Failures, DefaultBreakerFailures)
 	setD(&c.Store.Breaker.Cooldown, DefaultBreakerCooldown)
+	if c.Store.Lease.Batch > 0 {
+		setD(&c.Store.Lease.TTL, DefaultLeaseTTL)
+	}
 
 	setS(&c.Auth.APIKeys.Header, DefaultAPIKeyHeader)
 	for i := range c.Auth.APIKeys.Keys {

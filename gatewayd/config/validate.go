@@ -123,6 +123,19 @@ func (c *Config) Validate() error {
 	if c.Store.Breaker.Cooldown <= 0 {
 		p.add("store.breaker.cooldown", "must be > 0, got %v", c.Store.Breaker.Cooldown.D())
 	}
+	if ls := c.Store.Lease; ls.Batch != 0 || ls.TTL != 0 {
+		switch {
+		case math.IsNaN(ls.Batch) || ls.Batch < 0 || ls.Batch > maxLeaseBatch:
+			p.add("store.lease.batch", "must be in [0, %d], got %v", maxLeaseBatch, ls.Batch)
+		case ls.Batch == 0:
+			p.add("store.lease.ttl", "set without store.lease.batch (leases are off)")
+		case c.Store.Kind != "redis":
+			p.add("store.lease.batch", "leases need store.kind redis (the %s store is already local), got %v", c.Store.Kind, ls.Batch)
+		}
+		if ls.TTL < 0 {
+			p.add("store.lease.ttl", "must be > 0, got %v", ls.TTL.D())
+		}
+	}
 
 	tiers := map[string]bool{}
 	for i, t := range c.Tiers {
@@ -388,3 +401,7 @@ func (c *Config) Tier(name string) (Tier, bool) {
 	}
 	return Tier{}, false
 }
+
+// maxLeaseBatch is the engine's largest capacity in tokens (engine.MaxCapacity):
+// no batch above it could ever be granted.
+const maxLeaseBatch = 1_000_000

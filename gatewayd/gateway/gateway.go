@@ -83,7 +83,21 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		"gatewayd_store_breaker_open": func() float64 {
 			return boolF(g.rt.Load().backend.lim.Breaker().State() != "closed")
 		},
+		"gatewayd_lease_local_admissions": func() float64 {
+			if l := g.rt.Load().backend.leaser; l != nil {
+				return float64(l.LocalHits())
+			}
+			return 0
+		},
+		"gatewayd_lease_store_calls": func() float64 {
+			if l := g.rt.Load().backend.leaser; l != nil {
+				return float64(l.StoreCalls())
+			}
+			return 0
+		},
 	}, map[string]string{
+		"gatewayd_lease_local_admissions": "Requests admitted from a local lease without a store call (cumulative, current store; 0 with leases off).",
+		"gatewayd_lease_store_calls":      "Store calls made by the lease layer (cumulative, current store; 0 with leases off).",
 		"gatewayd_ready":                  "1 while /readyz answers 200.",
 		"gatewayd_ledger_records_written": "Ledger records durable in files (fsynced).",
 		"gatewayd_ledger_records_dropped": "Ledger records appended after close (should stay 0).",

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tollgate/engine"
+	"tollgate/engine/lease"
 	"tollgate/engine/limiter"
 	"tollgate/engine/memstore"
 	"tollgate/engine/pricing"
@@ -71,6 +72,8 @@ type backend struct {
 	store engine.Store
 	lim   *limiter.Limiter
 	rdb   *redis.Client // nil for memory
+	// leaser is set when store.lease is on.
+	leaser *lease.Leaser
 }
 
 func (b *backend) close() {
@@ -107,8 +110,15 @@ func newBackend(c config.Store) (*backend, error) {
 			_ = b.rdb.Close()
 			return nil, fmt.Errorf("store.redis: %w", err)
 		}
-		// Concurrent calls share round trips (see batcher).
-		b.store = newBatcher(s, t)
+		b.store = s
+		if !c.Redis.DisableCoalescing {
+			// Concurrent calls share round trips (see batcher).
+			b.store = newBatcher(s, t)
+		}
+		if c.Lease.Batch > 0 {
+			b.leaser = lease.New(b.store, lease.Options{Batch: c.Lease.Batch, TTL: c.Lease.TTL.D()})
+			b.store = b.leaser
+		}
 		// One timeout for the whole store call, pool wait included.
 		lopts.Timeout = t
 	default:
