@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"tollgate/gatewayd/certs"
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/gateway"
 	"tollgate/gatewayd/park"
@@ -116,6 +118,11 @@ func load(o *options) (*config.Config, error) {
 	if err := gateway.Check(cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", o.config, err)
 	}
+	if cfg.Server.TLS.Enabled() {
+		if _, err := certs.Load(cfg.Server.TLS, time.Now()); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.config, err)
+		}
+	}
 	if o.listen != "" || o.adminListen != "" {
 		if o.listen != "" {
 			cfg.Listen = o.listen
@@ -182,14 +189,33 @@ func serve(o *options, cfg *config.Config, log *slog.Logger) int {
 		_ = g.Close()
 		return 1
 	}
-	if !s.DisableParking {
+	var tlsCerts *certs.Holder
+	if s.TLS.Enabled() {
+		if tlsCerts, err = certs.New(s.TLS); err != nil {
+			log.Error("tls failed", "err", err)
+			_ = ln.Close()
+			_ = aln.Close()
+			_ = g.Close()
+			return 1
+		}
+		srv.TLSConfig = tlsCerts.TLSConfig()
+		if !s.DisableParking {
+			log.Info("connection parking is off with TLS")
+		}
+	} else if !s.DisableParking {
 		ln = park.Wrap(ln, s.IdleTimeout.D())
 		srv.ConnState = park.ConnState
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsCerts != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	go func() { errc <- admin.Serve(aln) }()
-	log.Info("gatewayd started", "listen", ln.Addr().String(), "admin", aln.Addr().String(),
+	log.Info("gatewayd started", "listen", ln.Addr().String(), "tls", tlsCerts != nil, "admin", aln.Addr().String(),
 		"store", cfg.Store.Kind, "routes", len(cfg.Routes), "tiers", len(cfg.Tiers), "config", o.config, "pid", os.Getpid())
 
 	for {
@@ -200,7 +226,7 @@ func serve(o *options, cfg *config.Config, log *slog.Logger) int {
 			return 1
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(o, g, log)
+				reload(o, g, tlsCerts, log)
 				continue
 			}
 			return shutdown(g, srv, admin, log, sig)
@@ -209,17 +235,38 @@ func serve(o *options, cfg *config.Config, log *slog.Logger) int {
 }
 
 // reload re-reads the config file; an invalid one is refused and logged.
-func reload(o *options, g *gateway.Gateway, log *slog.Logger) {
+// A TLS listener re-reads its certificate and key (a renewed certificate is
+// served from the next handshake); turning TLS on or off needs a restart.
+func reload(o *options, g *gateway.Gateway, tlsCerts *certs.Holder, log *slog.Logger) {
 	cfg, err := load(o)
 	if err != nil {
 		log.Error("reload refused: invalid config; keeping the running one", "config", o.config, "err", err)
 		g.ReloadRefused()
 		return
 	}
+	var tlsNote string
+	var pair *tls.Certificate
+	switch on := cfg.Server.TLS.Enabled(); {
+	case on && tlsCerts != nil:
+		// load checked the pair; a file that changed since is caught here.
+		if pair, err = certs.Load(cfg.Server.TLS, time.Now()); err != nil {
+			log.Error("reload refused: certificate; keeping the running config", "config", o.config, "err", err)
+			g.ReloadRefused()
+			return
+		}
+	case on != (tlsCerts != nil):
+		tlsNote = "server.tls turned on or off; that takes effect on restart"
+	}
 	notes, err := g.Reload(cfg)
 	if err != nil {
 		log.Error("reload refused; keeping the running config", "config", o.config, "err", err)
 		return
+	}
+	if pair != nil {
+		tlsCerts.Set(pair)
+	}
+	if tlsNote != "" {
+		notes = append(notes, tlsNote)
 	}
 	for _, n := range notes {
 		log.Warn("reload: " + n)

@@ -95,7 +95,26 @@ type Server struct {
 	// MaxInFlight is the node's in-flight request limit; beyond it requests
 	// get a fast 503 (default 4096).
 	MaxInFlight int `yaml:"max_in_flight"`
+	// TLS, when its files are set, terminates TLS (HTTP/1.1 and HTTP/2) on
+	// the proxy listener.
+	TLS TLS `yaml:"tls"`
 }
+
+// TLS configures TLS termination. The certificate and key are PEM files; a
+// SIGHUP re-reads them, so a renewed certificate is served without a restart
+// (a pair that does not load refuses the whole reload). Connection parking is
+// off with TLS: a TLS connection's state lives in the process.
+type TLS struct {
+	// CertFile is the certificate chain (leaf first), PEM.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the certificate's private key, PEM.
+	KeyFile string `yaml:"key_file"`
+	// MinVersion is "1.2" (default) or "1.3".
+	MinVersion string `yaml:"min_version"`
+}
+
+// Enabled reports whether TLS termination is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Store chooses the rate-limit store.
 type Store struct {

@@ -194,3 +194,24 @@ func TestLeaseConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestTLSConfig(t *testing.T) {
+	c, err := Parse([]byte(minimal + "server:\n  tls: {cert_file: /c.pem, key_file: /k.pem}\n"))
+	if err != nil || !c.Server.TLS.Enabled() {
+		t.Fatalf("tls: %+v %v", c.Server.TLS, err)
+	}
+	if c, err := Parse([]byte(minimal)); err != nil || c.Server.TLS.Enabled() {
+		t.Errorf("TLS must be off by default: %+v %v", c.Server.TLS, err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"  tls: {cert_file: /c.pem}\n", "server.tls.key_file: required when server.tls is set"},
+		{"  tls: {key_file: /k.pem}\n", "server.tls.cert_file: required when server.tls is set"},
+		{"  tls: {min_version: \"1.3\"}\n", "server.tls.cert_file: required"},
+		{"  tls: {cert_file: /c.pem, key_file: /k.pem, min_version: \"1.0\"}\n", `server.tls.min_version: must be 1.2 or 1.3, got "1.0"`},
+	} {
+		_, err := Parse([]byte(minimal + "server:\n" + tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want an error containing %q", tc.yaml, err, tc.want)
+		}
+	}
+}

@@ -89,6 +89,17 @@ func (c *Config) Validate() error {
 	if s.MaxInFlight < 1 {
 		p.add("server.max_in_flight", "must be >= 1, got %d", s.MaxInFlight)
 	}
+	if t := s.TLS; t.Enabled() || t.MinVersion != "" {
+		if t.CertFile == "" {
+			p.add("server.tls.cert_file", "required when server.tls is set")
+		}
+		if t.KeyFile == "" {
+			p.add("server.tls.key_file", "required when server.tls is set")
+		}
+		if t.MinVersion != "" && t.MinVersion != "1.2" && t.MinVersion != "1.3" {
+			p.add("server.tls.min_version", "must be 1.2 or 1.3, got %q", t.MinVersion)
+		}
+	}
 
 	switch c.Store.Kind {
 	case "memory":
