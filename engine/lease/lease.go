@@ -229,6 +229,29 @@ func (l *Leaser) Acquire(ctx context.Context, op engine.Op) (engine.Result, erro
 	return res, nil
 }
 
+// TryLocal answers an Acquire from the key's live lease when it covers the
+// cost, without calling the store; ok is false (and nothing changes)
+// otherwise. limiter.Limiter uses it while its breaker is open.
+func (l *Leaser) TryLocal(op engine.Op) (engine.Result, bool) {
+	if op.Kind != engine.Acquire || op.Plan == nil || op.Cost < 0 || hasConcurrency(op.Plan) {
+		return engine.Result{}, false
+	}
+	l.mu.Lock()
+	ls, ok := l.leases[leaseKey{op.Key, op.Plan}]
+	l.mu.Unlock()
+	if !ok {
+		return engine.Result{}, false
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.expires <= op.Now || ls.tokens < op.Cost {
+		return engine.Result{}, false
+	}
+	ls.tokens -= op.Cost
+	l.localHits.Add(1)
+	return ls.local(op), true
+}
+
 // local builds the result of an Acquire answered from the lease: the last
 // store result with this request's charge, and the lease's leftover added to
 // what remains.

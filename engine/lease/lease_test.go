@@ -314,3 +314,43 @@ func TestBatchClampedToCapacity(t *testing.T) {
 		t.Fatalf("ptb-cwd ceiling %d millitokens, want 5000", got)
 	}
 }
+
+// TestTryLocal answers only from a live lease that covers the cost, and never
+// calls the store.
+func TestTryLocal(t *testing.T) {
+	pl := bucket(t, 100, 1)
+	store := memstore.New(memstore.Options{})
+	l := New(store, Options{Batch: 3, TTL: time.Second})
+	op := engine.Op{Kind: engine.Acquire, Key: "k", Plan: pl, Cost: 1000, Now: t0}
+	if _, ok := l.TryLocal(op); ok {
+		t.Fatal("no lease yet, yet TryLocal answered")
+	}
+	if r, err := l.Acquire(context.Background(), op); err != nil || !r.Allowed {
+		t.Fatal(err)
+	}
+	calls := l.StoreCalls()
+	for i := 0; i < 2; i++ {
+		if r, ok := l.TryLocal(op); !ok || !r.Allowed || r.Charged != 1000 {
+			t.Fatalf("spend %d: %v %+v", i, ok, r.Decision)
+		}
+	}
+	if _, ok := l.TryLocal(op); ok {
+		t.Fatal("the lease is spent, yet TryLocal answered")
+	}
+	if r, err := l.Acquire(context.Background(), op); err != nil || !r.Allowed {
+		t.Fatal(err)
+	}
+	late := op
+	late.Now = t0 + 2_000_000
+	if _, ok := l.TryLocal(late); ok {
+		t.Fatal("the lease expired, yet TryLocal answered")
+	}
+	big := op
+	big.Cost = 5000
+	if _, ok := l.TryLocal(big); ok {
+		t.Fatal("a cost above the lease was answered locally")
+	}
+	if l.StoreCalls() != calls+1 {
+		t.Fatalf("TryLocal called the store: %d calls, want %d", l.StoreCalls(), calls+1)
+	}
+}

@@ -102,12 +102,28 @@ func (l *Limiter) StoreErrors() int64 { return l.storeErrors.Load() }
 // not decide.
 func (l *Limiter) FailClosed() int64 { return l.refused.Load() }
 
+// Local is implemented by stores that can decide some operations without a
+// store round trip (engine/lease's Leaser, from a live lease). While the
+// breaker is open the limiter still offers each operation to it, so tokens a
+// node already holds keep being spent when the shared store is down, as they
+// would be if the breaker had not opened.
+type Local interface {
+	// TryLocal decides op if it can without a round trip; ok is false
+	// otherwise, and then nothing was changed.
+	TryLocal(op engine.Op) (res engine.Result, ok bool)
+}
+
 // call runs one op through the breaker and the timeout, taking now from the
 // clock. Store failures come back wrapping engine.ErrStoreUnavailable.
 func (l *Limiter) call(ctx context.Context, op engine.Op) (engine.Result, error) {
 	now := l.clock.Now()
 	op.Now = engine.Micros(now)
 	if !l.breaker.Allow(now) {
+		if lc, ok := l.store.(Local); ok {
+			if res, ok := lc.TryLocal(op); ok {
+				return res, nil
+			}
+		}
 		return engine.Result{}, ErrBreakerOpen
 	}
 	cctx, cancel := context.WithTimeout(ctx, l.timeout)

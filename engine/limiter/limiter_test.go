@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tollgate/engine"
+	"tollgate/engine/lease"
 	"tollgate/engine/memstore"
 )
 
@@ -291,5 +292,45 @@ func TestBreaker(t *testing.T) {
 	d := NewBreaker(BreakerConfig{})
 	if d.Config().Failures != DefaultFailures || d.Config().Cooldown != DefaultCooldown {
 		t.Fatalf("defaults %+v", d.Config())
+	}
+}
+
+// TestOpenBreakerSpendsLiveLeases: with a Leaser as the store, tokens a node
+// already holds keep being spent while the breaker is open (they were charged
+// to the store when leased); once the lease is spent the failure policy
+// applies, and the store is never called while the breaker is open.
+func TestOpenBreakerSpendsLiveLeases(t *testing.T) {
+	clk := &manualClock{t: start}
+	st := &flakyStore{inner: memstore.New(memstore.Options{})}
+	lz := lease.New(st, lease.Options{Batch: 5, TTL: time.Minute})
+	l := New(lz, clk, Options{Breaker: BreakerConfig{Failures: 3, Cooldown: 10 * time.Second}})
+	pl := plan(t, 100)
+	ctx := context.Background()
+	if out := l.Acquire(ctx, Request{Key: "a", Plan: pl, Cost: 1000}); !out.Allowed || out.Err != nil {
+		t.Fatalf("first request: %+v", out)
+	}
+	st.setDown(true)
+	for i := 0; i < 3; i++ { // key b holds no lease: three failures open the breaker
+		l.Acquire(ctx, Request{Key: "b", Plan: pl, Cost: 1000})
+	}
+	if l.Breaker().State() != StateOpen {
+		t.Fatalf("breaker %s after 3 failures", l.Breaker().State())
+	}
+	calls := st.Calls()
+	for i := 0; i < 4; i++ {
+		out := l.Acquire(ctx, Request{Key: "a", Plan: pl, Cost: 1000})
+		if !out.Allowed || out.Err != nil || out.Unmetered {
+			t.Fatalf("leased request %d with the breaker open: %+v", i, out)
+		}
+	}
+	out := l.Acquire(ctx, Request{Key: "a", Plan: pl, Cost: 1000})
+	if out.Allowed || !errors.Is(out.Err, ErrBreakerOpen) {
+		t.Fatalf("after the lease is spent: %+v, want fail-closed with the breaker open", out)
+	}
+	if st.Calls() != calls {
+		t.Fatalf("store called %d times while the breaker was open", st.Calls()-calls)
+	}
+	if lz.LocalHits() != 4 { // the first request took the batch from the store
+		t.Fatalf("local hits %d, want 4", lz.LocalHits())
 	}
 }
