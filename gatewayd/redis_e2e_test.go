@@ -108,6 +108,11 @@ func TestRedisLeasesShareOneBudget(t *testing.T) {
 	if ca := a.metric("gatewayd_lease_store_calls"); ca != 4 {
 		t.Errorf("node A store calls %v, want 4 (two batches; then a refused batch and a refused single)", ca)
 	}
+	// B: a batch, a refused batch and the admitted single, then one call per
+	// refused request: at its limit a key costs one call per request.
+	if cb := b.metric("gatewayd_lease_store_calls"); cb != 9 {
+		t.Errorf("node B store calls %v, want 9", cb)
+	}
 	if na, nb := len(a.stop()), len(b.stop()); na+nb != 17 {
 		t.Errorf("ledgers hold %d + %d records, want 17", na, nb)
 	}

@@ -63,6 +63,11 @@ type lease struct {
 	tokens  int64 // millitokens left
 	expires int64 // microseconds
 	last    engine.Result
+	// near is set when the store last refused a whole batch: the key is at
+	// its limit, so the next calls ask for the request's own cost only (one
+	// call per request instead of a refused batch and then the request).
+	// It clears when the store again has room for a batch.
+	near bool
 }
 
 // Leaser spends store batches locally. It implements engine.Store and is safe
@@ -191,6 +196,9 @@ func (l *Leaser) get(k leaseKey, now int64) *lease {
 // Acquire decides an operation: an Acquire from the key's lease when it
 // covers the cost, otherwise from the store as described in the package
 // comment. Other kinds, and plans with a concurrency policy, go to the store.
+// Once a batch has been refused, the key's next calls ask for the request's
+// cost alone until the store reports room for a batch again, so a key held at
+// its limit costs one store call per request, not two.
 func (l *Leaser) Acquire(ctx context.Context, op engine.Op) (engine.Result, error) {
 	if op.Kind != engine.Acquire {
 		return l.apply(ctx, op)
@@ -210,7 +218,11 @@ func (l *Leaser) Acquire(ctx context.Context, op engine.Op) (engine.Result, erro
 		return ls.local(op), nil
 	}
 	ls.tokens, ls.expires = 0, 0
-	take := max(min(l.batch, planCeiling(op.Plan)), op.Cost)
+	batch := max(min(l.batch, planCeiling(op.Plan)), op.Cost)
+	take := batch
+	if ls.near {
+		take = op.Cost
+	}
 	bop := op
 	bop.Cost = take
 	res, err := l.apply(ctx, bop)
@@ -218,11 +230,15 @@ func (l *Leaser) Acquire(ctx context.Context, op engine.Op) (engine.Result, erro
 		return res, err
 	}
 	if !res.Allowed && take > op.Cost {
-		// The store cannot give a whole batch (or the batch exceeds some
-		// policy's ceiling); it may still admit the request alone.
+		// The store cannot give a whole batch: the key is near its limit.
+		// It may still admit the request alone.
+		ls.near = true
 		return l.apply(ctx, op)
 	}
 	if res.Allowed {
+		if ls.near && res.Remaining >= batch {
+			ls.near = false // room for a batch again
+		}
 		ls.tokens, ls.expires, ls.last = take-op.Cost, op.Now+l.ttl, res
 		return ls.local(op), nil
 	}

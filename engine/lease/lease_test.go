@@ -354,3 +354,50 @@ func TestTryLocal(t *testing.T) {
 		t.Fatalf("TryLocal called the store: %d calls, want %d", l.StoreCalls(), calls+1)
 	}
 }
+
+// TestNearLimitOneCallPerRequest: once a batch is refused, a key held at its
+// limit costs one store call per request (not a refused batch and then the
+// request), and batches come back once the store has room for one.
+func TestNearLimitOneCallPerRequest(t *testing.T) {
+	pl := bucket(t, 10, 1)
+	store := memstore.New(memstore.Options{})
+	l := New(store, Options{Batch: 4, TTL: time.Minute})
+	ctx := context.Background()
+	acq := func(at int64) engine.Result {
+		r, err := l.Acquire(ctx, engine.Op{Kind: engine.Acquire, Key: "k", Plan: pl, Cost: 1000, Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	admitted := 0
+	for i := 0; i < 10; i++ {
+		if acq(t0).Allowed {
+			admitted++
+		}
+	}
+	if admitted != 10 {
+		t.Fatalf("admitted %d of the burst of 10", admitted)
+	}
+	calls := l.StoreCalls()
+	for i := 0; i < 20; i++ {
+		if acq(t0).Allowed {
+			t.Fatal("admitted past the burst")
+		}
+	}
+	if got := l.StoreCalls() - calls; got != 20 {
+		t.Fatalf("20 refused requests at the limit made %d store calls, want 20", got)
+	}
+	// Ten seconds refill the bucket: one single-cost call sees the room and
+	// the next takes a batch again (3 of the following requests are local).
+	calls, hits := l.StoreCalls(), l.LocalHits()
+	for i := 0; i < 5; i++ {
+		if !acq(t0 + 10_000_000).Allowed {
+			t.Fatalf("request %d after the refill refused", i)
+		}
+	}
+	if l.StoreCalls()-calls != 2 || l.LocalHits()-hits != 3 {
+		t.Fatalf("after the refill: %d store calls and %d local hits for 5 requests, want 2 and 3",
+			l.StoreCalls()-calls, l.LocalHits()-hits)
+	}
+}
