@@ -3,10 +3,12 @@ package testcontainers
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/ledger"
 )
 
@@ -561,3 +563,100 @@ func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []ledger.Recor
 }
 
 func pct(f float64) string { return fmt.Sprintf("%g%%", 100*f) }
+
+// leaseRunLength is the length of the leased-budget run.
+const leaseRunLength = 12 * time.Second
+
+// metricValue is the value of an unlabelled metric in a Prometheus text page.
+func metricValue(t *testing.T, page, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(page, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not on the page", name)
+	return 0
+}
+
+// TestLeasedBudget: the same topology with local leases (store.lease batch
+// 5, TTL 1 s). Each over-limit tenant is admitted no more than burst +
+// rate x time + nodes x batch (the lease term the budget bound allows), the
+// nodes make fewer Redis calls than requests, and the simulator, running the
+// same engine/lease code, predicts the 429 rate within 10% and the Redis calls
+// per request within 20%.
+func TestLeasedBudget(t *testing.T) {
+	spec := DefaultSpec()
+	spec.Lease = config.Lease{Batch: 5, TTL: config.Duration(time.Second)}
+	tp := startTopology(t, spec)
+	d := leaseRunLength
+	run := attack(t, tp, d, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var calls, local float64
+	for _, n := range tp.Nodes {
+		page, err := tp.Metrics(ctx, n)
+		if err != nil {
+			t.Fatalf("metrics of %s: %v", n.Name, err)
+		}
+		calls += metricValue(t, page, "gatewayd_lease_store_calls")
+		local += metricValue(t, page, "gatewayd_lease_local_admissions")
+	}
+	recs := stopAndReadLedger(t, tp)
+	checkLedgerHoldsAdmitted(t, run, recs)
+
+	total := float64(len(run.Samples))
+	perReq := calls / total
+	t.Logf("FIGURE leases: %.0f Redis calls for %.0f requests (%.3f per request), %.0f admitted from leases", calls, total, perReq, local)
+	if local == 0 || calls >= total {
+		t.Errorf("leases saved nothing: %.0f store calls, %.0f local admissions for %.0f requests", calls, local, total)
+	}
+	nodes := float64(len(spec.Zones))
+	checked := 0
+	for _, tn := range spec.Tenants {
+		tier, _ := spec.TierOf(tn.Tier)
+		w := run.Window(0, d+time.Minute, run.Tenant(tn.Name))
+		if tn.Rate <= tier.Rate {
+			continue
+		}
+		checked++
+		span := d + time.Duration(w.MaxMS*float64(time.Millisecond))
+		upper := tier.Burst + tier.Rate*span.Seconds() + nodes*spec.Lease.Batch
+		t.Logf("FIGURE leased-budget %s (%s, offered %.0f/s): admitted %d over %.1fs; bound with leases %.0f (without %.0f)",
+			tn.Name, tn.Tier, tn.Rate, w.Admitted, d.Seconds(), upper, upper-nodes*spec.Lease.Batch)
+		if float64(w.Admitted) > upper {
+			t.Errorf("%s admitted %d > burst + rate x %.2fs + nodes x batch = %.0f", tn.Name, w.Admitted, span.Seconds(), upper)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no tenant offers more than its tier's rate: the test checks nothing")
+	}
+
+	cal, err := Calibrate(run, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := SimConfig(spec, cal, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Predict1(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Comparison{
+		{Name: "429 rate", Measured: run.All().Rate429, Predicted: p.Rate429, Tolerance: 0.10},
+		{Name: "Redis calls/request", Measured: perReq, Predicted: p.First.RedisOpsPerRequest, Tolerance: 0.20},
+	} {
+		c.Ratio = Ratio(c.Measured, c.Predicted)
+		t.Logf("FIGURE sim-vs-real leases %-20s measured %8.4f predicted %8.4f ratio %.3f (held within %s)", c.Name, c.Measured, c.Predicted, c.Ratio, pct(c.Tolerance))
+		if !c.OK() {
+			t.Errorf("leases %s: measured %.4f against predicted %.4f, ratio %.3f, outside +-%s", c.Name, c.Measured, c.Predicted, c.Ratio, pct(c.Tolerance))
+		}
+	}
+}

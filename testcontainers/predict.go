@@ -151,7 +151,8 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, fault *Fault) (sim.Con
 		},
 		Redis: sim.Redis{Mode: "redis", Zone: spec.Zones[0], Timeout: sim.Duration(spec.RedisTimeout)},
 		Engine: sim.Engine{Clock: "server", BreakerFailures: spec.BreakerFailures,
-			BreakerCooldown: sim.Duration(spec.BreakerCooldown)},
+			BreakerCooldown: sim.Duration(spec.BreakerCooldown),
+			LeaseBatch:      spec.Lease.Batch, LeaseTTL: sim.Duration(spec.Lease.TTL.D())},
 		Backend: sim.BackendDef{Timeout: sim.Duration(10 * time.Second)},
 	}
 	for _, t := range spec.Tiers {

@@ -92,6 +92,9 @@ type Spec struct {
 	RedisTimeout    time.Duration
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	// Lease, when its Batch is > 0, turns on gatewayd's local leases
+	// (store.lease) and the simulator's (engine.lease_batch, lease_ttl).
+	Lease config.Lease
 }
 
 // DefaultSpec is the suite's topology: three zones, three tiers (free and
@@ -183,6 +186,9 @@ func (s Spec) Validate() error {
 	if h.Interval <= 0 || h.Fall <= 0 || h.Rise <= 0 || h.Timeout <= 0 {
 		bad("health", "interval, fall, rise and timeout must be > 0, got %+v", h)
 	}
+	if s.Lease.Batch < 0 || s.Lease.TTL < 0 {
+		bad("lease", "batch and ttl must be >= 0, got %+v", s.Lease)
+	}
 	if s.Grace < time.Second {
 		bad("grace", "must be >= 1s (Docker's stop timeout is whole seconds), got %s", s.Grace)
 	}
@@ -252,6 +258,7 @@ func GatewaydConfig(s Spec) ([]byte, error) {
 				Clock:   "server",
 			},
 			Breaker: config.Breaker{Failures: s.BreakerFailures, Cooldown: config.Duration(s.BreakerCooldown)},
+			Lease:   s.Lease,
 		},
 		Tiers:    append([]config.Tier(nil), s.Tiers...),
 		Ledger:   config.Ledger{Dir: LedgerDir, FlushInterval: config.Duration(100 * time.Millisecond)},
