@@ -19,3 +19,11 @@ ci-sim: ## simulator checks too slow for make test: every built-in scenario run 
 	$(GO) test -count=1 -run TestEveryScenarioDeterministic -tags simlong ./scenarios
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./scenarios
 	$(GO) test -run '^$$' -fuzz FuzzLedger -fuzztime 10s ./sim
+
+.PHONY: ci-quickstart
+ci-quickstart: ## CI: README's first command (make scenario NAME=spot-loss, embedded default, no Redis or Docker) writes its report
+	rm -rf $(OUT)/ci-quickstart
+	$(MAKE) --no-print-directory scenario NAME=spot-loss OUT=$(OUT)/ci-quickstart
+	@for f in summary.json report.md report.html; do \
+		test -s $(OUT)/ci-quickstart/spot-loss/$$f || { echo "ci-quickstart: $(OUT)/ci-quickstart/spot-loss/$$f missing or empty"; exit 1; }; \
+	done; echo "ci-quickstart: summary.json, report.md and report.html written"
