@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,16 +12,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tollgate/gatewayd/auth"
-	"tollgate/gatewayd/internal/testredis"
+	"tollgate/internal/redistest"
 )
 
 func TestRedisTwoNodesShareOneBudget(t *testing.T) {
-	rs := testredis.Start(t)
+	rs := redistest.StartServer(t)
 	up := newUpstream(t)
 	cfg := basicConfig(up.URL, fmt.Sprintf(`store:
   kind: redis
   redis: {addr: %s, timeout: 5s}
-`, rs.Addr))
+`, rs.Addr()))
 	a, b := startGW(t, cfg), startGW(t, cfg)
 	var admitted, refused, other atomic.Int64
 	var wg sync.WaitGroup
@@ -63,18 +64,55 @@ func TestRedisTwoNodesShareOneBudget(t *testing.T) {
 	}
 }
 
+// TestRedisClusterTwoNodesShareOneBudget: the same as with one server, on a
+// real three-master Redis Cluster (store.redis.cluster_addrs): two nodes
+// admit exactly the burst of 10 between them, whichever node owns the slot.
+func TestRedisClusterTwoNodesShareOneBudget(t *testing.T) {
+	addrs := redistest.StartCluster(t, 3)
+	up := newUpstream(t)
+	cfg := basicConfig(up.URL, fmt.Sprintf(`store:
+  kind: redis
+  redis: {cluster_addrs: [%s], timeout: 5s}
+`, strings.Join(addrs, ", ")))
+	a, b := startGW(t, cfg), startGW(t, cfg)
+	admitted, refused := 0, 0
+	for i := 0; i < 30; i++ {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		switch r := do(t, "GET", g.url+"/v1/x", nil, key("demo-key")); r.status {
+		case 200:
+			admitted++
+		case 429:
+			refused++
+		default:
+			t.Fatalf("request %d: status %d: %s", i, r.status, r.raw)
+		}
+	}
+	if admitted != 10 || refused != 20 {
+		t.Errorf("admitted %d, refused %d; want 10 and 20", admitted, refused)
+	}
+	if a.metric("gatewayd_store_errors") != 0 || b.metric("gatewayd_store_errors") != 0 {
+		t.Errorf("store errors on a healthy cluster: %v and %v", a.metric("gatewayd_store_errors"), b.metric("gatewayd_store_errors"))
+	}
+	if na, nb := len(a.stop()), len(b.stop()); na+nb != 30 {
+		t.Errorf("ledgers hold %d + %d records, want 30", na, nb)
+	}
+}
+
 // TestRedisLeasesShareOneBudget: two nodes lease batches of 3 tokens from one
 // redis-server (burst 10, no refill to speak of). Leased tokens leave the
 // shared budget when taken, so the nodes together still admit exactly 10, and
 // the requests answered from a lease make no store call.
 func TestRedisLeasesShareOneBudget(t *testing.T) {
-	rs := testredis.Start(t)
+	rs := redistest.StartServer(t)
 	up := newUpstream(t)
 	cfg := basicConfig(up.URL, fmt.Sprintf(`store:
   kind: redis
   redis: {addr: %s, timeout: 5s}
   lease: {batch: 3, ttl: 10m}
-`, rs.Addr))
+`, rs.Addr()))
 	a, b := startGW(t, cfg), startGW(t, cfg)
 	send := func(g *gw, n int) (ok, refused int) {
 		for i := 0; i < n; i++ {
@@ -119,7 +157,7 @@ func TestRedisLeasesShareOneBudget(t *testing.T) {
 }
 
 func TestRedisKilledFailOpenAndClosed(t *testing.T) {
-	rs := testredis.Start(t)
+	rs := redistest.StartServer(t)
 	up := newUpstream(t)
 	cfg := fmt.Sprintf(`
 store:
@@ -139,7 +177,7 @@ routes:
 ledger:
   dir: LEDGER
   redis_stream: {key: "tollgate:ledger:test"}
-`, rs.Addr, demoKeyHash, hashOf("closed-key"), up.URL)
+`, rs.Addr(), demoKeyHash, hashOf("closed-key"), up.URL)
 	g := startGW(t, cfg)
 	for _, k := range []string{"demo-key", "closed-key"} {
 		if r := do(t, "GET", g.url+"/v1/x", nil, key(k)); r.status != 200 || r.header.Get("RateLimit") == "" {
@@ -147,7 +185,7 @@ ledger:
 		}
 	}
 	// The ledger's stream sink has the records once they are flushed.
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
 	waitFor(t, "ledger records in the redis stream", func() bool {
 		n, err := rdb.XLen(context.Background(), "tollgate:ledger:test").Result()
 		return err == nil && n >= 2

@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tollgate/engine"
-	"tollgate/engine/internal/redistest"
+	"tollgate/internal/redistest"
 )
 
 // benchClients is the number of concurrent client goroutines every variant

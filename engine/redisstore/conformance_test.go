@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tollgate/engine"
-	"tollgate/engine/internal/redistest"
 	"tollgate/engine/memstore"
+	"tollgate/internal/redistest"
 )
 
 var (
@@ -295,5 +295,77 @@ func TestConformance(t *testing.T) {
 			}
 			t.Logf("%d ops: %d acquires allowed, %d denied, %d through the lean script", len(ops), allowed, denied, fast)
 		})
+	}
+}
+
+// TestRedisClusterConformance runs the conformance sequences against a real
+// three-master Redis Cluster: the store groups each plan's keys in one slot
+// by hash tag and splits batches by slot, and every result, one operation at
+// a time and in pipelined batches, must equal memstore's. The keys are spread
+// so every master holds some.
+func TestRedisClusterConformance(t *testing.T) {
+	if !redistest.Installed() && !redistest.Required() {
+		t.Skip("redis-server not on PATH (set TOLLGATE_REQUIRE_REDIS=1 to fail instead)")
+	}
+	addrs := redistest.StartCluster(t, 3)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	newStore := func(prefix string) *Store {
+		s, err := New(rdb, Options{Prefix: prefix, Clock: ClockClient, MaxBatch: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.group == nil {
+			t.Fatal("a cluster client must group by slot")
+		}
+		s.minTTLms = 86_400_000
+		return s
+	}
+	spread := func(ops []engine.Op) []engine.Op {
+		out := append([]engine.Op(nil), ops...)
+		for i := range out {
+			out[i].Key = fmt.Sprintf("%s/%d", out[i].Key, out[i].Now%11)
+		}
+		return out
+	}
+	n := *conformanceOps / 5
+	for _, a := range engine.Algorithms() {
+		t.Run(string(a), func(t *testing.T) {
+			ops := spread(genOps(*conformanceSeed, a, n))
+			one, mem := newStore("c1-"+string(a)), memstore.New(memstore.Options{})
+			for i, op := range ops {
+				want, _ := mem.Apply(ctx, op)
+				got, err := one.Apply(ctx, op)
+				if err != nil {
+					t.Fatalf("op %d %s: %v", i, describe(op), err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("op %d %s:\ncluster:  %+v\nmemstore: %+v", i, describe(op), got, want)
+				}
+			}
+			batch, mem2 := newStore("c2-"+string(a)), memstore.New(memstore.Options{})
+			for lo := 0; lo < len(ops); {
+				k := min(len(ops)-lo, 1+int(ops[lo].Now%40))
+				got, err := batch.ApplyBatch(ctx, ops[lo:lo+k])
+				if err != nil {
+					t.Fatalf("batch at %d: %v", lo, err)
+				}
+				for i, op := range ops[lo : lo+k] {
+					want, _ := mem2.Apply(ctx, op)
+					if !reflect.DeepEqual(got[i], want) {
+						t.Fatalf("batch op %d %s:\ncluster:  %+v\nmemstore: %+v", lo+i, describe(op), got[i], want)
+					}
+				}
+				lo += k
+			}
+		})
+	}
+	// Every master holds keys: the plans really were spread over slots.
+	for _, a := range addrs {
+		n, err := redistest.Command(a, "DBSIZE")
+		if err != nil || n == "0" {
+			t.Errorf("master %s holds %s keys (%v): the test did not spread over the cluster", a, n, err)
+		}
 	}
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tollgate/engine"
-	"tollgate/engine/internal/redistest"
 	"tollgate/engine/memstore"
+	"tollgate/internal/redistest"
 )
 
 func tokenBucketPlan(t *testing.T) *engine.Plan {

@@ -149,8 +149,13 @@ type Lease struct {
 
 // Redis is a Redis server.
 type Redis struct {
-	// Addr is host:port.
+	// Addr is host:port of a single Redis server (or a proxy in front of
+	// one). Set Addr or ClusterAddrs, not both.
 	Addr string `yaml:"addr"`
+	// ClusterAddrs are host:port seeds of a Redis Cluster (any of its nodes;
+	// the client discovers the rest and follows MOVED/ASK). Each plan's keys
+	// share one hash slot, so its script runs atomically on one node.
+	ClusterAddrs []string `yaml:"cluster_addrs"`
 	// Password, if the server requires one. Prefer PasswordFile.
 	Password string `yaml:"password"`
 	// PasswordFile holds the password (trailing newline trimmed).

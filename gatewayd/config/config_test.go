@@ -215,3 +215,21 @@ func TestTLSConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisClusterConfig(t *testing.T) {
+	c, err := Parse([]byte(minimal + "store:\n  kind: redis\n  redis: {cluster_addrs: [10.0.0.1:6379, 10.0.0.2:6379]}\n"))
+	if err != nil || len(c.Store.Redis.ClusterAddrs) != 2 {
+		t.Fatalf("cluster_addrs: %+v %v", c.Store.Redis, err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"  redis: {addr: 10.0.0.1:6379, cluster_addrs: [10.0.0.2:6379]}\n", "store.redis.cluster_addrs: set addr or cluster_addrs, not both"},
+		{"  redis: {cluster_addrs: [10.0.0.1:6379, nonsense]}\n", "store.redis.cluster_addrs[1]"},
+		{"  redis: {cluster_addrs: [10.0.0.1:6379], db: 2}\n", "store.redis.db: must be 0 with cluster_addrs"},
+		{"  redis: {timeout: 1s}\n", "store.redis.addr: required when store.kind is redis (or set store.redis.cluster_addrs)"},
+	} {
+		_, err := Parse([]byte(minimal + "store:\n  kind: redis\n" + tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want an error containing %q", tc.yaml, err, tc.want)
+		}
+	}
+}

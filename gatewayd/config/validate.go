@@ -104,10 +104,21 @@ func (c *Config) Validate() error {
 	switch c.Store.Kind {
 	case "memory":
 	case "redis":
-		if c.Store.Redis.Addr == "" {
-			p.add("store.redis.addr", "required when store.kind is redis")
-		} else {
-			p.addr("store.redis.addr", c.Store.Redis.Addr)
+		r := c.Store.Redis
+		switch {
+		case r.Addr == "" && len(r.ClusterAddrs) == 0:
+			p.add("store.redis.addr", "required when store.kind is redis (or set store.redis.cluster_addrs)")
+		case r.Addr != "" && len(r.ClusterAddrs) > 0:
+			p.add("store.redis.cluster_addrs", "set addr or cluster_addrs, not both")
+		case r.Addr != "":
+			p.addr("store.redis.addr", r.Addr)
+		default:
+			for i, a := range r.ClusterAddrs {
+				p.addr(fmt.Sprintf("store.redis.cluster_addrs[%d]", i), a)
+			}
+			if r.DB != 0 {
+				p.add("store.redis.db", "must be 0 with cluster_addrs (Redis Cluster has only database 0), got %d", r.DB)
+			}
 		}
 	default:
 		p.add("store.kind", "must be memory or redis, got %q", c.Store.Kind)

@@ -71,7 +71,7 @@ type backend struct {
 	cfg   config.Store
 	store engine.Store
 	lim   *limiter.Limiter
-	rdb   *redis.Client // nil for memory
+	rdb   redis.UniversalClient // nil for memory
 	// leaser is set when store.lease is on.
 	leaser *lease.Leaser
 }
@@ -98,9 +98,17 @@ func newBackend(c config.Store) (*backend, error) {
 			pw = strings.TrimRight(string(raw), "\r\n")
 		}
 		t := c.Redis.Timeout.D()
-		b.rdb = redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: pw, DB: c.Redis.DB,
-			DialTimeout: t, ReadTimeout: t, WriteTimeout: t, PoolSize: c.Redis.PoolSize,
-			MinIdleConns: min(8, c.Redis.PoolSize), MaxRetries: -1, ContextTimeoutEnabled: true})
+		if len(c.Redis.ClusterAddrs) > 0 {
+			// A cluster client follows MOVED and ASK redirections (a slot
+			// moving during resharding); the pool is per node.
+			b.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Redis.ClusterAddrs, Password: pw,
+				DialTimeout: t, ReadTimeout: t, WriteTimeout: t, PoolSize: c.Redis.PoolSize,
+				MinIdleConns: min(8, c.Redis.PoolSize), MaxRetries: -1, ContextTimeoutEnabled: true})
+		} else {
+			b.rdb = redis.NewClient(&redis.Options{Addr: c.Redis.Addr, Password: pw, DB: c.Redis.DB,
+				DialTimeout: t, ReadTimeout: t, WriteTimeout: t, PoolSize: c.Redis.PoolSize,
+				MinIdleConns: min(8, c.Redis.PoolSize), MaxRetries: -1, ContextTimeoutEnabled: true})
+		}
 		clock := redisstore.ClockServer
 		if c.Redis.Clock == "client" {
 			clock = redisstore.ClockClient

@@ -31,3 +31,31 @@ func TestRedisStartKillRestart(t *testing.T) {
 		t.Fatalf("after Restart: process_id %d (%v), want %d", pid, err, srv.Pid())
 	}
 }
+
+// TestRedisCluster: StartCluster gives a cluster whose slots are all
+// assigned and spread over its masters, and whose nodes answer for them.
+func TestRedisCluster(t *testing.T) {
+	addrs := StartCluster(t, 3)
+	if len(addrs) != 3 {
+		t.Fatalf("%d addresses, want 3", len(addrs))
+	}
+	for _, a := range addrs {
+		info, err := Command(a, "CLUSTER", "INFO")
+		if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_size:3") {
+			t.Fatalf("%s: %v\n%s", a, err, info)
+		}
+	}
+	// A key is served by its slot's owner and redirected by the others.
+	moved := 0
+	for _, a := range addrs {
+		if _, err := Command(a, "SET", "k", "v"); err != nil {
+			if !strings.HasPrefix(err.Error(), "MOVED ") {
+				t.Fatalf("%s: SET: %v", a, err)
+			}
+			moved++
+		}
+	}
+	if moved != 2 {
+		t.Fatalf("%d of 3 nodes redirected SET k, want 2 (one owner)", moved)
+	}
+}

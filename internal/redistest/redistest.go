@@ -34,10 +34,11 @@ const startTimeout = 10 * time.Second
 // Server is one redis-server process owned by a test. Its methods are safe
 // for concurrent use.
 type Server struct {
-	tb   testing.TB
-	bin  string
-	addr string
-	port int
+	tb    testing.TB
+	bin   string
+	addr  string
+	port  int
+	extra []string // more redis-server arguments (cluster mode)
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -65,6 +66,12 @@ func Start(tb testing.TB) string {
 // server, for outage tests.
 func StartServer(tb testing.TB) *Server {
 	tb.Helper()
+	return startServer(tb, nil, freePort)
+}
+
+// startServer starts redis-server with extra arguments on a port pick chose.
+func startServer(tb testing.TB, extra []string, pick func() (int, error)) *Server {
+	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		msg := "redistest: redis-server not found on PATH (install Debian's redis-server package)"
@@ -73,10 +80,10 @@ func StartServer(tb testing.TB) *Server {
 		}
 		tb.Skipf("%s; skipping (set %s=1 to fail instead)", msg, RequireEnv)
 	}
-	s := &Server{tb: tb, bin: bin}
+	s := &Server{tb: tb, bin: bin, extra: extra}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := pick()
 		if err != nil {
 			tb.Fatalf("redistest: pick a free port: %v", err)
 		}
@@ -139,11 +146,12 @@ func (s *Server) start() error {
 	defer s.mu.Unlock()
 	dir := s.tb.TempDir()
 	logfile := filepath.Join(dir, "redis.log")
-	cmd := exec.Command(s.bin,
+	args := append([]string{
 		"--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no",
 		"--protected-mode", "yes", "--loglevel", "warning",
-		"--dir", dir, "--logfile", logfile)
+		"--dir", dir, "--logfile", logfile}, s.extra...)
+	cmd := exec.Command(s.bin, args...)
 	logs := func() string {
 		b, _ := os.ReadFile(logfile)
 		return strings.TrimSpace(string(b))
