@@ -129,6 +129,20 @@ func validKey(k string) bool {
 	return true
 }
 
+// HasCredentials reports whether the request carries any credential: the API
+// key header or an Authorization header, valid or not.
+func (a *Authenticator) HasCredentials(r *http.Request) bool {
+	return len(r.Header.Values(a.header)) > 0 || len(r.Header.Values("Authorization")) > 0
+}
+
+// Anonymous is the identity of a request without credentials on a route
+// that admits them: keyed by the client's address key (clientip.Key), on
+// tier. The ledger gets the key's SHA-256, never the address.
+func Anonymous(addrKey, tier string) Identity {
+	h := HashKey("ip:" + addrKey)
+	return Identity{Key: "a:" + h, KeyHash: h, Tier: tier, Scheme: "anonymous"}
+}
+
 // Authenticate identifies the request's client. An API key header takes
 // precedence over an Authorization bearer token.
 func (a *Authenticator) Authenticate(r *http.Request, now time.Time) (Identity, *Error) {

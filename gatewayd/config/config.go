@@ -98,6 +98,11 @@ type Server struct {
 	// TLS, when its files are set, terminates TLS (HTTP/1.1 and HTTP/2) on
 	// the proxy listener.
 	TLS TLS `yaml:"tls"`
+	// TrustedProxies are the load balancers (addresses or CIDR prefixes)
+	// whose X-Forwarded-For gatewayd believes when it needs a client's IP
+	// (routes with anonymous_tier): the client is the right-most address
+	// that is not a trusted proxy. Empty (default): the peer's address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // TLS configures TLS termination. The certificate and key are PEM files; a
@@ -334,6 +339,12 @@ type Route struct {
 	CORS *CORS `yaml:"cors"`
 	// Shadow is a candidate policy for this route, overriding the tier's.
 	Shadow *Shadow `yaml:"shadow"`
+	// AnonymousTier, when set, admits requests that carry no credentials (no
+	// API key header, no Authorization) on this tier, limited per client IP
+	// (an IPv6 client by its /64): public endpoints such as sign-up or a
+	// catalogue. A request with credentials is authenticated as on any route,
+	// and a bad credential is still a 401.
+	AnonymousTier string `yaml:"anonymous_tier"`
 }
 
 // CORS is a route's CORS policy.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func TestDefaults(t *testing.T) {
 	// Defaults are idempotent.
 	before := *c
 	c.ApplyDefaults()
-	if before.Server != c.Server || before.Ledger.Dir != c.Ledger.Dir {
+	if !reflect.DeepEqual(before.Server, c.Server) || before.Ledger.Dir != c.Ledger.Dir {
 		t.Error("ApplyDefaults is not idempotent")
 	}
 }
@@ -228,6 +229,27 @@ func TestRedisClusterConfig(t *testing.T) {
 		{"  redis: {timeout: 1s}\n", "store.redis.addr: required when store.kind is redis (or set store.redis.cluster_addrs)"},
 	} {
 		_, err := Parse([]byte(minimal + "store:\n  kind: redis\n" + tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want an error containing %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func TestAnonymousTierAndTrustedProxies(t *testing.T) {
+	ok := minimal + "  - {prefix: /public/, upstream: http://127.0.0.1:9000, anonymous_tier: basic}\nserver: {trusted_proxies: [10.0.0.0/8, 192.0.2.7, \"2001:db8::/32\"]}\n"
+	c, err := Parse([]byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Routes[1].AnonymousTier != "basic" || len(c.Server.TrustedProxies) != 3 {
+		t.Errorf("route %+v, trusted %v", c.Routes[1], c.Server.TrustedProxies)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"  - {prefix: /public/, upstream: http://127.0.0.1:9000, anonymous_tier: nosuch}\n", `routes[1].anonymous_tier: unknown tier "nosuch"`},
+		{"server: {trusted_proxies: [10.0.0.0/8, 10.0.0.0/33]}\n", `server.trusted_proxies[1]: want an IP address or CIDR prefix, got "10.0.0.0/33"`},
+		{"server: {trusted_proxies: [lb.internal]}\n", `server.trusted_proxies[0]: want an IP address or CIDR prefix, got "lb.internal"`},
+	} {
+		_, err := Parse([]byte(minimal + tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: got %v, want an error containing %q", tc.yaml, err, tc.want)
 		}

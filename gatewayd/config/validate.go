@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"tollgate/gatewayd/clientip"
 )
 
 // knownAlgorithms are the engine's algorithms a tier may use. Kept here so the
@@ -88,6 +90,11 @@ func (c *Config) Validate() error {
 	}
 	if s.MaxInFlight < 1 {
 		p.add("server.max_in_flight", "must be >= 1, got %d", s.MaxInFlight)
+	}
+	for i, tp := range s.TrustedProxies {
+		if _, err := clientip.ParseProxy(tp); err != nil {
+			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "want an IP address or CIDR prefix, got %q", tp)
+		}
 	}
 	if t := s.TLS; t.Enabled() || t.MinVersion != "" {
 		if t.CertFile == "" {
@@ -281,6 +288,9 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(rt.Upstream)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p.add(f+".upstream", "must be an http(s) URL with a host, got %q", rt.Upstream)
+		}
+		if rt.AnonymousTier != "" && !tiers[rt.AnonymousTier] {
+			p.add(f+".anonymous_tier", "unknown tier %q", rt.AnonymousTier)
 		}
 		p.positive(f+".cost", rt.Cost)
 		if rt.Cost > 1_000_000 {

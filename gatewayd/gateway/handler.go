@@ -12,6 +12,8 @@ import (
 	"tollgate/engine"
 	"tollgate/engine/limiter"
 	"tollgate/engine/tier"
+	"tollgate/gatewayd/auth"
+	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/cors"
 	"tollgate/gatewayd/headers"
 	"tollgate/gatewayd/ledger"
@@ -120,7 +122,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	id, aerr := rt.auth.Authenticate(r, start)
+	var id auth.Identity
+	var aerr *auth.Error
+	if anon := rr.cfg.AnonymousTier; anon != "" && !rt.auth.HasCredentials(r) {
+		// A public route: no credentials, limited per client address.
+		if a, ok := rt.clients.Client(r.RemoteAddr, r.Header.Values("X-Forwarded-For")); ok {
+			id = auth.Anonymous(clientip.Key(a), anon)
+		} else {
+			aerr = &auth.Error{Code: "unknown_client", Message: "the client's address could not be read"}
+		}
+	} else {
+		id, aerr = rt.auth.Authenticate(r, start)
+	}
 	if aerr != nil {
 		rec.Decision = DecisionUnauthenticated
 		if rt.cfg.Auth.JWT != nil {

@@ -23,6 +23,7 @@ import (
 	"tollgate/engine/redisstore"
 	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
+	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/cors"
 	"tollgate/gatewayd/headers"
@@ -41,6 +42,8 @@ type runtime struct {
 	pricer  *pricing.Pricer
 	box     *penalty.Box
 	backend *backend
+	// clients finds a request's client address (anonymous routes).
+	clients *clientip.Resolver
 
 	// policyHeaders caches RateLimit-Policy values per plan.
 	policyHeaders sync.Map // *engine.Plan -> string
@@ -216,6 +219,11 @@ func Check(cfg *config.Config) error {
 func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *slog.Logger) (*runtime, error) {
 	var errs []error
 	rt := &runtime{cfg: cfg, tiers: map[string]*tierRT{}}
+	if cr, err := clientip.New("server.trusted_proxies", cfg.Server.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	} else {
+		rt.clients = cr
+	}
 	names := make([]string, 0, len(cfg.Tiers))
 	for i, t := range cfg.Tiers {
 		names = append(names, t.Name)
