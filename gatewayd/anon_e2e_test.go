@@ -49,9 +49,15 @@ func TestAnonymousRouteLimitsPerClientIP(t *testing.T) {
 	if r := do(t, "GET", pub, nil, map[string]string{"X-Forwarded-For": "203.0.113.9"}); r.status != 429 {
 		t.Fatalf("a forged X-Forwarded-For escaped the budget: %d", r.status)
 	}
-	// With credentials the public route authenticates: its own budget.
-	if r := do(t, "GET", pub, nil, key("demo-key")); r.status != 200 || !strings.HasPrefix(r.header.Get("RateLimit-Policy"), `"basic"`) {
+	// With credentials the public route authenticates: its own budget. The
+	// forged forwarding headers of an untrusted peer do not reach the upstream.
+	forged := map[string]string{"X-API-Key": "demo-key", "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+	if r := do(t, "GET", pub, nil, forged); r.status != 200 || !strings.HasPrefix(r.header.Get("RateLimit-Policy"), `"basic"`) {
 		t.Fatalf("API key on the public route: %d %q", r.status, r.header.Get("RateLimit-Policy"))
+	}
+	if h := up.last(); h.Get("X-Forwarded-For") != "127.0.0.1" || h.Get("X-Forwarded-Proto") != "http" {
+		t.Errorf("upstream saw X-Forwarded-For %q, X-Forwarded-Proto %q from an untrusted peer; want 127.0.0.1 and http",
+			h.Values("X-Forwarded-For"), h.Get("X-Forwarded-Proto"))
 	}
 	if r := do(t, "GET", pub, nil, key("wrong-key")); r.status != 401 {
 		t.Fatalf("a bad API key on the public route: %d, want 401", r.status)
@@ -100,8 +106,14 @@ func TestAnonymousBehindTrustedProxy(t *testing.T) {
 	if r := do(t, "GET", pub, nil, map[string]string{"X-Forwarded-For": "1.1.1.1, 203.0.113.9"}); r.status != 429 {
 		t.Fatalf("client A with another claimed origin: %d, want 429", r.status)
 	}
-	if r := do(t, "GET", pub, nil, from("203.0.113.10")); r.status != 200 {
+	hb := from("203.0.113.10")
+	hb["X-Forwarded-Proto"] = "https"
+	if r := do(t, "GET", pub, nil, hb); r.status != 200 {
 		t.Fatalf("client B: %d, want 200 (its own budget)", r.status)
+	}
+	// A trusted peer's chain reaches the upstream, the peer appended.
+	if h := up.last(); strings.Join(h.Values("X-Forwarded-For"), ", ") != "6.6.6.6, 203.0.113.10, 127.0.0.1" || h.Get("X-Forwarded-Proto") != "https" {
+		t.Errorf("upstream saw X-Forwarded-For %q, X-Forwarded-Proto %q from a trusted peer", h.Values("X-Forwarded-For"), h.Get("X-Forwarded-Proto"))
 	}
 	// IPv6 clients share their /64.
 	for i := 1; i <= 3; i++ {

@@ -60,6 +60,17 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 	return false
 }
 
+// TrustsPeer reports whether the peer at remoteAddr ("host:port") is a
+// trusted proxy.
+func (r *Resolver) TrustsPeer(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && r.isTrusted(a.Unmap().WithZone(""))
+}
+
 // Client returns the client's address for a request from remoteAddr
 // ("host:port", as http.Request.RemoteAddr) carrying the X-Forwarded-For
 // header values xff. ok is false when no address can be read (a malformed

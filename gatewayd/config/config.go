@@ -101,7 +101,9 @@ type Server struct {
 	// TrustedProxies are the load balancers (addresses or CIDR prefixes)
 	// whose X-Forwarded-For gatewayd believes when it needs a client's IP
 	// (routes with anonymous_tier): the client is the right-most address
-	// that is not a trusted proxy. Empty (default): the peer's address.
+	// that is not a trusted proxy. Empty (default): the peer's address. From
+	// a trusted peer the upstream also gets the X-Forwarded-For chain and
+	// X-Forwarded-Proto/-Host as sent; from others they are replaced.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 

@@ -49,6 +49,11 @@ type runtime struct {
 	policyHeaders sync.Map // *engine.Plan -> string
 }
 
+// trustedPeer reports whether a request's peer is in server.trusted_proxies.
+func (rt *runtime) trustedPeer(remoteAddr string) bool {
+	return rt.clients != nil && rt.clients.TrustsPeer(remoteAddr)
+}
+
 // routeRT is one route, ready to serve.
 type routeRT struct {
 	cfg     config.Route
@@ -258,7 +263,7 @@ func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *
 		}
 		rr := &routeRT{cfg: r, methods: map[string]bool{}, allow: strings.Join(r.Methods, ", "),
 			proxy: proxy.New(proxy.Options{Upstream: u, StripPrefix: strip, Transport: transport,
-				DropHeaders: []string{cfg.Auth.APIKeys.Header}, Log: log})}
+				DropHeaders: []string{cfg.Auth.APIKeys.Header}, Log: log, TrustedPeer: rt.trustedPeer})}
 		for _, m := range r.Methods {
 			rr.methods[m] = true
 		}

@@ -84,6 +84,12 @@ type Options struct {
 	DropHeaders []string
 	// Log receives upstream failures.
 	Log *slog.Logger
+	// TrustedPeer reports whether a request's peer (RemoteAddr) is a trusted
+	// proxy: its X-Forwarded-For chain is kept (the peer appended) and its
+	// X-Forwarded-Proto and -Host pass through. From any other peer those
+	// headers are replaced, so a client cannot forge them upstream. nil
+	// trusts no peer.
+	TrustedPeer func(remoteAddr string) bool
 }
 
 // New returns the route's reverse proxy.
@@ -99,7 +105,20 @@ func New(o Options) *httputil.ReverseProxy {
 				pr.Out.URL.Path, pr.Out.URL.RawPath = p, ""
 			}
 			pr.SetURL(o.Upstream)
+			trusted := o.TrustedPeer != nil && o.TrustedPeer(pr.In.RemoteAddr)
+			if trusted {
+				if v := pr.In.Header.Values("X-Forwarded-For"); len(v) > 0 {
+					pr.Out.Header["X-Forwarded-For"] = append([]string(nil), v...)
+				}
+			}
 			pr.SetXForwarded()
+			if trusted {
+				for _, h := range []string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
+					if v := pr.In.Header.Get(h); v != "" {
+						pr.Out.Header.Set(h, v)
+					}
+				}
+			}
 			for _, h := range drop {
 				pr.Out.Header.Del(h)
 			}
