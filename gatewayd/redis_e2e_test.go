@@ -101,6 +101,40 @@ func TestRedisClusterTwoNodesShareOneBudget(t *testing.T) {
 	}
 }
 
+// TestRedisSharedPenaltyBox: node A boxes a key that keeps ignoring its
+// 429s; with penalty.shared node B refuses the key from its own box at once,
+// before B ever saw a 429 for it, and without a store call.
+func TestRedisSharedPenaltyBox(t *testing.T) {
+	rs := redistest.StartServer(t)
+	up := newUpstream(t)
+	cfg := basicConfig(up.URL, fmt.Sprintf(`store:
+  kind: redis
+  redis: {addr: %s, timeout: 5s}
+penalty: {threshold: 2, window: 1m, cooldown: 1m, shared: true}
+`, rs.Addr()))
+	cfg = strings.Replace(cfg, "burst: 10", "burst: 1", 1)
+	a, b := startGW(t, cfg), startGW(t, cfg)
+	want := []int{200, 429, 429, 429, 429}
+	codes := []string{"", "rate_limited", "rate_limited", "rate_limited", "penalty_box"}
+	for i, w := range want {
+		r := do(t, "GET", a.url+"/v1/x", nil, key("demo-key"))
+		if r.status != w || (codes[i] != "" && r.body["error"] != codes[i]) {
+			t.Fatalf("node A request %d: %d %v, want %d %s", i+1, r.status, r.body["error"], w, codes[i])
+		}
+	}
+	// A boxed the key on its third 429 and published it; B applies it.
+	waitFor(t, "node B to receive the shared box", func() bool { return b.metric("gatewayd_penalty_shared_received") >= 1 })
+	r := do(t, "GET", b.url+"/v1/x", nil, key("demo-key"))
+	if r.status != 429 || r.body["error"] != "penalty_box" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("node B's first request for the boxed key: %d %v Retry-After %q, want 429 penalty_box", r.status, r.body["error"], r.header.Get("Retry-After"))
+	}
+	recs := b.stop()
+	if len(recs) != 1 || recs[0].Decision != "penalty" {
+		t.Errorf("node B's ledger: %+v, want one penalty record", recs)
+	}
+	a.stop()
+}
+
 // TestRedisLeasesShareOneBudget: two nodes lease batches of 3 tokens from one
 // redis-server (burst 10, no refill to speak of). Leased tokens leave the
 // shared budget when taken, so the nodes together still admit exactly 10, and

@@ -26,3 +26,4 @@ ci-gatewayd: ## gatewayd's Redis end-to-end tests with a real redis-server (requ
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime 10s ./gatewayd/auth/
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendRecord$$' -fuzztime 5s ./gatewayd/ledger/
 	$(GO) test -run '^$$' -fuzz '^FuzzClient$$' -fuzztime 5s ./gatewayd/clientip/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePenalty$$' -fuzztime 5s ./gatewayd/gateway/

@@ -397,6 +397,11 @@ type Penalty struct {
 	Window Duration `yaml:"window"`
 	// Cooldown is how long a boxed key is refused (default 1m).
 	Cooldown Duration `yaml:"cooldown"`
+	// Shared tells the other nodes when this one boxes a key (Redis
+	// publish/subscribe on the store's Redis, channel "<prefix>:penalty"), so
+	// a key boxed on one node is refused on all of them within a round trip.
+	// Needs store.kind redis.
+	Shared bool `yaml:"shared"`
 }
 
 // Ledger is the usage ledger.

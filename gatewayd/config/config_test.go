@@ -255,3 +255,19 @@ func TestAnonymousTierAndTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+func TestSharedPenaltyConfig(t *testing.T) {
+	redisStore := "store:\n  kind: redis\n  redis: {addr: 127.0.0.1:6379}\n"
+	if c, err := Parse([]byte(minimal + redisStore + "penalty: {threshold: 5, shared: true}\n")); err != nil || !c.Penalty.Shared {
+		t.Fatalf("shared penalty: %+v %v", c.Penalty, err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"penalty: {threshold: 5, shared: true}\n", `penalty.shared: needs store.kind redis, got "memory"`},
+		{redisStore + "penalty: {shared: true}\n", "penalty.shared: needs penalty.threshold > 0 (the box is off), got 0"},
+	} {
+		_, err := Parse([]byte(minimal + tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want an error containing %q", tc.yaml, err, tc.want)
+		}
+	}
+}

@@ -152,6 +152,14 @@ func (c *Config) Validate() error {
 	if c.Store.Breaker.Cooldown <= 0 {
 		p.add("store.breaker.cooldown", "must be > 0, got %v", c.Store.Breaker.Cooldown.D())
 	}
+	if c.Penalty.Shared {
+		if c.Store.Kind != "redis" {
+			p.add("penalty.shared", "needs store.kind redis, got %q", c.Store.Kind)
+		}
+		if c.Penalty.Threshold <= 0 {
+			p.add("penalty.shared", "needs penalty.threshold > 0 (the box is off), got %d", c.Penalty.Threshold)
+		}
+	}
 	if ls := c.Store.Lease; ls.Batch != 0 || ls.TTL != 0 {
 		switch {
 		case math.IsNaN(ls.Batch) || ls.Batch < 0 || ls.Batch > maxLeaseBatch:

@@ -39,8 +39,10 @@ type Gateway struct {
 
 	ready    atomic.Bool
 	inFlight atomic.Int64
-	idPrefix string
-	idSeq    atomic.Uint64
+	// penaltyReceived counts shared penalty-box messages applied.
+	penaltyReceived atomic.Int64
+	idPrefix        string
+	idSeq           atomic.Uint64
 
 	reloadMu sync.Mutex
 	stop     chan struct{}
@@ -58,6 +60,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.rt.Store(rt)
+	g.watchPenalty(rt)
 	var sink ledger.Sink
 	if rs := cfg.Ledger.RedisStream; rs != nil {
 		sink = ledger.NewStreamSink(rs.Addr, cfg.Store.Redis.Password, rs.Key, rs.MaxLen, cfg.Store.Redis.Timeout.D())
@@ -83,6 +86,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		"gatewayd_store_breaker_open": func() float64 {
 			return boolF(g.rt.Load().backend.lim.Breaker().State() != "closed")
 		},
+		"gatewayd_penalty_shared_received": func() float64 { return float64(g.penaltyReceived.Load()) },
 		"gatewayd_lease_local_admissions": func() float64 {
 			if l := g.rt.Load().backend.leaser; l != nil {
 				return float64(l.LocalHits())
@@ -96,15 +100,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			return 0
 		},
 	}, map[string]string{
-		"gatewayd_lease_local_admissions": "Requests admitted from a local lease without a store call (cumulative, current store; 0 with leases off).",
-		"gatewayd_lease_store_calls":      "Store calls made by the lease layer (cumulative, current store; 0 with leases off).",
-		"gatewayd_ready":                  "1 while /readyz answers 200.",
-		"gatewayd_ledger_records_written": "Ledger records durable in files (fsynced).",
-		"gatewayd_ledger_records_dropped": "Ledger records appended after close (should stay 0).",
-		"gatewayd_ledger_write_errors":    "Ledger write or fsync failures (records are retried).",
-		"gatewayd_ledger_sink_errors":     "Ledger batches the Redis Stream sink failed to take.",
-		"gatewayd_store_errors":           "Rate-limit store calls that failed (cumulative, current store).",
-		"gatewayd_store_breaker_open":     "1 while the store circuit breaker is open or half-open.",
+		"gatewayd_penalty_shared_received": "Shared penalty-box messages applied (keys boxed by any node, this one included).",
+		"gatewayd_lease_local_admissions":  "Requests admitted from a local lease without a store call (cumulative, current store; 0 with leases off).",
+		"gatewayd_lease_store_calls":       "Store calls made by the lease layer (cumulative, current store; 0 with leases off).",
+		"gatewayd_ready":                   "1 while /readyz answers 200.",
+		"gatewayd_ledger_records_written":  "Ledger records durable in files (fsynced).",
+		"gatewayd_ledger_records_dropped":  "Ledger records appended after close (should stay 0).",
+		"gatewayd_ledger_write_errors":     "Ledger write or fsync failures (records are retried).",
+		"gatewayd_ledger_sink_errors":      "Ledger batches the Redis Stream sink failed to take.",
+		"gatewayd_store_errors":            "Rate-limit store calls that failed (cumulative, current store).",
+		"gatewayd_store_breaker_open":      "1 while the store circuit breaker is open or half-open.",
 	})
 	g.ready.Store(true)
 	go g.tick()
@@ -167,6 +172,7 @@ func (g *Gateway) Reload(cfg *config.Config) (notes []string, err error) {
 		notes = append(notes, "server read/idle timeouts and header size take effect on restart")
 	}
 	g.rt.Store(rt)
+	g.watchPenalty(rt)
 	old.auth.Close()
 	if old.backend != rt.backend {
 		// Requests in flight may still settle against the old store.

@@ -246,6 +246,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respond.Write(sw, respond.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: msg, Extra: extra})
 		if rt.box.Limited(id.Key, start) {
 			g.log.Info("key put in the penalty box", "key_hash", id.KeyHash, "tier", id.Tier, "cooldown", rt.cfg.Penalty.Cooldown.D())
+			g.publishPenalty(rt, id.Key, rt.cfg.Penalty.Cooldown.D())
 		}
 		g.shadowFinish(&rec, shadowDone, false, 0)
 		return

@@ -82,9 +82,14 @@ type backend struct {
 	rdb   redis.UniversalClient // nil for memory
 	// leaser is set when store.lease is on.
 	leaser *lease.Leaser
+	// penaltySub is the shared penalty box's subscription (penalty.shared).
+	penaltySub *redis.PubSub
 }
 
 func (b *backend) close() {
+	if b != nil && b.penaltySub != nil {
+		_ = b.penaltySub.Close()
+	}
 	if b != nil && b.rdb != nil {
 		_ = b.rdb.Close()
 	}

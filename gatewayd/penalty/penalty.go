@@ -10,6 +10,7 @@ package penalty
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,7 @@ type Box struct {
 	cooldown  time.Duration
 	seed      maphash.Seed
 	shards    [shards]shard
+	shared    atomic.Bool // a Put happened: Boxed must look even with threshold 0
 }
 
 // New returns a box; threshold 0 disables it (Boxed is always false).
@@ -50,7 +52,7 @@ func (b *Box) shard(key string) *shard {
 
 // Boxed reports whether key is in the box at now and for how much longer.
 func (b *Box) Boxed(key string, now time.Time) (time.Duration, bool) {
-	if b.threshold <= 0 {
+	if b.threshold <= 0 && !b.shared.Load() {
 		return 0, false
 	}
 	s := b.shard(key)
@@ -90,6 +92,30 @@ func (b *Box) Limited(key string, now time.Time) bool {
 		return true
 	}
 	return false
+}
+
+// Put boxes key from now for d (another node's verdict, for a box shared
+// across nodes); a key already boxed longer stays so. It works even when this
+// box's threshold is 0.
+func (b *Box) Put(key string, now time.Time, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	b.shared.Store(true)
+	s := b.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[key]
+	if !ok {
+		if len(s.m) > 4096 {
+			b.sweepLocked(s, now)
+		}
+		e = &entry{start: now}
+		s.m[key] = e
+	}
+	if until := now.Add(d); until.After(e.until) {
+		e.until = until
+	}
 }
 
 // sweepLocked drops entries whose window and box have both expired.

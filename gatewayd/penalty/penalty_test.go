@@ -36,3 +36,28 @@ func TestBox(t *testing.T) {
 		t.Error("disabled box boxed")
 	}
 }
+
+// TestPut boxes a key on another node's word, keeps the longer of two boxes,
+// and works when this node's own threshold is 0.
+func TestPut(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	b := New(0, time.Minute, time.Minute)
+	if _, boxed := b.Boxed("k", now); boxed {
+		t.Fatal("boxed before any Put")
+	}
+	b.Put("k", now, 30*time.Second)
+	if left, boxed := b.Boxed("k", now.Add(10*time.Second)); !boxed || left != 20*time.Second {
+		t.Fatalf("after Put: %v %v", left, boxed)
+	}
+	b.Put("k", now.Add(10*time.Second), 5*time.Second) // shorter: the longer box stays
+	if left, _ := b.Boxed("k", now.Add(10*time.Second)); left != 20*time.Second {
+		t.Fatalf("a shorter Put shortened the box to %v", left)
+	}
+	if _, boxed := b.Boxed("k", now.Add(31*time.Second)); boxed {
+		t.Fatal("still boxed after the cool-down")
+	}
+	b.Put("other", now, 0) // nothing
+	if _, boxed := b.Boxed("other", now); boxed {
+		t.Fatal("a zero Put boxed")
+	}
+}
