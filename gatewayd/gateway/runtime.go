@@ -253,6 +253,10 @@ func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *
 		rt.tiers[t.Name] = trt
 	}
 
+	var trusted func(string) bool // nil without trusted proxies: nothing to check per request
+	if len(cfg.Server.TrustedProxies) > 0 {
+		trusted = rt.trustedPeer
+	}
 	costs := make([]pricing.RouteCost, 0, len(cfg.Routes))
 	prefixes := make([]string, 0, len(cfg.Routes))
 	routes := make([]*routeRT, 0, len(cfg.Routes))
@@ -268,7 +272,7 @@ func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *
 		}
 		rr := &routeRT{cfg: r, methods: map[string]bool{}, allow: strings.Join(r.Methods, ", "),
 			proxy: proxy.New(proxy.Options{Upstream: u, StripPrefix: strip, Transport: transport,
-				DropHeaders: []string{cfg.Auth.APIKeys.Header}, Log: log, TrustedPeer: rt.trustedPeer})}
+				DropHeaders: []string{cfg.Auth.APIKeys.Header}, Log: log, TrustedPeer: trusted})}
 		for _, m := range r.Methods {
 			rr.methods[m] = true
 		}
