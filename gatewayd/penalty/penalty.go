@@ -74,14 +74,7 @@ func (b *Box) Limited(key string, now time.Time) bool {
 	s := b.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.m[key]
-	if !ok {
-		if len(s.m) > 4096 {
-			b.sweepLocked(s, now)
-		}
-		e = &entry{start: now}
-		s.m[key] = e
-	}
+	e := b.entryLocked(s, key, now)
 	if now.Sub(e.start) >= b.window {
 		e.start, e.count = now, 0
 	}
@@ -105,6 +98,15 @@ func (b *Box) Put(key string, now time.Time, d time.Duration) {
 	s := b.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	e := b.entryLocked(s, key, now)
+	if until := now.Add(d); until.After(e.until) {
+		e.until = until
+	}
+}
+
+// entryLocked returns key's entry in s, creating it (and sweeping a large
+// shard first); s.mu is held.
+func (b *Box) entryLocked(s *shard, key string, now time.Time) *entry {
 	e, ok := s.m[key]
 	if !ok {
 		if len(s.m) > 4096 {
@@ -113,9 +115,7 @@ func (b *Box) Put(key string, now time.Time, d time.Duration) {
 		e = &entry{start: now}
 		s.m[key] = e
 	}
-	if until := now.Add(d); until.After(e.until) {
-		e.until = until
-	}
+	return e
 }
 
 // sweepLocked drops entries whose window and box have both expired.
