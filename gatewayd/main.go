@@ -189,6 +189,10 @@ func serve(o *options, cfg *config.Config, log *slog.Logger) int {
 		_ = g.Close()
 		return 1
 	}
+	if s.ProxyProtocol {
+		ln = proxyProtocol(ln, s)
+		log.Info("PROXY protocol on: trusted proxies must send the header; connection parking is off", "trusted_proxies", s.TrustedProxies)
+	}
 	var tlsCerts *certs.Holder
 	if s.TLS.Enabled() {
 		if tlsCerts, err = certs.New(s.TLS); err != nil {
@@ -202,7 +206,7 @@ func serve(o *options, cfg *config.Config, log *slog.Logger) int {
 		if !s.DisableParking {
 			log.Info("connection parking is off with TLS")
 		}
-	} else if !s.DisableParking {
+	} else if !s.DisableParking && !s.ProxyProtocol {
 		ln = park.Wrap(ln, s.IdleTimeout.D())
 		srv.ConnState = park.ConnState
 	}

@@ -105,6 +105,11 @@ type Server struct {
 	// a trusted peer the upstream also gets the X-Forwarded-For chain and
 	// X-Forwarded-Proto/-Host as sent; from others they are replaced.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ProxyProtocol makes the proxy listener read a PROXY protocol header
+	// (v1 or v2, as HAProxy's send-proxy and AWS NLB send it) from the
+	// trusted proxies, which must send one, so an L4 balancer's clients keep
+	// their addresses; any other peer must not send one. Parking is off.
+	ProxyProtocol bool `yaml:"proxy_protocol"`
 }
 
 // TLS configures TLS termination. The certificate and key are PEM files; a

@@ -271,3 +271,13 @@ func TestSharedPenaltyConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyProtocolConfig(t *testing.T) {
+	if c, err := Parse([]byte(minimal + "server: {trusted_proxies: [10.0.0.0/8], proxy_protocol: true}\n")); err != nil || !c.Server.ProxyProtocol {
+		t.Fatalf("proxy_protocol: %+v %v", c.Server, err)
+	}
+	_, err := Parse([]byte(minimal + "server: {proxy_protocol: true}\n"))
+	if err == nil || !strings.Contains(err.Error(), "server.proxy_protocol: needs server.trusted_proxies") {
+		t.Fatalf("proxy_protocol without trusted proxies: %v", err)
+	}
+}

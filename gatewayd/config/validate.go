@@ -96,6 +96,9 @@ func (c *Config) Validate() error {
 			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "want an IP address or CIDR prefix, got %q", tp)
 		}
 	}
+	if s.ProxyProtocol && len(s.TrustedProxies) == 0 {
+		p.add("server.proxy_protocol", "needs server.trusted_proxies (the balancers that send the header)")
+	}
 	if t := s.TLS; t.Enabled() || t.MinVersion != "" {
 		if t.CertFile == "" {
 			p.add("server.tls.cert_file", "required when server.tls is set")
