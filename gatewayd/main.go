@@ -97,7 +97,7 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 		return 2
 	}
-	cfg, err := load(o)
+	cfg, pair, err := load(o)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatewayd: invalid config:\n%s\n", indent(err))
 		return 1
@@ -106,21 +106,22 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatewayd: %s is valid\n", o.config)
 		return 0
 	}
-	return serve(o, cfg, log)
+	return serve(o, cfg, pair, log)
 }
 
 // load reads the config and applies the flag overrides, validating again.
-func load(o *options) (*config.Config, error) {
+func load(o *options) (*config.Config, *tls.Certificate, error) {
 	cfg, err := config.Load(o.config)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := gateway.Check(cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", o.config, err)
+		return nil, nil, fmt.Errorf("%s: %w", o.config, err)
 	}
+	var pair *tls.Certificate
 	if cfg.Server.TLS.Enabled() {
-		if _, err := certs.Load(cfg.Server.TLS, time.Now()); err != nil {
-			return nil, fmt.Errorf("%s: %w", o.config, err)
+		if pair, err = certs.Load(cfg.Server.TLS, time.Now()); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", o.config, err)
 		}
 	}
 	if o.listen != "" || o.adminListen != "" {
@@ -131,10 +132,10 @@ func load(o *options) (*config.Config, error) {
 			cfg.AdminListen = o.adminListen
 		}
 		if err := cfg.Validate(); err != nil {
-			return nil, fmt.Errorf("flags: %w", err)
+			return nil, nil, fmt.Errorf("flags: %w", err)
 		}
 	}
-	return cfg, nil
+	return cfg, pair, nil
 }
 
 func indent(err error) string {
@@ -156,7 +157,9 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("-log-format: %q: want text or json", format)
 }
 
-func serve(o *options, cfg *config.Config, log *slog.Logger) int {
+// serve runs the gateway; pair is cfg's TLS certificate, loaded by load
+// (nil without TLS).
+func serve(o *options, cfg *config.Config, pair *tls.Certificate, log *slog.Logger) int {
 	// Signals are caught before anything listens, so a SIGHUP or SIGTERM
 	// that follows the first /readyz is never lost to the default action.
 	sigs := make(chan os.Signal, 4)
@@ -195,7 +198,7 @@ func serve(o *options, cfg *config.Config, log *slog.Logger) int {
 	}
 	var tlsCerts *certs.Holder
 	if s.TLS.Enabled() {
-		if tlsCerts, err = certs.New(s.TLS); err != nil {
+		if tlsCerts, err = certs.New(s.TLS, pair); err != nil {
 			log.Error("tls failed", "err", err)
 			_ = ln.Close()
 			_ = aln.Close()
@@ -242,24 +245,15 @@ func serve(o *options, cfg *config.Config, log *slog.Logger) int {
 // A TLS listener re-reads its certificate and key (a renewed certificate is
 // served from the next handshake); turning TLS on or off needs a restart.
 func reload(o *options, g *gateway.Gateway, tlsCerts *certs.Holder, log *slog.Logger) {
-	cfg, err := load(o)
+	cfg, pair, err := load(o) // load refuses a certificate pair that does not load
 	if err != nil {
 		log.Error("reload refused: invalid config; keeping the running one", "config", o.config, "err", err)
 		g.ReloadRefused()
 		return
 	}
 	var tlsNote string
-	var pair *tls.Certificate
-	switch on := cfg.Server.TLS.Enabled(); {
-	case on && tlsCerts != nil:
-		// load checked the pair; a file that changed since is caught here.
-		if pair, err = certs.Load(cfg.Server.TLS, time.Now()); err != nil {
-			log.Error("reload refused: certificate; keeping the running config", "config", o.config, "err", err)
-			g.ReloadRefused()
-			return
-		}
-	case on != (tlsCerts != nil):
-		tlsNote = "server.tls turned on or off; that takes effect on restart"
+	if cfg.Server.TLS.Enabled() != (tlsCerts != nil) {
+		tlsNote, pair = "server.tls turned on or off; that takes effect on restart", nil
 	}
 	notes, err := g.Reload(cfg)
 	if err != nil {

@@ -2,7 +2,8 @@
 // config names, checks it, and holds it behind an atomic pointer so a SIGHUP
 // can swap in a renewed certificate while connections keep being accepted.
 //
-//	h, err := certs.New(cfg.Server.TLS)
+//	pair, err := certs.Load(cfg.Server.TLS, time.Now())
+//	h, err := certs.New(cfg.Server.TLS, pair)
 //	srv.TLSConfig = h.TLSConfig()
 //	...
 //	pair, err := certs.Load(newCfg.Server.TLS, time.Now()) // on SIGHUP
@@ -61,15 +62,17 @@ func minVersion(v string) (uint16, error) {
 	return 0, fmt.Errorf("server.tls.min_version: must be 1.2 or 1.3, got %q", v)
 }
 
-// New loads c's pair into a new Holder.
-func New(c config.TLS) (*Holder, error) {
+// New returns a Holder serving pair (from Load; nil loads c's files) with
+// c's minimum version.
+func New(c config.TLS, pair *tls.Certificate) (*Holder, error) {
 	mv, err := minVersion(c.MinVersion)
 	if err != nil {
 		return nil, err
 	}
-	pair, err := Load(c, time.Now())
-	if err != nil {
-		return nil, err
+	if pair == nil {
+		if pair, err = Load(c, time.Now()); err != nil {
+			return nil, err
+		}
 	}
 	h := &Holder{min: mv}
 	h.cur.Store(pair)

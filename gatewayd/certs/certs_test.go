@@ -15,7 +15,7 @@ import (
 func TestLoadAndServe(t *testing.T) {
 	dir := t.TempDir()
 	c := testcerts.WritePair(t, dir, 7, time.Now().Add(24*time.Hour))
-	h, err := New(c)
+	h, err := New(c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestLoadAndServe(t *testing.T) {
 		t.Errorf("after Set the handshake gets serial %v, want 8", got.Leaf.SerialNumber)
 	}
 	c.MinVersion = "1.3"
-	if h, err := New(c); err != nil || h.TLSConfig().MinVersion != tls.VersionTLS13 {
+	if h, err := New(c, nil); err != nil || h.TLSConfig().MinVersion != tls.VersionTLS13 {
 		t.Errorf("min_version 1.3: %v", err)
 	}
 }
@@ -74,7 +74,7 @@ func TestLoadErrorsNameFieldAndFile(t *testing.T) {
 			}
 		}
 	}
-	if _, err := New(config.TLS{CertFile: good.CertFile, KeyFile: good.KeyFile, MinVersion: "1.1"}); err == nil ||
+	if _, err := New(config.TLS{CertFile: good.CertFile, KeyFile: good.KeyFile, MinVersion: "1.1"}, nil); err == nil ||
 		!strings.Contains(err.Error(), `server.tls.min_version: must be 1.2 or 1.3, got "1.1"`) {
 		t.Errorf("min_version 1.1: %v", err)
 	}

@@ -171,6 +171,10 @@ func (g *Gateway) Reload(cfg *config.Config) (notes []string, err error) {
 		cfg.Server.IdleTimeout != old.cfg.Server.IdleTimeout || cfg.Server.MaxHeaderBytes != old.cfg.Server.MaxHeaderBytes {
 		notes = append(notes, "server read/idle timeouts and header size take effect on restart")
 	}
+	if cfg.Server.ProxyProtocol != old.cfg.Server.ProxyProtocol ||
+		(cfg.Server.ProxyProtocol && !reflect.DeepEqual(cfg.Server.TrustedProxies, old.cfg.Server.TrustedProxies)) {
+		notes = append(notes, "server.proxy_protocol and the proxies allowed to send it take effect on restart")
+	}
 	g.rt.Store(rt)
 	g.watchPenalty(rt)
 	old.auth.Close()
