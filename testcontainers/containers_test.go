@@ -10,6 +10,7 @@ import (
 
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/ledger"
+	"tollgate/sim"
 )
 
 // The fault timeline of the spot-loss and zone-outage runs: load for
@@ -518,6 +519,24 @@ func TestSimulatorVsReality(t *testing.T) {
 // compareWithSimulator calibrates, predicts and holds the comparison.
 func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []ledger.Record, w ErrorWindow, fault *Fault) {
 	t.Helper()
+	cfg, p := predictRun(t, spec, run, recs, runLength, fault)
+	all := run.All()
+	cmp := []Comparison{
+		{Name: "429 rate", Measured: all.Rate429, Predicted: p.Rate429, Tolerance: 0.10},
+		{Name: "error window (s)", Measured: w.Length.Seconds(), Predicted: p.ErrorWindowS, Tolerance: 0.10},
+		{Name: "p99 latency (ms)", Measured: all.P99MS, Predicted: p.P99MS},
+		{Name: "failed requests", Measured: float64(w.Failed), Predicted: p.Errors},
+	}
+	t.Logf("prediction (seed %d, constant-rate clients, the balancer's check timeout): 429 rate %.4f, error window %.3fs, p99 %.1fms",
+		cfg.Seed, p.Rate429, p.ErrorWindowS, p.P99MS)
+	holdComparisons(t, string(fault.Kind), cmp)
+}
+
+// predictRun calibrates the simulator with what run measured (logging the
+// calibration) and predicts a run of length d of spec with fault (nil for
+// none), from one seed.
+func predictRun(t *testing.T, spec Spec, run *Run, recs []ledger.Record, d time.Duration, fault *Fault) (sim.Config, Prediction) {
+	t.Helper()
 	cal, err := Calibrate(run, recs)
 	if err != nil {
 		t.Fatal(err)
@@ -529,7 +548,7 @@ func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []ledger.Recor
 	}
 	t.Logf("calibration: gateway adds %.3fms, client one-way %.3fms (%d requests)",
 		float64(cal.Gateway)/float64(time.Millisecond), float64(cal.Client)/float64(time.Millisecond), cal.Requests)
-	cfg, err := SimConfig(spec, cal, runLength, fault)
+	cfg, err := SimConfig(spec, cal, d, fault)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,15 +556,13 @@ func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []ledger.Recor
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := run.All()
-	cmp := []Comparison{
-		{Name: "429 rate", Measured: all.Rate429, Predicted: p.Rate429, Tolerance: 0.10},
-		{Name: "error window (s)", Measured: w.Length.Seconds(), Predicted: p.ErrorWindowS, Tolerance: 0.10},
-		{Name: "p99 latency (ms)", Measured: all.P99MS, Predicted: p.P99MS},
-		{Name: "failed requests", Measured: float64(w.Failed), Predicted: p.Errors},
-	}
-	t.Logf("prediction (seed %d, constant-rate clients, the balancer's check timeout): 429 rate %.4f, error window %.3fs, p99 %.1fms",
-		cfg.Seed, p.Rate429, p.ErrorWindowS, p.P99MS)
+	return cfg, p
+}
+
+// holdComparisons logs each measured/predicted pair as a FIGURE line and
+// fails the test for a pair with a tolerance that it exceeds.
+func holdComparisons(t *testing.T, label string, cmp []Comparison) {
+	t.Helper()
 	for i := range cmp {
 		c := &cmp[i]
 		c.Ratio = Ratio(c.Measured, c.Predicted)
@@ -553,11 +570,11 @@ func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []ledger.Recor
 		if c.Tolerance > 0 {
 			held = "held within " + pct(c.Tolerance)
 		}
-		t.Logf("FIGURE sim-vs-real %s %-18s measured %10.4f predicted %10.4f ratio %.3f (%s)", fault.Kind, c.Name, c.Measured, c.Predicted, c.Ratio, held)
+		t.Logf("FIGURE sim-vs-real %s %-20s measured %10.4f predicted %10.4f ratio %.3f (%s)", label, c.Name, c.Measured, c.Predicted, c.Ratio, held)
 	}
 	for _, c := range cmp {
 		if !c.OK() {
-			t.Errorf("%s: measured %.4f against predicted %.4f, ratio %.3f, outside +-%s", c.Name, c.Measured, c.Predicted, c.Ratio, pct(c.Tolerance))
+			t.Errorf("%s %s: measured %.4f against predicted %.4f, ratio %.3f, outside +-%s", label, c.Name, c.Measured, c.Predicted, c.Ratio, pct(c.Tolerance))
 		}
 	}
 }
@@ -637,26 +654,9 @@ func TestLeasedBudget(t *testing.T) {
 		t.Fatal("no tenant offers more than its tier's rate: the test checks nothing")
 	}
 
-	cal, err := Calibrate(run, recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := SimConfig(spec, cal, d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Predict1(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []Comparison{
+	_, p := predictRun(t, spec, run, recs, d, nil)
+	holdComparisons(t, "leases", []Comparison{
 		{Name: "429 rate", Measured: run.All().Rate429, Predicted: p.Rate429, Tolerance: 0.10},
 		{Name: "Redis calls/request", Measured: perReq, Predicted: p.First.RedisOpsPerRequest, Tolerance: 0.20},
-	} {
-		c.Ratio = Ratio(c.Measured, c.Predicted)
-		t.Logf("FIGURE sim-vs-real leases %-20s measured %8.4f predicted %8.4f ratio %.3f (held within %s)", c.Name, c.Measured, c.Predicted, c.Ratio, pct(c.Tolerance))
-		if !c.OK() {
-			t.Errorf("leases %s: measured %.4f against predicted %.4f, ratio %.3f, outside +-%s", c.Name, c.Measured, c.Predicted, c.Ratio, pct(c.Tolerance))
-		}
-	}
+	})
 }
