@@ -11,7 +11,6 @@
 package redistest
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -200,27 +199,14 @@ func freePort() (int, error) {
 
 // serverPID asks the server at addr for its process id (INFO server).
 func serverPID(addr string) (int, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	info, err := Command(addr, "INFO", "server")
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
-		return 0, err
-	}
-	r := bufio.NewReader(c)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return 0, err
-		}
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "-") {
-			return 0, fmt.Errorf("INFO answered %q", line)
-		}
-		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
 			return strconv.Atoi(v)
 		}
 	}
+	return 0, fmt.Errorf("INFO server from %s has no process_id", addr)
 }
