@@ -13,6 +13,7 @@ import (
 	"tollgate/engine"
 	"tollgate/engine/tier"
 	"tollgate/sim/dist"
+	"tollgate/sim/summary"
 )
 
 // Duration is a time.Duration written as a string in scenario files ("250ms",
@@ -362,6 +363,9 @@ type SLO struct {
 	MaxOverAdmission  float64 `yaml:"max_over_admission"`
 	MinAvailability   float64 `yaml:"min_availability"`
 	MaxCostPerBillion float64 `yaml:"max_cost_per_billion"`
+	// ExpectBreach names objectives (summary.Objectives) a scenario that
+	// demonstrates a bad design must still breach.
+	ExpectBreach []string `yaml:"expect_breach"`
 }
 
 // Fault kinds.
@@ -808,6 +812,19 @@ func (c *Config) Validate() error {
 	nonneg("slo.max_over_admission", s.MaxOverAdmission)
 	frac("slo.min_availability", s.MinAvailability)
 	nonneg("slo.max_cost_per_billion", s.MaxCostPerBillion)
+	seen := map[string]bool{}
+	for i, name := range s.ExpectBreach {
+		path := fmt.Sprintf("slo.expect_breach[%d]", i)
+		switch {
+		case !contains(summary.Objectives, name):
+			bad(path, "must be one of %s, got %q", strings.Join(summary.Objectives, ", "), name)
+		case seen[name]:
+			bad(path, "%q listed twice", name)
+		case summary.SLO(s).Limit(name) == 0:
+			bad(path, "%q has no objective in this slo block to breach", name)
+		}
+		seen[name] = true
+	}
 	if len(p) > 0 {
 		return &ValidationError{Problems: p}
 	}
