@@ -26,8 +26,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"tollgate/schema"
 	"tollgate/sim"
-	"tollgate/sim/summary"
 )
 
 //go:embed *.yaml
@@ -246,7 +246,7 @@ type RunOptions struct {
 }
 
 // Run simulates the scenario and returns its summary.
-func Run(sc *Scenario, opts RunOptions) (*summary.Summary, error) {
+func Run(sc *Scenario, opts RunOptions) (*schema.Summary, error) {
 	cfg := sc.Config
 	cfg.Tiers = append([]sim.Tier(nil), cfg.Tiers...)
 	if opts.Seed != 0 {

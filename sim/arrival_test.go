@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // small is a one-zone, one-node scenario with a tier that never refuses, one
@@ -115,7 +115,7 @@ func TestConstantStagger(t *testing.T) {
 			t.Fatal(err)
 		}
 		var b bytes.Buffer
-		if err := summary.Encode(&b, s); err != nil {
+		if err := schema.EncodeSummary(&b, s); err != nil {
 			t.Fatal(err)
 		}
 		return b.Bytes(), s.Requests.Errors, s.Requests.Total
