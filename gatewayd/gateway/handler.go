@@ -11,6 +11,7 @@ import (
 
 	"tollgate/engine"
 	"tollgate/engine/limiter"
+	"tollgate/engine/route"
 	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/clientip"
@@ -19,7 +20,6 @@ import (
 	"tollgate/gatewayd/ledger"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/respond"
-	"tollgate/gatewayd/route"
 )
 
 // Decisions, the values of the ledger's decision field and the metrics'
