@@ -14,7 +14,7 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	// DefaultMaxBodyBytes is 10 MB, AWS API Gateway's fixed payload limit
-	// (research/gateways.md, request size limits).
+	// (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 	DefaultMaxBodyBytes = 10 << 20
 	// DefaultUpstreamTimeout is 29 s, AWS API Gateway's integration timeout.
 	DefaultUpstreamTimeout = 29 * time.Second
@@ -38,9 +38,9 @@ const (
 	DefaultReference       = 100 * time.Millisecond
 	DefaultCORSMaxAge      = 10 * time.Minute
 	DefaultCost            = 1.0
-	// DefaultAlpha is the EMA weight of one latency observation (DESIGN.md, pricing).
+	// DefaultAlpha is the EMA weight of one latency observation (docs/engine.md, engine/pricing).
 	DefaultAlpha = 0.1
-	// DefaultSurgeThreshold is the load above which prices surge (DESIGN.md: 70%).
+	// DefaultSurgeThreshold is the load above which prices surge (docs/engine.md: 70%).
 	DefaultSurgeThreshold  = 0.7
 	DefaultSurgeMultiplier = 1.5
 	DefaultMinMultiplier   = 0.5
