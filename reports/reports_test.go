@@ -143,7 +143,7 @@ func TestRunReportAnswers(t *testing.T) {
 	if got := rc.REST.Line(cost.CRequests); math.Abs(got-3033.10) > 0.01 {
 		t.Errorf("REST = %v", got)
 	}
-	// S2 compute at a month: $35.99 (research/costs.md).
+	// S2 compute at a month: $35.99 (docs/reports.md, worked example).
 	if got := rc.Fleet.Line(cost.CCompute); math.Abs(got-35.99) > 0.01 {
 		t.Errorf("compute = %v", got)
 	}

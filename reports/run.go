@@ -267,7 +267,7 @@ func claimSection(d *document, s *summary.Summary, rc RunCost, sh *cost.Sheet, p
 	http := cost.ManagedBill(sh, cost.HTTP, cost.FleetUsage(sh, cost.ClaimRequests, nil, cost.DefaultAssumptions()))
 	rest := cost.ManagedBill(sh, cost.REST, cost.FleetUsage(sh, cost.ClaimRequests, nil, cost.DefaultAssumptions()))
 	vr = append(vr, []string{http.Name, usd(http.Without(cost.CEgress)), usd(http.Total())}, []string{rest.Name, usd(rest.Without(cost.CEgress)), usd(rest.Total())})
-	d.p("A billion requests a month on other fleets (research/costs.md section 3), S3 logs, 4 KB responses:")
+	d.p("A billion requests a month on other fleets (the worked example in docs/reports.md), S3 logs, 4 KB responses:")
 	d.table(table{head: []string{"fleet", "excl. egress", "all included"}, right: []bool{false, true, true}, rows: vr})
 	return nil
 }

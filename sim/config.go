@@ -174,13 +174,15 @@ type Engine struct {
 // Managed is the AWS API Gateway model.
 type Managed struct {
 	// SteadyRPS and Burst are the account throttle (10,000 rps steady,
-	// 5,000 burst; research/gateways.md, AWS quotas page).
+	// 5,000 burst: AWS's quotas page,
+	// https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 	SteadyRPS float64 `yaml:"steady_rps"`
 	Burst     float64 `yaml:"burst"`
 	// AddedLatency is API Gateway's own latency (AWS publishes none; the
 	// default 10ms is an assumption to measure: Latency - IntegrationLatency).
 	AddedLatency Duration `yaml:"added_latency"`
-	// PricePerMillion in USD (REST API, first 333M: $3.50; research/costs.md).
+	// PricePerMillion in USD (REST API, first 333M: $3.50; reports/prices.yaml
+	// gives the source).
 	PricePerMillion float64 `yaml:"price_per_million"`
 }
 

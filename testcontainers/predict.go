@@ -10,8 +10,8 @@ import (
 	"tollgate/engine"
 	"tollgate/engine/limiter"
 	"tollgate/engine/route"
-	"tollgate/gatewayd/ledger"
 	"tollgate/scenarios"
+	"tollgate/schema"
 	"tollgate/sim"
 	"tollgate/sim/summary"
 )
@@ -43,8 +43,8 @@ type LogNormalFit struct {
 
 // Calibrate fits the service times of run's admitted requests, joining the
 // client's samples to the ledger by request id.
-func Calibrate(run *Run, recs []ledger.Record) (Calibration, error) {
-	byID := make(map[string]*ledger.Record, len(recs))
+func Calibrate(run *Run, recs []schema.LedgerRecord) (Calibration, error) {
+	byID := make(map[string]*schema.LedgerRecord, len(recs))
 	for i := range recs {
 		byID[recs[i].ID] = &recs[i]
 	}

@@ -16,7 +16,7 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	// DefaultMaxBodyBytes is 10 MB, AWS API Gateway's fixed payload limit
-	// (research/gateways.md, request size limits).
+	// (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 	DefaultMaxBodyBytes = 10 << 20
 	// DefaultUpstreamTimeout is 29 s, AWS API Gateway's integration timeout.
 	DefaultUpstreamTimeout = 29 * time.Second

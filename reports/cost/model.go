@@ -73,7 +73,7 @@ func FormatFleet(f []FleetNode) string {
 }
 
 // Assumptions are what a bill needs beyond the fleet: payload sizes, logging,
-// the Redis choice. The defaults are research/costs.md section 3's.
+// the Redis choice. The defaults are the worked example's (docs/reports.md).
 type Assumptions struct {
 	// RequestBytes and ResponseBytes are the average payload sizes through the
 	// load balancer; responses leave to the internet.
@@ -181,7 +181,7 @@ func FleetUsage(sh *Sheet, requests float64, fleet []FleetNode, a Assumptions) U
 func (a Assumptions) fill(sh *Sheet, u *Usage, requests, nodeHours, lbHours float64) {
 	h := sh.HoursPerMonth
 	u.LoadBalancerHours = lbHours
-	u.LBNewConnsPerS = 0 // keep-alive: bytes dominate (research/costs.md section 3)
+	u.LBNewConnsPerS = 0 // keep-alive: bytes dominate (docs/reports.md, worked example)
 	u.PublicIPv4Hours = float64(a.Zones) * lbHours
 	u.EBSGBMonths = a.EBSGBPerNode * nodeHours / h
 	switch r := a.Redis; {
