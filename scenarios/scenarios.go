@@ -26,6 +26,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"tollgate/engine/tier"
 	"tollgate/schema"
 	"tollgate/sim"
 )
@@ -203,18 +204,10 @@ func step(v reflect.Value, seg string) (reflect.Value, error) {
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		t := v.Type()
-		var names []string
-		for i := 0; i < t.NumField(); i++ {
-			tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-			if tag == seg {
-				return v.Field(i), nil
-			}
-			if tag != "" && tag != "-" {
-				names = append(names, tag)
-			}
+		if f, ok := fieldByTag(v, seg); ok {
+			return f, nil
 		}
-		return v, fmt.Errorf("no field %q (fields: %s)", seg, strings.Join(names, ", "))
+		return v, fmt.Errorf("no field %q (fields: %s)", seg, strings.Join(fieldTags(v.Type()), ", "))
 	case reflect.Slice:
 		if i, err := strconv.Atoi(seg); err == nil {
 			if i < 0 || i >= v.Len() {
@@ -235,6 +228,42 @@ func step(v reflect.Value, seg string) (reflect.Value, error) {
 	return v, fmt.Errorf("%s is not a struct or list", v.Type())
 }
 
+// fieldByTag finds the field of struct v whose yaml tag is seg, looking
+// inside inlined structs (the policy vocabulary's types embedded in sim's).
+func fieldByTag(v reflect.Value, seg string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag == "" && opts == "inline" && v.Field(i).Kind() == reflect.Struct {
+			if f, ok := fieldByTag(v.Field(i), seg); ok {
+				return f, true
+			}
+			continue
+		}
+		if tag == seg {
+			return v.Field(i), true
+		}
+	}
+	return v, false
+}
+
+// fieldTags lists a struct type's yaml field names, inlined structs'
+// included.
+func fieldTags(t reflect.Type) []string {
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		tag, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag == "" && opts == "inline" && t.Field(i).Type.Kind() == reflect.Struct {
+			names = append(names, fieldTags(t.Field(i).Type)...)
+			continue
+		}
+		if tag != "" && tag != "-" {
+			names = append(names, tag)
+		}
+	}
+	return names
+}
+
 // RunOptions tune a run without changing its result.
 type RunOptions struct {
 	// Seed overrides the scenario's seed when non-zero.
@@ -248,7 +277,7 @@ type RunOptions struct {
 // Run simulates the scenario and returns its summary.
 func Run(sc *Scenario, opts RunOptions) (*schema.Summary, error) {
 	cfg := sc.Config
-	cfg.Tiers = append([]sim.Tier(nil), cfg.Tiers...)
+	cfg.Tiers = append([]tier.Tier(nil), cfg.Tiers...)
 	if opts.Seed != 0 {
 		cfg.Seed = opts.Seed
 	}

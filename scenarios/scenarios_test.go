@@ -319,7 +319,7 @@ duration: 60s
 warmup: 5s
 topology: {nodes_per_zone: 1}
 redis: {mode: redis}
-engine: {lease_batch: %s}
+engine: {lease: {batch: %s}}
 tiers: [{name: big, burst: 2000, rate: 1000}]
 routes: [{name: /, cost: 1, latency: 5ms}]
 traffic:
@@ -350,7 +350,7 @@ func TestRedisFailover(t *testing.T) {
 	if f.Kind != "redis-failover" || f.EndS-f.StartS != 10 {
 		t.Fatalf("fault %+v", f)
 	}
-	const cooldown = 2.0 // engine.breaker_cooldown of the scenario
+	const cooldown = 2.0 // engine.breaker.cooldown of the scenario
 	if f.Errors == 0 || f.ErrorWindowS < 10-cooldown || f.ErrorWindowS > 10+cooldown+1 {
 		t.Errorf("seed %d: error window %.1fs, want the 10s failover within the breaker cooldown", s.Seed, f.ErrorWindowS)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tollgate/engine/tier"
 	"tollgate/schema"
 )
 
@@ -18,7 +19,7 @@ func small(arrival string, rate float64, keys int) *Config {
 		Duration: Duration(10 * time.Second),
 		Topology: Topology{Zones: []string{"a"}, Concurrency: 64},
 		Redis:    Redis{Mode: "embedded"},
-		Tiers:    []Tier{{Name: "t", Burst: 1e6, Rate: 1e6}},
+		Tiers:    []tier.Tier{{Name: "t", Burst: 1e6, Rate: 1e6}},
 		Traffic: Traffic{Groups: []Group{{Name: "g", Tier: "t", Keys: keys, Rate: rate,
 			Arrival: arrival, Retry: "none"}}},
 	}

@@ -35,17 +35,3 @@ func FuzzLedger(f *testing.F) {
 		}
 	})
 }
-
-func TestParseDuration(t *testing.T) {
-	for in, want := range map[string]string{"250ms": "250ms", "30d": "720h0m0s", "1.5d": "36h0m0s", "90s": "1m30s"} {
-		d, err := ParseDuration(in)
-		if err != nil || d.String() != want {
-			t.Errorf("%s: %v %v, want %s", in, d, err, want)
-		}
-	}
-	for _, in := range []string{"", "d", "5x", "1e9d", "3hd"} {
-		if _, err := ParseDuration(in); err == nil {
-			t.Errorf("%q accepted", in)
-		}
-	}
-}
