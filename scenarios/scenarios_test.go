@@ -228,13 +228,14 @@ traffic: {source: trace, trace: `+p+`}
 		t.Errorf("replayed %d requests, want 501", s.Requests.Total)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.jsonl")
-	os.WriteFile(bad, []byte(`{"key_hash":"k","tier":"one","ts":"2026-01-01T00:00:00Z","cost":1}`+"\n"+`{"key_hash":"","tier":"one","ts":"2026-01-01T00:00:01Z"}`+"\n"), 0o644)
+	good, _ := os.ReadFile(p)
+	os.WriteFile(bad, append(good[:len(good):len(good)], []byte("{\"id\":\"x\",\"start\":\"yesterday\"}\n")...), 0o644)
 	if err := sc.Set("traffic.trace", bad); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Run(sc, RunOptions{})
-	if err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") || !strings.Contains(err.Error(), "key_hash") {
-		t.Errorf("bad ledger: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "bad.jsonl line 502") {
+		t.Errorf("bad ledger: %v, want the file and line 502 named", err)
 	}
 }
 

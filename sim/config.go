@@ -232,10 +232,18 @@ type BackendDef struct {
 type Traffic struct {
 	// Source is "synthetic" (Groups) or "trace" (replay Trace).
 	Source string `yaml:"source"`
-	// Trace is a gatewayd usage ledger (JSONL) to replay.
-	Trace   string  `yaml:"trace"`
-	Groups  []Group `yaml:"groups"`
-	Diurnal Diurnal `yaml:"diurnal"`
+	// Trace is a gatewayd usage ledger to replay: one JSONL file or a
+	// directory of rotated files (schema.LedgerRecord). Requests arrive at
+	// their recorded start, relative to the first; records of no identified
+	// client (401s, aggregates) are skipped.
+	Trace string `yaml:"trace"`
+	// TraceWindow bounds how long a recorded request took from arrival to
+	// answer: the ledger is written in answer order, and records are held
+	// this long to be replayed in arrival order (default 30s, above
+	// gatewayd's 29s default upstream timeout).
+	TraceWindow Duration `yaml:"trace_window"`
+	Groups      []Group  `yaml:"groups"`
+	Diurnal     Diurnal  `yaml:"diurnal"`
 }
 
 // Group is a population of clients of one tier.
@@ -449,6 +457,7 @@ func (c *Config) Defaults() {
 	}
 	defS(&c.Traffic.Source, "synthetic")
 	def(&c.Traffic.Diurnal.Period, 24*time.Hour)
+	def(&c.Traffic.TraceWindow, 30*time.Second)
 	for i := range c.Traffic.Groups {
 		g := &c.Traffic.Groups[i]
 		if g.Name == "" {
@@ -669,6 +678,7 @@ func (c *Config) Validate() error {
 	}
 	tf := c.Traffic
 	oneOf("traffic.source", tf.Source, "synthetic", "trace")
+	durPos("traffic.trace_window", tf.TraceWindow)
 	if tf.Source == "trace" && tf.Trace == "" {
 		bad("traffic.trace", "must name a ledger file when traffic.source is trace")
 	}

@@ -341,7 +341,7 @@ func newModel(cfg *Config) (*model, error) {
 		m.groups = append(m.groups, gr)
 	}
 	if cfg.Traffic.Source == "trace" {
-		ts, err := openTrace(cfg.Traffic.Trace)
+		ts, err := openTrace(cfg.Traffic.Trace, cfg.Traffic.TraceWindow.D())
 		if err != nil {
 			return nil, err
 		}
