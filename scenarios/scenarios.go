@@ -27,8 +27,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"tollgate/engine/tier"
+	"tollgate/schema"
 	"tollgate/sim"
-	"tollgate/sim/summary"
 )
 
 //go:embed *.yaml
@@ -275,7 +275,7 @@ type RunOptions struct {
 }
 
 // Run simulates the scenario and returns its summary.
-func Run(sc *Scenario, opts RunOptions) (*summary.Summary, error) {
+func Run(sc *Scenario, opts RunOptions) (*schema.Summary, error) {
 	cfg := sc.Config
 	cfg.Tiers = append([]tier.Tier(nil), cfg.Tiers...)
 	if opts.Seed != 0 {

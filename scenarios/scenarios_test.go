@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"tollgate/schema"
 	"tollgate/sim"
-	"tollgate/sim/summary"
 )
 
 // short loads a built-in scenario and applies overrides (for run time).
@@ -27,10 +27,10 @@ func short(t *testing.T, name string, sets ...string) *Scenario {
 	return sc
 }
 
-func encode(t *testing.T, s *summary.Summary) []byte {
+func encode(t *testing.T, s *schema.Summary) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := summary.Encode(&b, s); err != nil {
+	if err := schema.EncodeSummary(&b, s); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()

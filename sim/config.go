@@ -317,7 +317,7 @@ type Fault struct {
 	DriftPPM    float64  `yaml:"drift_ppm"`
 }
 
-// SLO mirrors summary.SLO.
+// SLO mirrors schema.SLO.
 type SLO struct {
 	P99MS             float64 `yaml:"p99_ms"`
 	Max429Rate        float64 `yaml:"max_429_rate"`

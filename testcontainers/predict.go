@@ -13,7 +13,6 @@ import (
 	"tollgate/scenarios"
 	"tollgate/schema"
 	"tollgate/sim"
-	"tollgate/sim/summary"
 )
 
 // Calibration is what a real run measured that the simulator takes as
@@ -217,7 +216,7 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, fault *Fault) (sim.Con
 }
 
 // Predict runs the simulator on cfg through the scenarios package.
-func Predict(cfg sim.Config) (*summary.Summary, error) {
+func Predict(cfg sim.Config) (*schema.Summary, error) {
 	return scenarios.Run(&scenarios.Scenario{Name: cfg.Name, File: "testcontainers", Config: cfg}, scenarios.RunOptions{})
 }
 
@@ -237,7 +236,7 @@ type Prediction struct {
 	P99MS, P99Min, P99Max                        float64
 	Errors                                       float64
 	// First is the first seed's summary, for the record.
-	First *summary.Summary
+	First *schema.Summary
 }
 
 // Predict1 runs cfg once, with its own seed: the default prediction.
@@ -302,13 +301,13 @@ func (c Comparison) OK() bool {
 }
 
 // CompareFaults returns the error window of the fault of kind in s (0 if absent).
-func faultWindow(s *summary.Summary, kind string) (summary.Fault, bool) {
+func faultWindow(s *schema.Summary, kind string) (schema.Fault, bool) {
 	for _, f := range s.Faults {
 		if f.Kind == kind {
 			return f, true
 		}
 	}
-	return summary.Fault{}, false
+	return schema.Fault{}, false
 }
 
 // RouteNames returns the calibration's route names, sorted.

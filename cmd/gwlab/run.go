@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"tollgate/scenarios"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 func init() {
@@ -91,11 +91,11 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 
 // writeRun writes summary.json into dir and runs the afterRun hooks,
 // reporting every hook error.
-func writeRun(dir string, s *summary.Summary, stderr io.Writer) error {
+func writeRun(dir string, s *schema.Summary, stderr io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
-	if err := summary.WriteFile(filepath.Join(dir, "summary.json"), s); err != nil {
+	if err := schema.WriteSummary(filepath.Join(dir, "summary.json"), s); err != nil {
 		return err
 	}
 	var failed int
@@ -111,7 +111,7 @@ func writeRun(dir string, s *summary.Summary, stderr io.Writer) error {
 	return nil
 }
 
-func printResult(w io.Writer, dir string, s *summary.Summary) {
+func printResult(w io.Writer, dir string, s *schema.Summary) {
 	fmt.Fprintf(w, "%s (%s, seed %d): %d requests, 429 %.2f%%, false 429 %.3f%%, over-admission %.3f%%, availability %.5f, p99 %.2f ms -> %s\n",
 		s.Scenario, s.Algorithm, s.Seed, s.Requests.Total, 100*s.Rate429.Overall, 100*s.False429.Rate,
 		100*s.OverAdmission.Ratio, s.Availability, s.LatencyMS.P99, filepath.Join(dir, "summary.json"))

@@ -2,13 +2,15 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
-	"tollgate/sim/summary"
+	"tollgate/reports"
+	"tollgate/scenarios"
+	"tollgate/schema"
 )
 
 func TestRunWritesSummary(t *testing.T) {
@@ -18,12 +20,31 @@ func TestRunWritesSummary(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	s, err := summary.ReadFile(filepath.Join(dir, "summary.json"))
+	s, err := schema.ReadSummary(filepath.Join(dir, "summary.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Scenario != "baseline" || s.Seed != 5 || s.DurationS != 5 || s.Requests.Total == 0 {
 		t.Errorf("summary %+v", s.Requests)
+	}
+	// Writer to reader: summary.json as gwlab run wrote it reads back as the
+	// summary the same run gives in process.
+	sc, err := scenarios.Load("baseline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range []string{"duration=5s", "warmup=1s"} {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := sc.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := scenarios.Run(sc, scenarios.RunOptions{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("summary.json read back differs from the run's summary:\n got %+v\nwant %+v", s, want)
 	}
 	if !strings.Contains(errb.String(), "seed 5") {
 		t.Errorf("seed not printed first: %q", errb.String())
@@ -43,24 +64,35 @@ func TestCompareWritesVariants(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "compare.json"))
+	// Writer to readers: compare.json as gwlab compare wrote it, read by the
+	// schema and by the reports, agrees with each variant's summary.json.
+	c, err := schema.ReadComparison(filepath.Join(dir, schema.CompareFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c Comparison
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
-	if len(c.Variants) != 2 || c.Kind != "algorithms" {
+	if len(c.Variants) != 2 || c.Kind != schema.CompareAlgorithms || c.Scenario != "skewed-clock" {
 		t.Fatalf("compare.json %+v", c)
 	}
-	for _, v := range c.Variants {
-		s, err := summary.ReadFile(filepath.Join(dir, v.Summary))
+	ss, labels, param, err := reports.ReadComparison(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) != 2 || param != "" {
+		t.Fatalf("reports read %d summaries, param %q", len(ss), param)
+	}
+	for i, v := range c.Variants {
+		s, err := schema.ReadSummary(c.SummaryPath(dir, i))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Algorithm != v.Name {
-			t.Errorf("%s: summary algorithm %q", v.Name, s.Algorithm)
+		if s.Algorithm != v.Name || labels[i] != v.Name {
+			t.Errorf("%s: summary algorithm %q, reports' label %q", v.Name, s.Algorithm, labels[i])
+		}
+		if !reflect.DeepEqual(ss[i], s) {
+			t.Errorf("%s: the reports read another summary than %s", v.Name, v.Summary)
+		}
+		if want := schema.VariantOf(v.Name, v.Summary, s); v != want {
+			t.Errorf("variant %+v, its summary says %+v", v, want)
 		}
 	}
 	code = run([]string{"compare", "-sweep", "engine.clock=server,client", "-set", "duration=5s", "-out", dir, "skewed-clock"}, &out, &errb)
