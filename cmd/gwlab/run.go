@@ -16,7 +16,7 @@ import (
 
 func init() {
 	commands["run"] = command{
-		summary: "simulate one scenario and write summary.json: run [-seed N] [-algo NAME] [-set path=value]... [-out DIR] NAME|FILE",
+		summary: "simulate one scenario and write summary.json: run [-seed N] [-algo NAME] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-out DIR] NAME|FILE",
 		run:     runCommand,
 	}
 }
@@ -49,8 +49,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output directory (default out/<scenario>)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a scenario field by its YAML path, e.g. -set engine.clock=client (repeatable)")
+	gw := addGatewayFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gwlab run [-seed N] [-algo NAME] [-set path=value]... [-out DIR] NAME|FILE")
+		fmt.Fprintln(stderr, "usage: gwlab run [-seed N] [-algo NAME] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-out DIR] NAME|FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -65,6 +66,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := applySets(sc, sets); err != nil {
+		return err
+	}
+	if err := gw.apply(sc); err != nil {
 		return err
 	}
 	dir := *out
