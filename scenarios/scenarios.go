@@ -142,8 +142,38 @@ func (sc *Scenario) Validate() error {
 // elements by index or by name ("tiers[0].rate", "tiers.0.rate",
 // "tiers.free.rate", "traffic.groups.hot.zipf"). The value is YAML
 // ("client", "3", "250ms", "[a, b]"). The scenario is re-defaulted and
-// re-validated, and the error names the path and value.
+// re-validated, and the error names the path and value. To change fields
+// that are only valid together, use SetAll.
 func (sc *Scenario) Set(path, value string) error {
+	if err := sc.override(path, value); err != nil {
+		return err
+	}
+	sc.Config.Defaults()
+	return sc.Validate()
+}
+
+// SetAll applies every "path=value" override in order (see Set for paths
+// and values), then re-defaults and validates the scenario once, so fields
+// that are only valid together (traffic.source=trace and traffic.trace) can
+// be set in any order. A malformed override or an unknown path is an error
+// naming it; on error the scenario may hold some of the overrides.
+func (sc *Scenario) SetAll(overrides []string) error {
+	for _, kv := range overrides {
+		path, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("%w: %q: want path=value", ErrPath, kv)
+		}
+		if err := sc.override(strings.TrimSpace(path), value); err != nil {
+			return err
+		}
+	}
+	sc.Config.Defaults()
+	return sc.Validate()
+}
+
+// override sets one field by its YAML path without defaulting or
+// validating.
+func (sc *Scenario) override(path, value string) error {
 	v := reflect.ValueOf(&sc.Config).Elem()
 	segs, err := splitPath(path)
 	if err != nil {
@@ -175,8 +205,7 @@ func (sc *Scenario) Set(path, value string) error {
 	if segs[0] == "name" {
 		sc.Name = sc.Config.Name
 	}
-	sc.Config.Defaults()
-	return sc.Validate()
+	return nil
 }
 
 func splitPath(path string) ([]string, error) {

@@ -290,6 +290,45 @@ func TestSet(t *testing.T) {
 	}
 }
 
+// TestSetAllValidatesOnce: fields valid only together can be overridden in
+// either order, because SetAll validates after the last override; Set alone
+// refuses the first of them, and SetAll still names a bad path or value.
+func TestSetAllValidatesOnce(t *testing.T) {
+	p := writeFlood(t, 5)
+	for _, sets := range [][]string{
+		{"traffic.source=trace", "traffic.trace=" + p},
+		{"traffic.trace=" + p, "traffic.source=trace"},
+	} {
+		sc := short(t, "baseline")
+		if err := sc.SetAll(sets); err != nil {
+			t.Errorf("SetAll(%q): %v", sets, err)
+			continue
+		}
+		if sc.Config.Traffic.Source != "trace" || sc.Config.Traffic.Trace != p {
+			t.Errorf("SetAll(%q): traffic %+v", sets, sc.Config.Traffic)
+		}
+	}
+	sc := short(t, "baseline")
+	if err := sc.Set("traffic.source", "trace"); err == nil || !strings.Contains(err.Error(), "traffic.trace: must name a ledger file") {
+		t.Errorf("Set(traffic.source) alone: %v, want the missing traffic.trace named", err)
+	}
+	for _, c := range []struct {
+		sets []string
+		want string
+	}{
+		{[]string{"traffic.source=trace"}, "traffic.trace: must name a ledger file"},
+		{[]string{"engine.clock"}, `"engine.clock": want path=value`},
+		{[]string{"duration=2s", "engine.clok=x"}, `no field "clok"`},
+		{[]string{"engine.clock=sideways", "duration=2s"}, `engine.clock: must be one of server, client, got "sideways"`},
+	} {
+		sc := short(t, "baseline")
+		err := sc.SetAll(c.sets)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("SetAll(%q): %v, want %q", c.sets, err, c.want)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	for _, n := range Names() {
 		b, _ := files.ReadFile(n + ".yaml")

@@ -27,16 +27,11 @@ type setFlags []string
 func (s *setFlags) String() string     { return strings.Join(*s, " ") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
-// applySets applies -set overrides in order.
+// applySets applies every -set override in order, then validates the
+// scenario once (scenarios.Scenario.SetAll).
 func applySets(sc *scenarios.Scenario, sets []string) error {
-	for _, kv := range sets {
-		path, value, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("-set %q: want path=value", kv)
-		}
-		if err := sc.Set(strings.TrimSpace(path), value); err != nil {
-			return err
-		}
+	if err := sc.SetAll(sets); err != nil {
+		return fmt.Errorf("-set: %w", err)
 	}
 	return nil
 }

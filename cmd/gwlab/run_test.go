@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"tollgate/reports"
 	"tollgate/scenarios"
@@ -54,6 +57,60 @@ func TestRunWritesSummary(t *testing.T) {
 	}
 	if code := run([]string{"run"}, &out, &errb); code != 2 {
 		t.Errorf("no scenario: exit %d", code)
+	}
+}
+
+// TestRunSetOrder: -set traffic.source=trace and -set traffic.trace=F are
+// valid only together; gwlab run accepts them in either order and replays
+// the ledger both times.
+func TestRunSetOrder(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "usage.jsonl")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 40 {
+		at := t0.Add(time.Duration(i) * 50 * time.Millisecond)
+		r := schema.LedgerRecord{ID: fmt.Sprintf("r%d", i), KeyHash: fmt.Sprintf("k%d", i%4), Tier: "free", Route: "/", Method: "GET",
+			Path: "/", Status: 200, Decision: "allowed", CostCharged: 1, CostSettled: 1, Start: at, End: at.Add(time.Millisecond), DecidedUS: at.UnixMicro()}
+		if err := enc.Encode(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(ledger, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var first *schema.Summary
+	for _, sets := range [][]string{
+		{"traffic.source=trace", "traffic.trace=" + ledger},
+		{"traffic.trace=" + ledger, "traffic.source=trace"},
+	} {
+		dir := t.TempDir()
+		// traffic.groups=[]: the ledger's requests only (the simulator
+		// runs a scenario's groups beside its trace).
+		args := []string{"run", "-out", dir, "-set", "duration=3s", "-set", "warmup=0s", "-set", "traffic.groups=[]"}
+		for _, kv := range sets {
+			args = append(args, "-set", kv)
+		}
+		var out, errb bytes.Buffer
+		if code := run(append(args, "baseline"), &out, &errb); code != 0 {
+			t.Fatalf("%q: exit %d: %s", sets, code, errb.String())
+		}
+		s, err := schema.ReadSummary(filepath.Join(dir, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Requests.Total != 40 {
+			t.Errorf("%q: %d requests, want the ledger's 40", sets, s.Requests.Total)
+		}
+		if first == nil {
+			first = s
+		} else if !reflect.DeepEqual(first, s) {
+			t.Errorf("the two orders gave different summaries")
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"run", "-set", "traffic.source=trace", "baseline"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "traffic.trace") {
+		t.Errorf("source=trace without a trace: exit %d, %q", code, errb.String())
 	}
 }
 
