@@ -32,7 +32,7 @@ var commands = map[string]command{
 	"cost":       {"price N requests a month: API Gateway REST and HTTP against a self-hosted fleet, by component", runCost},
 	"list":       {"list the built-in scenarios with their descriptions", listCommand},
 	"report":     {"write report.md, report.html and figures for DIR/summary.json, or compare DIR/*/summary.json", runReport},
-	"run":        {"simulate one scenario and write summary.json: run [-seed N] [-algo NAME] [-set path=value]... [-out DIR] NAME|FILE", runCommand},
+	"run":        {"simulate one scenario and write summary.json: run [-seed N] [-algo NAME] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-out DIR] NAME|FILE", runCommand},
 	"slo":        {"run the CI scenarios with their fixed seeds and gate on their SLOs and the committed baseline", runSLO},
 }
 

@@ -38,8 +38,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output directory (default out/<scenario>)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a scenario field by its YAML path, e.g. -set engine.clock=client (repeatable)")
+	gw := addGatewayFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gwlab run [-seed N] [-algo NAME] [-set path=value]... [-out DIR] NAME|FILE")
+		fmt.Fprintln(stderr, "usage: gwlab run [-seed N] [-algo NAME] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-out DIR] NAME|FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -54,6 +55,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := applySets(sc, sets); err != nil {
+		return err
+	}
+	if err := gw.apply(sc); err != nil {
 		return err
 	}
 	dir := *out
