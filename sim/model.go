@@ -275,12 +275,17 @@ func newModel(cfg *Config) (*model, error) {
 			rb = int64(cfg.Network.ResponseBytes)
 		}
 		m.routes = append(m.routes, &routeRT{cfg: r, cost: cost, dist: d, capacity: r.Capacity, factor: 1,
-			rng: kernel.Stream(cfg.Seed, "backend/"+r.Method+" "+r.Name), respB: rb})
+			rng: kernel.Stream(cfg.Seed, "backend/"+r.Method+" "+r.Path), respB: rb})
 	}
 	if cfg.Pricing.Dynamic {
 		pc := cfg.Pricing
 		pc.Costs = nil
+		seen := map[string]bool{}
 		for _, r := range cfg.Routes {
+			if seen[r.Method+" "+r.Name] {
+				continue // several entries on one route and method share its price
+			}
+			seen[r.Method+" "+r.Name] = true
 			pc.Costs = append(pc.Costs, pricing.RouteCost{Route: r.Name, Method: r.Method, Cost: r.Cost, Reference: r.Reference.D()})
 		}
 		p, err := pricing.New(pc)
@@ -312,7 +317,7 @@ func newModel(cfg *Config) (*model, error) {
 			crng: kernel.Stream(cfg.Seed, "clients/"+g.Name)}
 		var rw []float64
 		for ri, r := range cfg.Routes {
-			if len(g.Routes) == 0 || contains(g.Routes, r.Name) {
+			if len(g.Routes) == 0 || contains(g.Routes, r.Path) {
 				gr.routeIDs = append(gr.routeIDs, ri)
 				rw = append(rw, r.Weight)
 			}

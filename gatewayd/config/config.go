@@ -345,6 +345,25 @@ type Shutdown struct {
 	Grace Duration `yaml:"grace"`
 }
 
+// PolicyTiers returns the tiers in the policy vocabulary (without their
+// shadow candidates): what the simulator runs for this config.
+func (c *Config) PolicyTiers() []tier.Tier {
+	out := make([]tier.Tier, len(c.Tiers))
+	for i, t := range c.Tiers {
+		out[i] = t.Tier
+	}
+	return out
+}
+
+// PolicyRoutes returns the routes in the policy vocabulary.
+func (c *Config) PolicyRoutes() []route.Route {
+	out := make([]route.Route, len(c.Routes))
+	for i, r := range c.Routes {
+		out[i] = r.Route
+	}
+	return out
+}
+
 // Parse decodes YAML strictly (unknown fields are errors), applies the
 // defaults and validates.
 func Parse(data []byte) (*Config, error) {

@@ -39,7 +39,7 @@ func TestExampleFileLoads(t *testing.T) {
 	if !ok || tr.Burst != 10 || tr.Rate != 1 || tr.Period.D() != time.Second {
 		t.Errorf("tier basic = %+v, %v", tr, ok)
 	}
-	if len(c.Routes) != 1 || c.Routes[0].Prefix != "/v1/" || c.Routes[0].Upstream != "http://127.0.0.1:9000" {
+	if len(c.Routes) != 1 || c.Routes[0].Prefix != "/" || c.Routes[0].Upstream != "http://127.0.0.1:9000" {
 		t.Errorf("routes = %+v", c.Routes)
 	}
 	if c.Auth.APIKeys.Header != "X-API-Key" {
