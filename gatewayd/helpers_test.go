@@ -108,6 +108,24 @@ func startGW(t *testing.T, cfg string) *gw {
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	g.launch()
+	return g
+}
+
+// restart starts a new gatewayd process on the same config and ledger
+// directory (after this one exited or was killed).
+func (g *gw) restart() *gw {
+	g.t.Helper()
+	n := &gw{t: g.t, cfgPath: g.cfgPath, ledger: g.ledger, log: &syncBuffer{}, done: make(chan struct{})}
+	n.launch()
+	return n
+}
+
+// launch starts the process on free ports given by -listen and
+// -admin-listen and waits for /readyz.
+func (g *gw) launch() {
+	t := g.t
+	t.Helper()
 	listen, admin := freeAddrs(t)
 	g.url, g.admin = "http://"+listen, "http://"+admin
 	g.cmd = exec.Command(gatewaydBin, "-config", g.cfgPath, "-listen", listen, "-admin-listen", admin)
@@ -142,7 +160,7 @@ func startGW(t *testing.T, cfg string) *gw {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return g
+				return
 			}
 		}
 		select {

@@ -18,6 +18,10 @@ import (
 	"tollgate/schema"
 )
 
+// maxBackoff caps the wait between failed passes, so the table catches up
+// within seconds of PostgreSQL's return.
+const maxBackoff = 5 * time.Second
+
 // Defaults of Options (and of gatewayd's ledger.postgres section).
 const (
 	DefaultBatchSize   = 5000
@@ -114,7 +118,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("ledger shipper: pass failed; retrying", "err", err, "retry_in", backoff)
 			wait = backoff
-			backoff = min(2*backoff, 30*time.Second)
+			backoff = min(2*backoff, maxBackoff)
 		} else {
 			backoff = s.opts.Interval
 		}

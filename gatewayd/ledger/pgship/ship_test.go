@@ -153,3 +153,5 @@ func TestRetentionDetachesOldPartitions(t *testing.T) {
 		t.Fatalf("late record: shipped %d, %v", n, err)
 	}
 }
+
+func newPool(dsn string) (*pgxpool.Pool, error) { return pgxpool.New(context.Background(), dsn) }
