@@ -136,4 +136,3 @@ func verify(path string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "ok")
 	return 0
 }
-

@@ -7,7 +7,7 @@ test-ledger: ## the ledger's tests: schema, writer (disk full on a tmpfs as root
 	$(GO) test -count=1 -run 'Kill9|PostgresOutage|DiskFull|UnauthenticatedFlood' ./gatewayd/
 
 bench-ledger: ## sync against batch durability through gatewayd, and records per second shipped to PostgreSQL (BENCHMARKS.md)
-	$(GO) test -run '^$$' -bench 'BenchmarkDurability' -benchtime 3s -count 1 ./gatewayd/
+	$(GO) test -run '^$$' -bench 'BenchmarkDurability' -benchtime 3x -count 1 ./gatewayd/
 	$(GO) test -run '^$$' -bench 'BenchmarkShip' -benchtime 3x -count 1 ./gatewayd/ledger/pgship/
 
 ci-ledger: ## the ledger with PostgreSQL and tmpfs required, and short fuzz runs of the ledger reader

@@ -90,7 +90,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g.idPrefix = hex.EncodeToString(b[:]) + "-"
 	gauges := map[string]func() float64{
 		"gatewayd_ready":        func() float64 { return boolF(g.ready.Load() && g.ledger.Accepting()) },
-		"gatewayd_store_errors":           func() float64 { return float64(g.rt.Load().backend.lim.StoreErrors()) },
+		"gatewayd_store_errors": func() float64 { return float64(g.rt.Load().backend.lim.StoreErrors()) },
 		"gatewayd_store_breaker_open": func() float64 {
 			return boolF(g.rt.Load().backend.lim.Breaker().State() != "closed")
 		},
