@@ -243,6 +243,54 @@ type SLO struct {
 	MaxOverAdmission  float64 `json:"max_over_admission,omitempty"`
 	MinAvailability   float64 `json:"min_availability,omitempty"`
 	MaxCostPerBillion float64 `json:"max_cost_per_billion,omitempty"`
+	// ExpectBreach names the objectives (Objectives) a scenario demonstrating
+	// a bad design must still breach; the gate fails if one of them is met.
+	ExpectBreach []string `json:"expect_breach,omitempty"`
+}
+
+// Objective names, as expect_breach, the SLO gate's tables and its
+// tolerances name them.
+const (
+	ObjectiveP99MS          = "p99_ms"
+	ObjectiveRate429        = "rate_429"
+	ObjectiveFalse429Rate   = "false_429_rate"
+	ObjectiveOverAdmission  = "over_admission"
+	ObjectiveAvailability   = "availability"
+	ObjectiveCostPerBillion = "cost_per_billion"
+)
+
+// Objectives lists the objective names in table order.
+var Objectives = []string{ObjectiveP99MS, ObjectiveRate429, ObjectiveFalse429Rate, ObjectiveOverAdmission,
+	ObjectiveAvailability, ObjectiveCostPerBillion}
+
+// Limit returns the SLO's limit for the named objective (0: not checked, or
+// an unknown name).
+func (o SLO) Limit(name string) float64 {
+	switch name {
+	case ObjectiveP99MS:
+		return o.P99MS
+	case ObjectiveRate429:
+		return o.Max429Rate
+	case ObjectiveFalse429Rate:
+		return o.MaxFalse429Rate
+	case ObjectiveOverAdmission:
+		return o.MaxOverAdmission
+	case ObjectiveAvailability:
+		return o.MinAvailability
+	case ObjectiveCostPerBillion:
+		return o.MaxCostPerBillion
+	}
+	return 0
+}
+
+// Expects reports whether the SLO expects the named objective to breach.
+func (o SLO) Expects(name string) bool {
+	for _, n := range o.ExpectBreach {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // EncodeSummary writes s as indented JSON with a trailing newline.

@@ -34,7 +34,7 @@ func fullSummary() *Summary {
 		Fleet: Fleet{Nodes: []NodeHours{{InstanceType: "c7g.medium", Market: "spot", Hours: 0.5}}, LoadBalancerHours: 0.17,
 			RedisNodeHours: 0.33, RedisNodeType: "cache.t4g.small", CrossAZGB: 0.01, EgressGB: 0.02, Requests: 980, Interruptions: 1,
 			ManagedPricePerMillionUSD: 3.5, ManagedCostUSD: 0.00343},
-		SLO: SLO{P99MS: 50, Max429Rate: 0.1, MaxFalse429Rate: 0.01, MaxOverAdmission: 0.02, MinAvailability: 0.999, MaxCostPerBillion: 300},
+		SLO: SLO{P99MS: 50, Max429Rate: 0.1, MaxFalse429Rate: 0.01, MaxOverAdmission: 0.02, MinAvailability: 0.999, MaxCostPerBillion: 300, ExpectBreach: []string{ObjectiveAvailability}},
 		Replay: &Replay{Ledger: "ledger/", Recorded: "a.yaml", Candidate: "b.yaml", Records: 10, Requests: 12, Decided: 9,
 			Skipped: map[string]int64{"unauthenticated": 3}, Late: 1, TornLines: 1, DecisionDifferences: 3, NewlyRefused: 2,
 			NewlyAdmitted: 1, RecordedAdmitted: 7, RecordedRefused: 2, CandidateAdmitted: 6, CandidateRefused: 3, AdmittedTokens: 6.5,

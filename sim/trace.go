@@ -116,8 +116,7 @@ func (m *model) onTrace(ev kernel.Event) {
 
 // growKeys makes every per-key table hold keys ids below n.
 func (m *model) growKeys(n int) {
-	m.ref.grow(n) // holds the contract states too
-	if m.store != nil && m.store != m.ref {
+	if m.store != nil {
 		m.store.grow(n)
 	}
 	if m.mtable != nil {

@@ -11,13 +11,6 @@ import (
 	"tollgate/scenarios"
 )
 
-func init() {
-	commands["replay"] = command{
-		summary: "decide a gatewayd ledger again under its recorded policy or a candidate: replay -ledger FILE|DIR -recorded gatewayd.yaml [-gateway candidate.yaml] [-tier-map FROM=TO,...] [-window D] [-out DIR]",
-		run:     replayCommand,
-	}
-}
-
 func replayCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -58,7 +51,7 @@ func replayCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeRun(*out, s, stderr); err != nil {
+	if err := writeRun(*out, s); err != nil {
 		return err
 	}
 	r := s.Replay
