@@ -203,6 +203,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	out := lim.Acquire(r.Context(), req)
 	rec.DecidedUS = out.NowUS // the instant the limiter decided at, for replay
+	rec.Cost = engine.MilliToTokens(cost)
 	if out.Err == nil || !out.Unmetered {
 		setHeader(w.Header(), hLimit, headers.LimitValue(plan, out.Result))
 	}
