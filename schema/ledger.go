@@ -1,13 +1,8 @@
 package schema
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -41,8 +36,13 @@ type LedgerRecord struct {
 	Decision string `json:"decision"`
 	// Unmetered marks a fail-open admission the store did not count.
 	Unmetered bool `json:"unmetered,omitempty"`
-	// CostCharged is what the admission reserved; CostSettled what the
-	// request finally cost after settle (equal without dynamic pricing).
+	// Cost is the price the limiter was asked to admit, in tokens, whether
+	// it admitted the request or not (a replay asks again for it); 0 when no
+	// limiter was asked.
+	Cost float64 `json:"cost,omitempty"`
+	// CostCharged is what the admission reserved (0 when refused);
+	// CostSettled what the request finally cost after settle (equal without
+	// dynamic pricing).
 	CostCharged float64 `json:"cost_charged"`
 	CostSettled float64 `json:"cost_settled"`
 	// Shadow is the candidate policy's decision (allowed or limited) when
@@ -139,31 +139,17 @@ func LedgerFiles(dir string) ([]string, error) {
 // the file and the line (ErrLedgerDamaged). An error from fn stops the read
 // and is returned as is.
 func ReadLedger(path string, fn func(LedgerRecord) error) (LedgerStats, error) {
-	var st LedgerStats
-	fi, err := os.Stat(path)
+	sc, err := NewLedgerScanner(path)
 	if err != nil {
-		return st, fmt.Errorf("schema: ledger: %w", err)
+		return LedgerStats{}, err
 	}
-	files := []string{path}
-	if fi.IsDir() {
-		if files, err = LedgerFiles(path); err != nil {
-			return st, err
+	defer sc.Close()
+	for sc.Scan() {
+		if err := fn(sc.Record()); err != nil {
+			return sc.Stats(), err
 		}
 	}
-	for _, name := range files {
-		st.Files++
-		_, torn, err := ReadLedgerFile(name, 0, func(r LedgerRecord, _ int64) error {
-			st.add(&r)
-			return fn(r)
-		})
-		if torn != nil {
-			st.Torn = append(st.Torn, *torn)
-		}
-		if err != nil {
-			return st, err
-		}
-	}
-	return st, nil
+	return sc.Stats(), sc.Err()
 }
 
 // ReadLedgerAll reads path (a file or a directory) into memory: for small
@@ -184,57 +170,22 @@ func ReadLedgerAll(path string) ([]LedgerRecord, LedgerStats, error) {
 // ends in an unterminated line, that torn line (not passed to fn: a writer
 // may still be completing it, or a crash left it).
 func ReadLedgerFile(name string, from int64, fn func(r LedgerRecord, next int64) error) (end int64, torn *TornLine, err error) {
-	f, err := os.Open(name)
+	sc, err := OpenLedgerFile(name, from)
 	if err != nil {
-		return from, nil, fmt.Errorf("schema: ledger: %w", err)
+		return from, nil, err
 	}
-	defer f.Close()
-	if from > 0 {
-		if _, err := f.Seek(from, io.SeekStart); err != nil {
-			return from, nil, fmt.Errorf("schema: ledger %s: seek %d: %w", name, from, err)
+	defer sc.Close()
+	for sc.Scan() {
+		if err := fn(sc.Record(), sc.Offset()); err != nil {
+			return sc.start, nil, err
 		}
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
-	off, line := from, 0
-	var long []byte
-	for {
-		chunk, rerr := br.ReadSlice('\n')
-		if rerr == bufio.ErrBufferFull {
-			long = append(long, chunk...)
-			if len(long) > MaxLedgerLine {
-				return off, nil, fmt.Errorf("%w: %s line %d (offset %d): longer than %d bytes", ErrLedgerDamaged, name, line+1, off, MaxLedgerLine)
-			}
-			continue
-		}
-		b := chunk
-		if long != nil {
-			b = append(long, chunk...)
-			long = nil
-		}
-		if rerr == io.EOF {
-			if len(b) > 0 {
-				return off, &TornLine{File: name, Line: line + 1, Bytes: len(b)}, nil
-			}
-			return off, nil, nil
-		}
-		if rerr != nil {
-			return off, nil, fmt.Errorf("schema: ledger %s line %d: %w", name, line+1, rerr)
-		}
-		line++
-		next := off + int64(len(b))
-		body := bytes.TrimSpace(b)
-		if len(body) > 0 {
-			var r LedgerRecord
-			if err := json.Unmarshal(body, &r); err != nil {
-				return off, nil, fmt.Errorf("%w: %s line %d (offset %d): %v", ErrLedgerDamaged, name, line, off, err)
-			}
-			if r.ID == "" {
-				return off, nil, fmt.Errorf("%w: %s line %d (offset %d): record without id", ErrLedgerDamaged, name, line, off)
-			}
-			if err := fn(r, next); err != nil {
-				return off, nil, err
-			}
-		}
-		off = next
+	if err := sc.Err(); err != nil {
+		return sc.Offset(), nil, err
 	}
+	st := sc.Stats()
+	if len(st.Torn) > 0 {
+		torn = &st.Torn[0]
+	}
+	return sc.Offset(), torn, nil
 }

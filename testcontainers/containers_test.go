@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"tollgate/gatewayd/config"
+	"tollgate/engine"
+	"tollgate/engine/lease"
 	"tollgate/schema"
 	"tollgate/sim"
 )
@@ -608,7 +609,7 @@ func metricValue(t *testing.T, page, name string) float64 {
 // per request within 20%.
 func TestLeasedBudget(t *testing.T) {
 	spec := DefaultSpec()
-	spec.Lease = config.Lease{Batch: 5, TTL: config.Duration(time.Second)}
+	spec.Lease = lease.Config{Batch: 5, TTL: engine.Duration(time.Second)}
 	tp := startTopology(t, spec)
 	d := leaseRunLength
 	run := attack(t, tp, d, nil)

@@ -11,6 +11,7 @@ import (
 
 	"tollgate/engine"
 	"tollgate/engine/limiter"
+	"tollgate/engine/route"
 	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/clientip"
@@ -19,7 +20,6 @@ import (
 	"tollgate/gatewayd/ledger"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/respond"
-	"tollgate/gatewayd/route"
 	"tollgate/schema"
 )
 
@@ -218,6 +218,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	out := lim.Acquire(r.Context(), req)
 	rec.DecidedUS = out.NowUS // the instant the limiter decided at, for replay
+	rec.Cost = engine.MilliToTokens(cost)
 	if out.Err == nil || !out.Unmetered {
 		setHeader(w.Header(), hLimit, headers.LimitValue(plan, out.Result))
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 func loadSheet(t testing.TB) *Sheet {
@@ -222,11 +222,11 @@ func TestParseCount(t *testing.T) {
 // TestSummaryUsage scales an hour-long run to a month.
 func TestSummaryUsage(t *testing.T) {
 	sh := loadSheet(t)
-	s := &summary.Summary{
+	s := &schema.Summary{
 		DurationS: 3600,
-		Requests:  summary.Requests{Total: 1_369_863},
-		Fleet: summary.Fleet{
-			Nodes:             []summary.NodeHours{{InstanceType: "c7g.medium", Market: "spot", Hours: 3}},
+		Requests:  schema.Requests{Total: 1_369_863},
+		Fleet: schema.Fleet{
+			Nodes:             []schema.NodeHours{{InstanceType: "c7g.medium", Market: "spot", Hours: 3}},
 			LoadBalancerHours: 1,
 			Requests:          1_369_863, // 1e9 / 730
 		},

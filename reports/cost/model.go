@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // ErrFleet is wrapped by fleet-spec and usage errors.
@@ -205,7 +205,7 @@ func (a Assumptions) fill(sh *Sheet, u *Usage, requests, nodeHours, lbHours floa
 // the measured duration). What the summary measured it takes as measured;
 // what it leaves at zero (egress, cross-zone bytes, Redis) comes from a,
 // and each such line is listed in Usage.Notes.
-func SummaryUsage(sh *Sheet, s *summary.Summary, a Assumptions) (Usage, error) {
+func SummaryUsage(sh *Sheet, s *schema.Summary, a Assumptions) (Usage, error) {
 	if !(s.DurationS > 0) || math.IsInf(s.DurationS, 0) {
 		return Usage{}, fmt.Errorf("%w: duration_s: must be > 0, got %v", ErrFleet, s.DurationS)
 	}
