@@ -15,6 +15,9 @@ import (
 
 // runDocument builds one run's report and its figures.
 func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, error) {
+	if s.Replay != nil {
+		return replayDocument(s, opts), nil, nil
+	}
 	sh, err := opts.sheet()
 	if err != nil {
 		return nil, nil, err
