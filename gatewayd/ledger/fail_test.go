@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -188,5 +189,61 @@ func TestAppendRefusedAfterCloseCounted(t *testing.T) {
 	r := record(1)
 	if err := w.Commit(&r, ""); !errors.Is(err, ErrClosed) || w.Dropped() != 1 {
 		t.Fatalf("after close: %v, dropped %d", err, w.Dropped())
+	}
+}
+
+func TestDiskFullAdmitCountsWhatItDrops(t *testing.T) {
+	mnt := tmpfs(t, "size=256k")
+	dir := filepath.Join(mnt, "ledger")
+	const bound = 64 << 10
+	w, err := Open(Options{Dir: dir, Durability: Sync, SyncWait: 20 * time.Millisecond, MaxPendingBytes: bound,
+		FailAfter: 50 * time.Millisecond, OnFailure: Admit}, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := fill(t, mnt)
+	full := 0
+	for i := 0; full < 10; i++ {
+		r := record(i)
+		if err := w.Append(r); errors.Is(err, ErrFull) {
+			full++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if w.PendingBytes() > bound {
+			t.Fatalf("pending %d over the bound %d", w.PendingBytes(), bound)
+		}
+	}
+	waitFor(t, "tripped", w.Tripped)
+	if !w.Accepting() {
+		t.Error("on_failure admit must keep accepting while tripped")
+	}
+	if w.Dropped() != 10 {
+		t.Errorf("dropped %d, want the 10 refused at the bound", w.Dropped())
+	}
+	os.Remove(filler)
+	waitFor(t, "recovery", func() bool { return w.PendingBytes() == 0 && !w.Tripped() })
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, st, err := schema.ReadLedgerAll(dir); err != nil || len(st.Torn) != 0 || st.Records != w.Written() {
+		t.Fatalf("after recovery: %+v %v (written %d)", st, err, w.Written())
+	}
+}
+
+func TestCloseOnAFailingDiskReportsWhatItGaveUp(t *testing.T) {
+	mnt := tmpfs(t, "size=128k")
+	dir := filepath.Join(mnt, "ledger")
+	w, err := Open(Options{Dir: dir, Durability: Batch, CloseTimeout: 200 * time.Millisecond}, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, mnt)
+	for i := 0; i < 50; i++ {
+		_ = w.Append(record(i))
+	}
+	err = w.Close()
+	if err == nil || !strings.Contains(err.Error(), "50 records not durable") || w.Dropped() != 50 {
+		t.Fatalf("close on a full disk: %v, dropped %d; want 50 given up and said so", err, w.Dropped())
 	}
 }
