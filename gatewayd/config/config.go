@@ -14,9 +14,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"tollgate/gatewayd/redact"
 )
 
 // ErrInvalid marks a config that failed decoding or validation.
@@ -446,26 +450,94 @@ type Shutdown struct {
 }
 
 // Parse decodes YAML strictly (unknown fields are errors), applies the
-// defaults and validates.
+// defaults and validates. Every problem is reported at once: field-level
+// decoding errors (an unknown field, a wrong type) are joined with the
+// validation errors of what did decode. Only a YAML syntax error stops
+// early. Error text never echoes a value that may be a secret.
 func Parse(data []byte) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var problems []error
 	if err := dec.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil, fmt.Errorf("%w: empty file", ErrInvalid)
+		case errors.As(err, &te):
+			paths := linePaths(data)
+			for _, e := range te.Errors {
+				problems = append(problems, fmt.Errorf("%w: %s", ErrInvalid, redact.String(withPath(e, paths))))
+			}
+		default:
+			return nil, fmt.Errorf("%w: %s", ErrInvalid, redact.String(err.Error()))
 		}
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, fmt.Errorf("%w: more than one YAML document", ErrInvalid)
+		problems = append(problems, fmt.Errorf("%w: more than one YAML document", ErrInvalid))
 	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
-		return nil, err
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
 	}
 	return &c, nil
+}
+
+var lineRef = regexp.MustCompile(`^line (\d+): `)
+
+// withPath names the field of a yaml decoding error ("line 7: ..." becomes
+// "server.max_in_flight: line 7: ...") when the line holds one key.
+func withPath(msg string, paths map[int]string) string {
+	m := lineRef.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	n, _ := strconv.Atoi(m[1])
+	if p, ok := paths[n]; ok {
+		return p + ": " + msg
+	}
+	return msg
+}
+
+// linePaths maps the line of each mapping key in a YAML document to its
+// field path (tiers[0].burst); a line holding two keys (a flow mapping) maps
+// to the first.
+func linePaths(data []byte) map[int]string {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return nil
+	}
+	out := map[int]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := n.Content[i].Value
+				if path != "" {
+					p = path + "." + p
+				}
+				if _, seen := out[n.Content[i].Line]; !seen {
+					out[n.Content[i].Line] = p
+				}
+				walk(n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(&root, "")
+	return out
 }
 
 // Load reads and parses a file.

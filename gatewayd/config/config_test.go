@@ -281,3 +281,46 @@ func TestProxyProtocolConfig(t *testing.T) {
 		t.Fatalf("proxy_protocol without trusted proxies: %v", err)
 	}
 }
+
+// TestDecodeErrorsDoNotHideValidation: an unknown field, a wrong type and a
+// validation problem are all reported by one Parse.
+func TestDecodeErrorsDoNotHideValidation(t *testing.T) {
+	doc := strings.Replace(minimal, "tiers:\n", "bogus_field: 1\ntiers:\n", 1) +
+		"\nserver:\n  max_in_flight: lots\n  read_timeout: -1s\n"
+	_, err := Parse([]byte(doc))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"bogus_field", "server.max_in_flight: line", "lots", "server.read_timeout"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("not ErrInvalid: %v", err)
+	}
+}
+
+// TestSecretsNotEchoed: a raw key pasted where its hash belongs, and a JWKS
+// URL's password, never appear in the error.
+func TestSecretsNotEchoed(t *testing.T) {
+	doc := strings.Replace(minimal, "c48a01f49fd0f2cc404bc3cbbc80e91457a3d41bb429a695243de4c61794155c", "my-raw-secret-key", 1)
+	doc = strings.Replace(doc, "        tier: basic\n", `        tier: basic
+  jwt:
+    jwks_url: "ftp://alice:jwks-password@idp.example/keys"
+`, 1)
+	_, err := Parse([]byte(doc))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, secret := range []string{"my-raw-secret-key", "jwks-password"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error echoes %q:\n%v", secret, err)
+		}
+	}
+	for _, want := range []string{"auth.api_keys.keys[0].sha256", "auth.jwt.jwks_url"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

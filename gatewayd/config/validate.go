@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tollgate/gatewayd/clientip"
+	"tollgate/gatewayd/redact"
 )
 
 // knownAlgorithms are the engine's algorithms a tier may use. Kept here so the
@@ -226,7 +227,7 @@ func (c *Config) Validate() error {
 	for i, k := range a.APIKeys.Keys {
 		f := fmt.Sprintf("auth.api_keys.keys[%d]", i)
 		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
-			p.add(f+".sha256", "must be 64 hex digits (the SHA-256 of the key, never the key), got %q", k.SHA256)
+			p.add(f+".sha256", "must be 64 hex digits (the SHA-256 of the key, never the key), got %s", redact.Value(k.SHA256))
 		} else if seenKey[k.SHA256] {
 			p.add(f+".sha256", "duplicate key hash %q", k.SHA256)
 		}
@@ -255,7 +256,7 @@ func (c *Config) Validate() error {
 		if j.JWKSURL != "" {
 			u, err := url.Parse(j.JWKSURL)
 			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				p.add("auth.jwt.jwks_url", "must be an http(s) URL, got %q", j.JWKSURL)
+				p.add("auth.jwt.jwks_url", "must be an http(s) URL, got %q", redact.URL(j.JWKSURL))
 			}
 		}
 		if j.JWKSRefresh < Duration(time.Second) {
@@ -298,7 +299,7 @@ func (c *Config) Validate() error {
 		}
 		u, err := url.Parse(rt.Upstream)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p.add(f+".upstream", "must be an http(s) URL with a host, got %q", rt.Upstream)
+			p.add(f+".upstream", "must be an http(s) URL with a host, got %q", redact.URL(rt.Upstream))
 		}
 		if rt.AnonymousTier != "" && !tiers[rt.AnonymousTier] {
 			p.add(f+".anonymous_tier", "unknown tier %q", rt.AnonymousTier)
