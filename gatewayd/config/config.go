@@ -356,6 +356,21 @@ type Route struct {
 	// catalogue. A request with credentials is authenticated as on any route,
 	// and a bad credential is still a 401.
 	AnonymousTier string `yaml:"anonymous_tier"`
+	// ForwardCredentials passes the client's Authorization and
+	// Proxy-Authorization headers to the upstream even when the gateway did
+	// not verify them (an upstream with its own authentication). Default
+	// false: only a credential the gateway verified (a bearer JWT) is
+	// forwarded; the API key header never is (docs/security.md).
+	ForwardCredentials bool `yaml:"forward_credentials"`
+	// Upgrade opts the route in to HTTP Upgrade: "websocket" lets a
+	// WebSocket handshake through; after the upstream's 101 the connection is
+	// a tunnel, charged once at open, metered by duration and bytes, closed
+	// after MaxTunnelLifetime, and recorded as one ledger record when it
+	// closes. Default "": an Upgrade request is refused (400).
+	Upgrade string `yaml:"upgrade"`
+	// MaxTunnelLifetime closes an upgraded tunnel after this long (default
+	// 1h; only with Upgrade). Timeout still bounds the wait for the 101.
+	MaxTunnelLifetime Duration `yaml:"max_tunnel_lifetime"`
 }
 
 // CORS is a route's CORS policy.

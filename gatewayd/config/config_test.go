@@ -324,3 +324,24 @@ func TestSecretsNotEchoed(t *testing.T) {
 		}
 	}
 }
+
+func TestUpgradeAndCredentialsConfig(t *testing.T) {
+	ok := strings.Replace(minimal, "    upstream: http://127.0.0.1:9000", "    upstream: http://127.0.0.1:9000\n    upgrade: websocket\n    forward_credentials: true", 1)
+	c, err := Parse([]byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Routes[0]; r.Upgrade != "websocket" || !r.ForwardCredentials || r.MaxTunnelLifetime.D() != DefaultMaxTunnelLifetime {
+		t.Errorf("route %+v", r)
+	}
+	for name, tc := range map[string]struct{ add, want string }{
+		"bad upgrade":       {"    upgrade: h2c", `routes[0].upgrade: must be websocket or empty, got "h2c"`},
+		"lifetime alone":    {"    max_tunnel_lifetime: 1m", "routes[0].max_tunnel_lifetime: needs upgrade: websocket"},
+		"negative lifetime": {"    upgrade: websocket\n    max_tunnel_lifetime: -1s", "routes[0].max_tunnel_lifetime: must be > 0, got -1s"},
+	} {
+		doc := strings.Replace(minimal, "    upstream: http://127.0.0.1:9000", "    upstream: http://127.0.0.1:9000\n"+tc.add, 1)
+		if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+}

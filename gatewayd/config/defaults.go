@@ -19,25 +19,27 @@ const (
 	// DefaultUpstreamTimeout is 29 s, AWS API Gateway's integration timeout.
 	DefaultUpstreamTimeout = 29 * time.Second
 	DefaultMaxInFlight     = 4096
-	DefaultStoreKind       = "memory"
-	DefaultLeaseTTL        = time.Second
-	DefaultRedisPrefix     = "tg"
-	DefaultRedisTimeout    = 100 * time.Millisecond
-	DefaultRedisPoolSize   = 64
-	DefaultRedisClock      = "server"
-	DefaultBreakerFailures = 5
-	DefaultBreakerCooldown = 5 * time.Second
-	DefaultAPIKeyHeader    = "X-API-Key"
-	DefaultJWKSRefresh     = 5 * time.Minute
-	DefaultJWKSMinRefresh  = 10 * time.Second
-	DefaultTierClaim       = "tier"
-	DefaultSubjectClaim    = "sub"
-	DefaultLeeway          = 30 * time.Second
-	DefaultAlgorithm       = "token-bucket"
-	DefaultPeriod          = time.Second
-	DefaultReference       = 100 * time.Millisecond
-	DefaultCORSMaxAge      = 10 * time.Minute
-	DefaultCost            = 1.0
+	// DefaultMaxTunnelLifetime closes an upgraded tunnel after an hour.
+	DefaultMaxTunnelLifetime = time.Hour
+	DefaultStoreKind         = "memory"
+	DefaultLeaseTTL          = time.Second
+	DefaultRedisPrefix       = "tg"
+	DefaultRedisTimeout      = 100 * time.Millisecond
+	DefaultRedisPoolSize     = 64
+	DefaultRedisClock        = "server"
+	DefaultBreakerFailures   = 5
+	DefaultBreakerCooldown   = 5 * time.Second
+	DefaultAPIKeyHeader      = "X-API-Key"
+	DefaultJWKSRefresh       = 5 * time.Minute
+	DefaultJWKSMinRefresh    = 10 * time.Second
+	DefaultTierClaim         = "tier"
+	DefaultSubjectClaim      = "sub"
+	DefaultLeeway            = 30 * time.Second
+	DefaultAlgorithm         = "token-bucket"
+	DefaultPeriod            = time.Second
+	DefaultReference         = 100 * time.Millisecond
+	DefaultCORSMaxAge        = 10 * time.Minute
+	DefaultCost              = 1.0
 	// DefaultAlpha is the EMA weight of one latency observation (DESIGN.md, pricing).
 	DefaultAlpha = 0.1
 	// DefaultSurgeThreshold is the load above which prices surge (DESIGN.md: 70%).
@@ -179,6 +181,9 @@ func (c *Config) ApplyDefaults() {
 		setD(&rt.Reference, DefaultReference)
 		setD(&rt.Timeout, s.UpstreamTimeout.D())
 		setI64(&rt.MaxBodyBytes, s.MaxBodyBytes)
+		if rt.Upgrade != "" {
+			setD(&rt.MaxTunnelLifetime, DefaultMaxTunnelLifetime)
+		}
 		if rt.CORS != nil {
 			setD(&rt.CORS.MaxAge, DefaultCORSMaxAge)
 			if len(rt.CORS.AllowMethods) == 0 {

@@ -317,6 +317,14 @@ func (c *Config) Validate() error {
 		if rt.MaxBodyBytes < 0 {
 			p.add(f+".max_body_bytes", "must be >= 0, got %d", rt.MaxBodyBytes)
 		}
+		switch {
+		case rt.Upgrade != "" && rt.Upgrade != "websocket":
+			p.add(f+".upgrade", "must be websocket or empty, got %q", rt.Upgrade)
+		case rt.Upgrade == "" && rt.MaxTunnelLifetime != 0:
+			p.add(f+".max_tunnel_lifetime", "needs upgrade: websocket, got %v", rt.MaxTunnelLifetime.D())
+		case rt.Upgrade != "" && rt.MaxTunnelLifetime <= 0:
+			p.add(f+".max_tunnel_lifetime", "must be > 0, got %v", rt.MaxTunnelLifetime.D())
+		}
 		if cr := rt.CORS; cr != nil {
 			if len(cr.AllowOrigins) == 0 {
 				p.add(f+".cors.allow_origins", "at least one origin or \"*\" is required")

@@ -56,6 +56,14 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = append(b, `,"upstream_ms":`...)
 		b = appendFloat(b, r.UpstreamMS)
 	}
+	if r.BytesIn != 0 {
+		b = append(b, `,"bytes_in":`...)
+		b = strconv.AppendInt(b, r.BytesIn, 10)
+	}
+	if r.BytesOut != 0 {
+		b = append(b, `,"bytes_out":`...)
+		b = strconv.AppendInt(b, r.BytesOut, 10)
+	}
 	return append(b, '}')
 }
 

@@ -26,6 +26,8 @@ func TestAppendRecordMatchesMarshal(t *testing.T) {
 			Shadow: "allowed", ShadowDisagrees: true, Start: start.Add(-time.Hour), End: start, UpstreamMS: 1e22},
 		{ID: "é\u2028\x01\xff", Path: "/v1/\t", CostCharged: -0.001, CostSettled: 123456789.125, UpstreamMS: -3e-9,
 			Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))},
+		{ID: "t", Method: "GET", Path: "/ws", Status: 101, Decision: "allowed", CostCharged: 1, CostSettled: 1,
+			Start: start, End: start.Add(time.Minute), BytesIn: 1234, BytesOut: -5},
 	}
 	for i, r := range recs {
 		if got, want := marshalBoth(t, r); got != want {

@@ -45,7 +45,7 @@ type Record struct {
 	Status int `json:"status"`
 	// Decision is the admission decision: allowed, limited, penalty,
 	// unauthenticated, shed, unavailable, preflight, no_route,
-	// method_not_allowed or too_large.
+	// method_not_allowed, too_large, bad_request or protocol_error.
 	Decision string `json:"decision"`
 	// Unmetered marks a fail-open admission the store did not count.
 	Unmetered bool `json:"unmetered,omitempty"`
@@ -62,6 +62,10 @@ type Record struct {
 	End   time.Time `json:"end"`
 	// UpstreamMS is the upstream service time (to response headers), in ms.
 	UpstreamMS float64 `json:"upstream_ms,omitempty"`
+	// BytesIn and BytesOut are the bytes an upgraded tunnel (status 101)
+	// carried from and to the client; its duration is End - Start.
+	BytesIn  int64 `json:"bytes_in,omitempty"`
+	BytesOut int64 `json:"bytes_out,omitempty"`
 }
 
 // Sink receives each flushed batch as JSON lines (without newlines).
