@@ -15,6 +15,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"tollgate/engine/route"
+	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/headerpolicy"
@@ -44,8 +46,9 @@ func newHeaderRig(tb testing.TB) *headerRig {
 	cfg := &config.Config{
 		Auth: config.Auth{APIKeys: config.APIKeys{Keys: []config.APIKey{{SHA256: auth.HashKey(fuzzAPIKey), Tier: "basic"}}},
 			JWT: &config.JWT{HMACSecretFile: sf}},
-		Tiers:  []config.Tier{{Name: "basic", Burst: 1e6, Rate: 1e6}, {Name: "pro", Burst: 1e6, Rate: 1e6}},
-		Routes: []config.Route{{Name: "v1", Prefix: "/v1/", Upstream: up.URL}},
+		Tiers: []config.Tier{{Tier: tier.Tier{Name: "basic", Burst: 1e6, Rate: 1e6}},
+			{Tier: tier.Tier{Name: "pro", Burst: 1e6, Rate: 1e6}}},
+		Routes: []config.Route{{Route: route.Route{Name: "v1", Prefix: "/v1/"}, Upstream: up.URL}},
 		Ledger: config.Ledger{Dir: filepath.Join(dir, "ledger")},
 	}
 	cfg.ApplyDefaults()
