@@ -15,6 +15,7 @@ import (
 	"tollgate/plan"
 	"tollgate/plans"
 	"tollgate/reports"
+	"tollgate/reports/cost"
 	"tollgate/scenarios"
 	"tollgate/schema"
 )
@@ -29,10 +30,6 @@ func init() {
 		run:     mergeCommand,
 	}
 }
-
-// afterPlan hooks run after plan.json has been written into dir (the reports
-// register one that writes report.md and the frontier plots).
-var afterPlan []func(dir string, p *schema.Plan) error
 
 func planCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
@@ -104,13 +101,14 @@ func planCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return writePlan(dir, result, stdout)
+	return writePlan(dir, result, sh, stdout)
 }
 
 func mergeCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "output directory for plan.json, report.md and the plots (required)")
+	prices := fs.String("prices", "", "price sheet YAML for the report (default: the embedded reports/prices.yaml)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gwlab merge -out DIR PARTIAL...")
 		fmt.Fprintln(stderr, "Combines the partial-i-of-n.json files of every shard of one `gwlab plan -shard` run.")
@@ -135,21 +133,25 @@ func mergeCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sh, err := reports.LoadPrices(*prices)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	return writePlan(*out, result, stdout)
+	return writePlan(*out, result, sh, stdout)
 }
 
-func writePlan(dir string, p *schema.Plan, stdout io.Writer) error {
+// writePlan writes plan.json, then report.md, report.html and the frontier
+// plots beside it.
+func writePlan(dir string, p *schema.Plan, sh *cost.Sheet, stdout io.Writer) error {
 	path := filepath.Join(dir, "plan.json")
 	if err := writeJSON(path, func(w io.Writer) error { return schema.EncodePlan(w, p) }); err != nil {
 		return err
 	}
-	for _, h := range afterPlan {
-		if err := h(dir, p); err != nil {
-			return err
-		}
+	if err := reports.WritePlan(dir, p, reports.Options{Prices: sh}); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n%s\n", path, p.Answer)
 	return nil
