@@ -10,11 +10,11 @@ import (
 	"tollgate/reports/cost"
 	"tollgate/reports/plot"
 	"tollgate/reports/slo"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // runDocument builds one run's report and its figures.
-func runDocument(s *summary.Summary, opts Options) (*document, []*plot.Figure, error) {
+func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, error) {
 	sh, err := opts.sheet()
 	if err != nil {
 		return nil, nil, err
@@ -54,7 +54,7 @@ func runDocument(s *summary.Summary, opts Options) (*document, []*plot.Figure, e
 	switch {
 	case failed > 0:
 		d.p("**FAIL**: %d of the scenario's objectives are breached.", failed)
-	case s.SLO == (summary.SLO{}):
+	case s.SLO == (schema.SLO{}):
 		d.p("The scenario sets no SLO.")
 	default:
 		d.p("**Pass**: every objective the scenario sets is met.")
@@ -75,7 +75,7 @@ func runDocument(s *summary.Summary, opts Options) (*document, []*plot.Figure, e
 	// Latency.
 	var figs []*plot.Figure
 	d.h(2, "Latency")
-	latRow := func(name string, p summary.Percentiles) []string {
+	latRow := func(name string, p schema.Percentiles) []string {
 		return []string{name, ms(p.P50), ms(p.P90), ms(p.P99), ms(p.P999), ms(p.Mean), ms(p.Max)}
 	}
 	d.table(table{head: []string{"ms", "p50", "p90", "p99", "p99.9", "mean", "max"}, right: []bool{false, true, true, true, true, true, true},
@@ -174,7 +174,7 @@ func billRow(b cost.Bill) []string {
 var billHead = []string{"option", "USD / month", "excl. egress", "per million", "per billion"}
 var billRight = []bool{false, true, true, true, true}
 
-func costSection(d *document, s *summary.Summary, rc RunCost, opts Options) []*plot.Figure {
+func costSection(d *document, s *schema.Summary, rc RunCost, opts Options) []*plot.Figure {
 	u := rc.Usage
 	sh, _ := opts.sheet()
 	d.h(2, "Cost")
@@ -224,7 +224,7 @@ func costSection(d *document, s *summary.Summary, rc RunCost, opts Options) []*p
 }
 
 // claimSection answers the seed claim: "$40 per billion requests at 99.99%".
-func claimSection(d *document, s *summary.Summary, rc RunCost, sh *cost.Sheet, priced bool) error {
+func claimSection(d *document, s *schema.Summary, rc RunCost, sh *cost.Sheet, priced bool) error {
 	c, err := cost.CheckClaim(sh)
 	if err != nil {
 		return fmt.Errorf("reports: %w", err)
@@ -267,7 +267,7 @@ func claimSection(d *document, s *summary.Summary, rc RunCost, sh *cost.Sheet, p
 	http := cost.ManagedBill(sh, cost.HTTP, cost.FleetUsage(sh, cost.ClaimRequests, nil, cost.DefaultAssumptions()))
 	rest := cost.ManagedBill(sh, cost.REST, cost.FleetUsage(sh, cost.ClaimRequests, nil, cost.DefaultAssumptions()))
 	vr = append(vr, []string{http.Name, usd(http.Without(cost.CEgress)), usd(http.Total())}, []string{rest.Name, usd(rest.Without(cost.CEgress)), usd(rest.Total())})
-	d.p("A billion requests a month on other fleets (research/costs.md section 3), S3 logs, 4 KB responses:")
+	d.p("A billion requests a month on other fleets (the worked example in docs/reports.md), S3 logs, 4 KB responses:")
 	d.table(table{head: []string{"fleet", "excl. egress", "all included"}, right: []bool{false, true, true}, rows: vr})
 	return nil
 }

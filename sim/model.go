@@ -277,10 +277,11 @@ func newModel(cfg *Config) (*model, error) {
 		m.routes = append(m.routes, &routeRT{cfg: r, cost: cost, dist: d, capacity: r.Capacity, factor: 1,
 			rng: kernel.Stream(cfg.Seed, "backend/"+r.Method+" "+r.Name), respB: rb})
 	}
-	if cfg.Engine.Pricing {
-		pc := pricing.Config{}
+	if cfg.Pricing.Dynamic {
+		pc := cfg.Pricing
+		pc.Costs = nil
 		for _, r := range cfg.Routes {
-			pc.Costs = append(pc.Costs, pricing.RouteCost{Route: r.Name, Method: r.Method, Cost: r.Cost, Reference: r.Latency.D()})
+			pc.Costs = append(pc.Costs, pricing.RouteCost{Route: r.Name, Method: r.Method, Cost: r.Cost, Reference: r.Reference.D()})
 		}
 		p, err := pricing.New(pc)
 		if err != nil {
@@ -340,7 +341,7 @@ func newModel(cfg *Config) (*model, error) {
 		m.groups = append(m.groups, gr)
 	}
 	if cfg.Traffic.Source == "trace" {
-		ts, err := openTrace(cfg.Traffic.Trace)
+		ts, err := openTrace(cfg.Traffic.Trace, cfg.Traffic.TraceWindow.D())
 		if err != nil {
 			return nil, err
 		}
@@ -417,7 +418,7 @@ func (m *model) addNode(name string, zone int, t int64, nkeys int) *node {
 		free:     make([]int64, cfg.Topology.Concurrency),
 		waiting:  make([]int64, max(cfg.Topology.QueueLimit, 1)),
 		rng:      kernel.Stream(cfg.Seed, "node/"+name),
-		breaker:  limiter.NewBreaker(limiter.BreakerConfig{Failures: cfg.Engine.BreakerFailures, Cooldown: cfg.Engine.BreakerCooldown.D()}),
+		breaker:  limiter.NewBreaker(cfg.Engine.Breaker),
 		brkClean: true}
 	n.svc, _ = dist.New(dist.Kind(cfg.Topology.ServiceDist), float64(cfg.Topology.ServiceTime), 0)
 	for i := range n.free {

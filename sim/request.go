@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"tollgate/engine"
+	"tollgate/engine/limiter"
 )
 
 // outcome kinds
@@ -264,9 +265,13 @@ func (m *model) serveFleet(t int64, key int32, rt *routeRT, tr *tierRT, pr *plan
 	}
 	o.gw = decided - tN
 	if failed {
-		if !tr.failOpen {
+		// the failure policy is engine/limiter's, as in gatewayd: fail-open
+		// admits unmetered, fail-closed refuses with the breaker's
+		// remaining cooldown as Retry-After
+		fd := limiter.FailureDecision(pr.plan, tr.failOpen, n.breaker.RetryAfter(m.wall(decided)))
+		if !fd.Allowed {
 			o.kind = okError
-			o.retryAfter = int64(cfg.Engine.BreakerCooldown)
+			o.retryAfter = fd.RetryAfterUS * 1000
 			o.end = decided + back + cl
 			return o
 		}

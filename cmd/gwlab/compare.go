@@ -1,18 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 
 	"tollgate/scenarios"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 func init() {
@@ -24,32 +22,6 @@ func init() {
 
 // defaultAlgos are compared when neither -algos nor -sweep is given.
 var defaultAlgos = []string{"fixed-window", "sliding-window", "token-bucket", "gcra", "ptb-cwd"}
-
-// Comparison is compare.json: the variants of one comparison and where
-// their summaries are.
-type Comparison struct {
-	Scenario string `json:"scenario"`
-	Seed     uint64 `json:"seed"`
-	// Kind is "algorithms" or "sweep".
-	Kind string `json:"kind"`
-	// Path is the swept field (sweeps only).
-	Path     string    `json:"path,omitempty"`
-	Variants []Variant `json:"variants"`
-}
-
-// Variant is one run of a comparison.
-type Variant struct {
-	// Name is the algorithm or the swept value.
-	Name string `json:"name"`
-	// Summary is the summary.json path, relative to compare.json's directory.
-	Summary      string  `json:"summary"`
-	Requests     int64   `json:"requests"`
-	Rate429      float64 `json:"rate_429"`
-	False429     float64 `json:"false_429_rate"`
-	OverAdmitted float64 `json:"over_admission_ratio"`
-	Availability float64 `json:"availability"`
-	P99MS        float64 `json:"p99_ms"`
-}
 
 func compareCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
@@ -83,7 +55,7 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 	if dir == "" {
 		dir = filepath.Join("out", base.Name)
 	}
-	cmp := Comparison{Scenario: base.Name, Seed: base.Config.Seed, Kind: "algorithms"}
+	cmp := schema.Comparison{Scenario: base.Name, Seed: base.Config.Seed, Kind: schema.CompareAlgorithms}
 	if *seed != 0 {
 		cmp.Seed = *seed
 	}
@@ -98,7 +70,7 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 		if !ok || vals == "" {
 			return fmt.Errorf("-sweep %q: want path=v1,v2,...", *sweep)
 		}
-		cmp.Kind, cmp.Path = "sweep", path
+		cmp.Kind, cmp.Path = schema.CompareSweep, path
 		for _, v := range strings.Split(vals, ",") {
 			sc := clone(base)
 			if err := sc.Set(path, v); err != nil {
@@ -123,7 +95,7 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 	bar := newProgress(stderr, base.Name)
 	fracs := make([]float64, len(todo))
 	var fmu sync.Mutex
-	results := make([]*summary.Summary, len(todo))
+	results := make([]*schema.Summary, len(todo))
 	errs := make([]error, len(todo))
 	sem := make(chan struct{}, *jobs)
 	var wg sync.WaitGroup
@@ -159,19 +131,13 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 			hookErr = err
 		}
 		rel, _ := filepath.Rel(dir, filepath.Join(j.dir, "summary.json"))
-		cmp.Variants = append(cmp.Variants, Variant{Name: j.name, Summary: rel, Requests: s.Requests.Total,
-			Rate429: s.Rate429.Overall, False429: s.False429.Rate, OverAdmitted: s.OverAdmission.Ratio,
-			Availability: s.Availability, P99MS: s.LatencyMS.P99})
+		cmp.Variants = append(cmp.Variants, schema.VariantOf(j.name, rel, s))
 		printResult(stdout, j.dir, s)
 	}
-	b, err := json.MarshalIndent(cmp, "", "  ")
-	if err != nil {
+	if err := schema.WriteComparison(filepath.Join(dir, schema.CompareFile), &cmp); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "compare.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("compare.json: %w", err)
-	}
-	fmt.Fprintf(stdout, "comparison -> %s\n", filepath.Join(dir, "compare.json"))
+	fmt.Fprintf(stdout, "comparison -> %s\n", filepath.Join(dir, schema.CompareFile))
 	for _, h := range afterCompare {
 		if err := h(dir); err != nil {
 			return fmt.Errorf("comparison report in %s: %w", dir, err)

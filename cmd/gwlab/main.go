@@ -13,7 +13,7 @@ import (
 	"os"
 	"sort"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // command is one gwlab subcommand.
@@ -29,7 +29,7 @@ var commands = map[string]command{}
 
 // afterRun hooks run after each simulated run has written summary.json into
 // dir (the reports register one that writes report.md, report.html and plots).
-var afterRun []func(dir string, s *summary.Summary) error
+var afterRun []func(dir string, s *schema.Summary) error
 
 // afterCompare hooks run after `gwlab compare` has written compare.json into
 // dir (the reports register one that writes the comparison report and plots).

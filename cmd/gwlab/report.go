@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"tollgate/reports"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 func init() {
@@ -19,7 +19,7 @@ func init() {
 	})
 	// Every simulated run gets report.md, report.html and its figures beside
 	// summary.json, priced with the embedded sheet.
-	afterRun = append(afterRun, func(dir string, s *summary.Summary) error {
+	afterRun = append(afterRun, func(dir string, s *schema.Summary) error {
 		return reports.WriteRun(dir, s, reports.Options{})
 	})
 	commands["report"] = command{
@@ -64,7 +64,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s: no summary.json (use -compare for a directory of runs)", dir)
 	}
-	s, err := summary.ReadFile(path)
+	s, err := schema.ReadSummary(path)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"tollgate/scenarios"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 func init() {
@@ -27,16 +27,11 @@ type setFlags []string
 func (s *setFlags) String() string     { return strings.Join(*s, " ") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
-// applySets applies -set overrides in order.
+// applySets applies every -set override in order, then validates the
+// scenario once (scenarios.Scenario.SetAll).
 func applySets(sc *scenarios.Scenario, sets []string) error {
-	for _, kv := range sets {
-		path, value, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("-set %q: want path=value", kv)
-		}
-		if err := sc.Set(strings.TrimSpace(path), value); err != nil {
-			return err
-		}
+	if err := sc.SetAll(sets); err != nil {
+		return fmt.Errorf("-set: %w", err)
 	}
 	return nil
 }
@@ -91,11 +86,11 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 
 // writeRun writes summary.json into dir and runs the afterRun hooks,
 // reporting every hook error.
-func writeRun(dir string, s *summary.Summary, stderr io.Writer) error {
+func writeRun(dir string, s *schema.Summary, stderr io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
-	if err := summary.WriteFile(filepath.Join(dir, "summary.json"), s); err != nil {
+	if err := schema.WriteSummary(filepath.Join(dir, "summary.json"), s); err != nil {
 		return err
 	}
 	var failed int
@@ -111,7 +106,7 @@ func writeRun(dir string, s *summary.Summary, stderr io.Writer) error {
 	return nil
 }
 
-func printResult(w io.Writer, dir string, s *summary.Summary) {
+func printResult(w io.Writer, dir string, s *schema.Summary) {
 	fmt.Fprintf(w, "%s (%s, seed %d): %d requests, 429 %.2f%%, false 429 %.3f%%, over-admission %.3f%%, availability %.5f, p99 %.2f ms -> %s\n",
 		s.Scenario, s.Algorithm, s.Seed, s.Requests.Total, 100*s.Rate429.Overall, 100*s.False429.Rate,
 		100*s.OverAdmission.Ratio, s.Availability, s.LatencyMS.P99, filepath.Join(dir, "summary.json"))

@@ -13,7 +13,7 @@ import (
 	"tollgate/reports"
 	"tollgate/reports/slo"
 	"tollgate/scenarios"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 func init() {
@@ -46,14 +46,14 @@ func ciScenarios() ([]string, error) {
 // sloScenarios runs the named scenarios (the CI scenarios if none) with
 // their fixed seeds, one after another, and returns their summaries in
 // name order.
-func sloScenarios(names []string, stderr io.Writer) ([]*summary.Summary, error) {
+func sloScenarios(names []string, stderr io.Writer) ([]*schema.Summary, error) {
 	if len(names) == 0 {
 		var err error
 		if names, err = ciScenarios(); err != nil {
 			return nil, err
 		}
 	}
-	var out []*summary.Summary
+	var out []*schema.Summary
 	for _, n := range names {
 		sc, err := scenarios.Load(n)
 		if err != nil {
@@ -92,7 +92,7 @@ func runSLO(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := reports.Options{Prices: sh}
-	var runs []*summary.Summary
+	var runs []*schema.Summary
 	switch {
 	case *from != "":
 		runs, err = summariesFrom(*from, fs.Args())
@@ -139,7 +139,7 @@ func runSLO(args []string, stdout, stderr io.Writer) error {
 
 // sloInputs prices every run and baseline summary with the same sheet, so a
 // price change alone never shows as a regression.
-func sloInputs(runs []*summary.Summary, base map[string]*summary.Summary, opts reports.Options) ([]slo.Run, map[string]*slo.Base, error) {
+func sloInputs(runs []*schema.Summary, base map[string]*schema.Summary, opts reports.Options) ([]slo.Run, map[string]*slo.Base, error) {
 	var checks []slo.Run
 	for _, s := range runs {
 		cpb, err := reports.CostPerBillion(s, opts)
@@ -161,7 +161,7 @@ func sloInputs(runs []*summary.Summary, base map[string]*summary.Summary, opts r
 
 // summariesFrom reads DIR/*/summary.json (or DIR/NAME/summary.json for each
 // NAME given), sorted by scenario.
-func summariesFrom(dir string, names []string) ([]*summary.Summary, error) {
+func summariesFrom(dir string, names []string) ([]*schema.Summary, error) {
 	var paths []string
 	if len(names) == 0 {
 		var err error
@@ -173,12 +173,12 @@ func summariesFrom(dir string, names []string) ([]*summary.Summary, error) {
 	for _, n := range names {
 		paths = append(paths, filepath.Join(dir, n, "summary.json"))
 	}
-	var out []*summary.Summary
+	var out []*schema.Summary
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("-from: %w", err)
 		}
-		s, err := summary.ReadFile(p)
+		s, err := schema.ReadSummary(p)
 		if err != nil {
 			return nil, err
 		}

@@ -11,15 +11,15 @@ import (
 
 	"tollgate/engine"
 	"tollgate/engine/limiter"
+	"tollgate/engine/route"
 	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/cors"
 	"tollgate/gatewayd/headers"
-	"tollgate/gatewayd/ledger"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/respond"
-	"tollgate/gatewayd/route"
+	"tollgate/schema"
 )
 
 // Decisions, the values of the ledger's decision field and the metrics'
@@ -70,7 +70,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt := g.rt.Load()
 	sw := &statusWriter{ResponseWriter: w}
-	rec := ledger.Record{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC()}
+	rec := schema.LedgerRecord{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC()}
 	n := g.inFlight.Add(1)
 	g.m.InFlight.Inc()
 	defer func() {
@@ -202,6 +202,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out := lim.Acquire(r.Context(), req)
+	rec.DecidedUS = out.NowUS // the instant the limiter decided at, for replay
 	if out.Err == nil || !out.Unmetered {
 		setHeader(w.Header(), hLimit, headers.LimitValue(plan, out.Result))
 	}
@@ -322,7 +323,7 @@ func (rr *routeRT) shadowFor(trt *tierRT, tierName string) *tier.Compiled {
 
 // shadowFinish collects the candidate's decision, settles it like the
 // enforced one and records any disagreement.
-func (g *Gateway) shadowFinish(rec *ledger.Record, ch chan shadowResult, enforcedAllowed bool, delta int64) {
+func (g *Gateway) shadowFinish(rec *schema.LedgerRecord, ch chan shadowResult, enforcedAllowed bool, delta int64) {
 	if ch == nil {
 		return
 	}
@@ -359,7 +360,7 @@ func violated(res engine.Result) []string {
 }
 
 // finish writes the ledger record and the metrics.
-func (g *Gateway) finish(rec *ledger.Record, sw *statusWriter, start time.Time) {
+func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.Time) {
 	end := time.Now()
 	rec.End = end.UTC()
 	rec.Status = sw.status

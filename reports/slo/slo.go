@@ -1,5 +1,5 @@
 // Package slo is tollgate's SLO gate: it checks each run against its
-// scenario's SLO block (summary.SLO) and against a committed baseline of
+// scenario's SLO block (schema.SLO) and against a committed baseline of
 // summaries with per-metric tolerances, and renders every breach and every
 // regression as a table. Simulated runs are deterministic, so the gate has no
 // noise: a change in a figure is a change in the code or the scenario.
@@ -21,7 +21,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // Metric names, as they appear in tables and tolerances.json.
@@ -49,7 +49,7 @@ type Metrics struct {
 
 // MetricsOf takes a summary's figures; costPerBillion comes from the cost
 // model (the summary carries resources, not prices).
-func MetricsOf(s *summary.Summary, costPerBillion float64) Metrics {
+func MetricsOf(s *schema.Summary, costPerBillion float64) Metrics {
 	return Metrics{
 		P99MS:          s.LatencyMS.P99,
 		Rate429:        s.Rate429.Overall,
@@ -83,7 +83,7 @@ func (m Metrics) Get(name string) float64 {
 func higherIsBetter(name string) bool { return name == Availability }
 
 // Objective returns the SLO's limit for the named metric (0: not checked).
-func Objective(o summary.SLO, name string) float64 {
+func Objective(o schema.SLO, name string) float64 {
 	switch name {
 	case P99MS:
 		return o.P99MS
@@ -186,7 +186,7 @@ func (r Row) Failed() bool { return r.Status != StatusOK }
 type Run struct {
 	Scenario string
 	Seed     uint64
-	SLO      summary.SLO
+	SLO      schema.SLO
 	Metrics  Metrics
 }
 
@@ -355,7 +355,7 @@ const tolerancesFile = "tolerances.json"
 // ReadBaseline reads every DIR/*.json summary (keyed by its scenario name)
 // and DIR/tolerances.json (DefaultTolerances if absent; metrics it leaves
 // out keep their default).
-func ReadBaseline(dir string) (map[string]*summary.Summary, Tolerances, error) {
+func ReadBaseline(dir string) (map[string]*schema.Summary, Tolerances, error) {
 	tol := DefaultTolerances()
 	b, err := os.ReadFile(filepath.Join(dir, tolerancesFile))
 	switch {
@@ -379,12 +379,12 @@ func ReadBaseline(dir string) (map[string]*summary.Summary, Tolerances, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("slo: %w", err)
 	}
-	out := map[string]*summary.Summary{}
+	out := map[string]*schema.Summary{}
 	for _, p := range paths {
 		if filepath.Base(p) == tolerancesFile {
 			continue
 		}
-		s, err := summary.ReadFile(p)
+		s, err := schema.ReadSummary(p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("slo: baseline: %w", err)
 		}
@@ -399,7 +399,7 @@ func ReadBaseline(dir string) (map[string]*summary.Summary, Tolerances, error) {
 
 // WriteBaseline writes each summary as DIR/<scenario>.json and the
 // tolerances as DIR/tolerances.json, creating DIR.
-func WriteBaseline(dir string, runs []*summary.Summary, tol Tolerances) error {
+func WriteBaseline(dir string, runs []*schema.Summary, tol Tolerances) error {
 	if err := tol.Validate(); err != nil {
 		return fmt.Errorf("slo: %w", err)
 	}
@@ -410,7 +410,7 @@ func WriteBaseline(dir string, runs []*summary.Summary, tol Tolerances) error {
 		if s.Scenario == "" || strings.ContainsAny(s.Scenario, `/\`) {
 			return fmt.Errorf("slo: baseline: scenario name must be a plain file name, got %q", s.Scenario)
 		}
-		if err := summary.WriteFile(filepath.Join(dir, s.Scenario+".json"), s); err != nil {
+		if err := schema.WriteSummary(filepath.Join(dir, s.Scenario+".json"), s); err != nil {
 			return fmt.Errorf("slo: baseline: %w", err)
 		}
 	}

@@ -1,9 +1,4 @@
-// Package summary defines summary.json, the one file every simulated run
-// writes and every report, comparison and SLO check reads. It is the contract
-// between the simulator and the reports: plain data, JSON tags, no behaviour
-// beyond encoding. Maps are encoded with sorted keys, so the same run gives the
-// same bytes.
-package summary
+package schema
 
 import (
 	"bytes"
@@ -13,10 +8,13 @@ import (
 	"os"
 )
 
-// Version is the schema version written in every summary.
-const Version = 1
+// SummaryVersion is the version of summary.json written in every summary.
+const SummaryVersion = 1
 
-// Summary is the outcome of one simulated (or measured) run.
+// Summary is summary.json: the outcome of one simulated (or measured) run,
+// the one file every simulated run writes and every report, comparison and
+// SLO check reads. Maps are encoded with sorted keys, so the same run gives
+// the same bytes.
 type Summary struct {
 	Version   int    `json:"version"`
 	Scenario  string `json:"scenario"`
@@ -187,49 +185,49 @@ type SLO struct {
 	MaxCostPerBillion float64 `json:"max_cost_per_billion,omitempty"`
 }
 
-// Encode writes s as indented JSON with a trailing newline.
-func Encode(w io.Writer, s *Summary) error {
+// EncodeSummary writes s as indented JSON with a trailing newline.
+func EncodeSummary(w io.Writer, s *Summary) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return fmt.Errorf("summary: encode: %w", err)
+		return fmt.Errorf("schema: summary: encode: %w", err)
 	}
 	b = append(b, '\n')
 	_, err = w.Write(b)
 	return err
 }
 
-// Decode reads a summary, rejecting unknown fields.
-func Decode(r io.Reader) (*Summary, error) {
+// DecodeSummary reads a summary, rejecting unknown fields.
+func DecodeSummary(r io.Reader) (*Summary, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var s Summary
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("summary: decode: %w", err)
+		return nil, fmt.Errorf("schema: summary: decode: %w", err)
 	}
 	return &s, nil
 }
 
-// ReadFile decodes the summary in path.
-func ReadFile(path string) (*Summary, error) {
+// ReadSummary decodes the summary.json in path.
+func ReadSummary(path string) (*Summary, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("summary: %w", err)
+		return nil, fmt.Errorf("schema: summary: %w", err)
 	}
-	s, err := Decode(bytes.NewReader(b))
+	s, err := DecodeSummary(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
 }
 
-// WriteFile encodes s into path.
-func WriteFile(path string, s *Summary) error {
+// WriteSummary encodes s into path.
+func WriteSummary(path string, s *Summary) error {
 	var buf bytes.Buffer
-	if err := Encode(&buf, s); err != nil {
+	if err := EncodeSummary(&buf, s); err != nil {
 		return err
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("summary: %w", err)
+		return fmt.Errorf("schema: summary: %w", err)
 	}
 	return nil
 }
