@@ -197,7 +197,7 @@ func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string
 		control = d.dur.Seconds()
 	case kindRedis:
 		cfg.Faults = []sim.Fault{{Kind: sim.FaultRedisFailover, At: at}}
-		window = lead + cfg.Redis.FailoverTime.D() + cfg.Engine.BreakerCooldown.D() + e.Margin.D()
+		window = lead + cfg.Redis.FailoverTime.D() + cfg.Engine.Breaker.Cooldown.D() + e.Margin.D()
 	}
 	setWindow(&cfg, warm, window)
 	s, err := simulate(&cfg)
@@ -322,9 +322,9 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 		}
 		return float64(a) / float64(b)
 	}
-	iv := func(c component) schema.Interval {
+	iv := func(c component) schema.Estimate {
 		m, l, u := interval(conf, []component{c}, []float64{1})
-		return schema.Interval{Mean: m, Lower: l, Upper: u}
+		return schema.Estimate{Mean: m, Lower: l, Upper: u}
 	}
 	errShare := meanOf(col(steady, func(s sample) float64 { return ratio(s.errors, s.total) }))
 	rej := meanOf(col(steady, func(s sample) float64 { return ratio(s.rejected, s.total) }))
@@ -356,9 +356,9 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 	}
 	um, ul, uu := interval(conf, parts, weights)
 	clamp := func(x float64) float64 { return math.Max(0, math.Min(1, x)) }
-	ev.Availability = schema.Interval{Mean: clamp(1 - um), Lower: clamp(1 - uu), Upper: clamp(1 - ul)}
+	ev.Availability = schema.Estimate{Mean: clamp(1 - um), Lower: clamp(1 - uu), Upper: clamp(1 - ul)}
 	mins := p.sheet.HoursPerMonth * 60
-	ev.ErrorMinutes = schema.Interval{Mean: (1 - ev.Availability.Mean) * mins, Lower: (1 - ev.Availability.Upper) * mins, Upper: (1 - ev.Availability.Lower) * mins}
+	ev.ErrorMinutes = schema.Estimate{Mean: (1 - ev.Availability.Mean) * mins, Lower: (1 - ev.Availability.Upper) * mins, Upper: (1 - ev.Availability.Lower) * mins}
 	ev.P99MS = iv(meanOf(col(steady, func(s sample) float64 { return s.p99MS })))
 	ev.False429Rate = iv(meanOf(col(steady, func(s sample) float64 { return s.false429 })))
 	ev.OverAdmission = iv(meanOf(col(steady, func(s sample) float64 { return s.overAdmission })))
@@ -371,13 +371,13 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 func (p *Planner) steadyFails(ev *schema.Evaluated, samples map[string][]sample) bool {
 	p.figures(ev, []string{kindSteady}, nil, samples, nil)
 	avail := ev.Availability
-	ev.Availability = schema.Interval{Mean: 1, Lower: 0, Upper: 1} // unknown: decides nothing
+	ev.Availability = schema.Estimate{Mean: 1, Lower: 0, Upper: 1} // unknown: decides nothing
 	p.decide(ev, false)
 	if ev.Verdict != schema.VerdictFails {
 		ev.Availability = avail
 		return false
 	}
-	ev.Availability, ev.ErrorMinutes = schema.Interval{}, schema.Interval{}
+	ev.Availability, ev.ErrorMinutes = schema.Estimate{}, schema.Estimate{}
 	ev.Reason += "; availability not estimated (the steady state already fails)"
 	return true
 }
@@ -389,7 +389,7 @@ func (p *Planner) decide(ev *schema.Evaluated, spent bool) {
 	o := p.spec.SLO
 	pct := fmt.Sprintf("%.0f%%", p.spec.Estimate.Confidence*100)
 	var fails, open []string
-	check := func(name string, x schema.Interval, bound float64, atLeast bool, f string) {
+	check := func(name string, x schema.Estimate, bound float64, atLeast bool, f string) {
 		show := fmt.Sprintf("%s %s ["+f+", "+f+"]", name, fmt.Sprintf(f, x.Mean), x.Lower, x.Upper)
 		switch {
 		case atLeast && x.Upper < bound, !atLeast && x.Lower > bound:

@@ -2,7 +2,7 @@ package plan
 
 import (
 	"tollgate/sim"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // sample is what the estimator takes from one simulation's summary. It is
@@ -23,7 +23,7 @@ func simulate(cfg *sim.Config) (sample, error) {
 	return fromSummary(s), nil
 }
 
-func fromSummary(s *summary.Summary) sample {
+func fromSummary(s *schema.Summary) sample {
 	return sample{total: s.Requests.Total, errors: s.Requests.Errors, rejected: s.Requests.Rejected,
 		retries: s.Requests.Retries, false429: s.False429.Rate, overAdmission: s.OverAdmission.Ratio,
 		p99MS: s.LatencyMS.P99, windowS: s.DurationS, interruptions: s.Fleet.Interruptions}

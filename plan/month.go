@@ -18,7 +18,7 @@ type MonthResult struct {
 	Interruptions int64
 	// Predicted is the estimator's prediction interval for a month with
 	// exactly those interruptions and no zone outage or Redis failover.
-	Predicted schema.Interval
+	Predicted schema.Estimate
 	// Estimate is the configuration's evaluation behind Predicted.
 	Estimate schema.Evaluated
 }
@@ -69,7 +69,7 @@ func (p *Planner) MonthCheck(c schema.PlanConfig, seed uint64) (MonthResult, err
 // times the mean errors per interruption over total, with the estimate's
 // variance (steady share and mean) and the month's own: n independent
 // interruptions, each varying as the replications do (n s^2 / total^2).
-func (p *Planner) predictMonth(samples map[string][]sample, n, total float64) schema.Interval {
+func (p *Planner) predictMonth(samples map[string][]sample, n, total float64) schema.Estimate {
 	steady := samples[kindSteady]
 	shares := make([]float64, len(steady))
 	for i, s := range steady {
@@ -89,5 +89,5 @@ func (p *Planner) predictMonth(samples map[string][]sample, n, total float64) sc
 	weights := []float64{1, n / total, math.Sqrt(n) / total}
 	m, lo, hi := interval(p.spec.Estimate.Confidence, parts, weights)
 	clamp := func(v float64) float64 { return math.Max(0, math.Min(1, v)) }
-	return schema.Interval{Mean: clamp(1 - m), Lower: clamp(1 - hi), Upper: clamp(1 - lo)}
+	return schema.Estimate{Mean: clamp(1 - m), Lower: clamp(1 - hi), Upper: clamp(1 - lo)}
 }

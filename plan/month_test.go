@@ -60,13 +60,13 @@ func TestMonthInsideInterval(t *testing.T) {
 	}
 }
 
-func impact(ev schema.Evaluated) schema.Interval {
+func impact(ev schema.Evaluated) schema.Estimate {
 	for _, f := range ev.Faults {
 		if f.Kind == kindSpot {
 			return f.ErrorsPerEvent
 		}
 	}
-	return schema.Interval{}
+	return schema.Estimate{}
 }
 
 func flagFloat(x float64) string { return fmtG(x) }

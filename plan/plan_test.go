@@ -198,11 +198,11 @@ func TestCommonRandomNumbers(t *testing.T) {
 
 func TestDecide(t *testing.T) {
 	p, _ := tinyPlanner(t, tinySpec)
-	iv := func(m, l, u float64) schema.Interval { return schema.Interval{Mean: m, Lower: l, Upper: u} }
+	iv := func(m, l, u float64) schema.Estimate { return schema.Estimate{Mean: m, Lower: l, Upper: u} }
 	cases := []struct {
 		name  string
-		avail schema.Interval
-		p99   schema.Interval
+		avail schema.Estimate
+		p99   schema.Estimate
 		spent bool
 		want  string
 		words string

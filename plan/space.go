@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"tollgate/engine"
+	"tollgate/engine/tier"
 	"tollgate/reports/cost"
 	"tollgate/schema"
 	"tollgate/sim"
@@ -99,7 +101,7 @@ func Build(base *sim.Config, sh *cost.Sheet, c schema.PlanConfig) (sim.Config, e
 	if !ok {
 		return sim.Config{}, fmt.Errorf("plan: instance type %q: not in the price sheet", c.InstanceType)
 	}
-	hi, err := sim.ParseDuration(c.HealthInterval)
+	hi, err := engine.ParseDuration(c.HealthInterval)
 	if err != nil {
 		return sim.Config{}, fmt.Errorf("plan: health interval: %w", err)
 	}
@@ -119,7 +121,7 @@ func cloneConfig(base *sim.Config) sim.Config {
 	cfg := *base
 	cfg.Topology.Zones = append([]string(nil), base.Topology.Zones...)
 	cfg.Topology.Nodes = append([]sim.NodeOverride(nil), base.Topology.Nodes...)
-	cfg.Tiers = append([]sim.Tier(nil), base.Tiers...)
+	cfg.Tiers = append([]tier.Tier(nil), base.Tiers...)
 	cfg.Routes = append([]sim.Route(nil), base.Routes...)
 	cfg.Traffic.Groups = append([]sim.Group(nil), base.Traffic.Groups...)
 	for i := range cfg.Traffic.Groups {
@@ -209,7 +211,8 @@ func setRedis(cfg *sim.Config, mode string) {
 // setEngine sets the algorithm for every tier and the lease batch.
 func setEngine(cfg *sim.Config, alg string, lease float64) {
 	cfg.Engine.Algorithm = alg
-	cfg.Engine.LeaseBatch = lease
+	cfg.Engine.Lease.Batch = lease
+	cfg.Engine.Lease = cfg.Engine.Lease.WithDefaults()
 }
 
 // setHealth sets the load balancer's check interval and unhealthy threshold.

@@ -25,7 +25,7 @@ func WritePlan(dir string, p *schema.Plan, opts Options) error {
 	return write(dir, d, figs, opts)
 }
 
-func interval(x schema.Interval, f func(float64) string) string {
+func interval(x schema.Estimate, f func(float64) string) string {
 	return fmt.Sprintf("%s [%s, %s]", f(x.Mean), f(x.Lower), f(x.Upper))
 }
 

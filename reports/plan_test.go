@@ -11,8 +11,8 @@ import (
 )
 
 func planFixture() *schema.Plan {
-	iv := func(m, l, u float64) schema.Interval { return schema.Interval{Mean: m, Lower: l, Upper: u} }
-	mk := func(i int, zones, spot int, usd float64, a schema.Interval, verdict string) schema.Evaluated {
+	iv := func(m, l, u float64) schema.Estimate { return schema.Estimate{Mean: m, Lower: l, Upper: u} }
+	mk := func(i int, zones, spot int, usd float64, a schema.Estimate, verdict string) schema.Evaluated {
 		return schema.Evaluated{Index: i, Name: "cfg", Config: schema.PlanConfig{InstanceType: "c7g.medium", Arch: "arm64", Zones: zones,
 			NodesPerZone: 1, Spot: spot, OnDemand: zones - spot, Redis: "replica", Algorithm: "gcra", HealthInterval: "10s", Fall: 2, Drain: true},
 			MonthlyUSD: usd, PerBillionUSD: usd, Bill: []schema.BillLine{{Component: "compute", Detail: "x", USD: usd - 100},

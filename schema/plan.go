@@ -1,7 +1,3 @@
-// Package schema defines the files that cross process boundaries: what one
-// tollgate process writes and another reads. Each type is plain data with JSON
-// tags and no behaviour beyond encoding and decoding, so writers and readers
-// share one definition, and every file has a writer-to-reader round-trip test.
 package schema
 
 import (
@@ -48,8 +44,8 @@ type Choice struct {
 	PerBillionUSD float64    `json:"per_billion_usd"`
 	Bill          []BillLine `json:"bill"`
 	// Availability is the expected monthly availability and its interval.
-	Availability Interval `json:"availability"`
-	P99MS        Interval `json:"p99_ms"`
+	Availability Estimate `json:"availability"`
+	P99MS        Estimate `json:"p99_ms"`
 }
 
 // PlanHeader is what a plan and each of its partials share: the question
@@ -140,8 +136,8 @@ type PlanConfig struct {
 	Drain bool `json:"drain"`
 }
 
-// Interval is an estimate with its confidence interval.
-type Interval struct {
+// Estimate is an estimate with its confidence interval.
+type Estimate struct {
 	Mean  float64 `json:"mean"`
 	Lower float64 `json:"lower"`
 	Upper float64 `json:"upper"`
@@ -171,15 +167,15 @@ type Evaluated struct {
 	PerBillionUSD float64    `json:"per_billion_usd"`
 	Bill          []BillLine `json:"bill"`
 	// Availability is the expected monthly availability.
-	Availability Interval `json:"availability"`
+	Availability Estimate `json:"availability"`
 	// ErrorMinutes is (1 - availability) x the month's minutes: the expected
 	// unavailability as minutes of total outage. Availability counts requests
 	// (client retries included), like the simulator's.
-	ErrorMinutes  Interval `json:"error_minutes"`
-	P99MS         Interval `json:"p99_ms"`
-	False429Rate  Interval `json:"false_429_rate"`
-	OverAdmission Interval `json:"over_admission"`
-	Rate429       Interval `json:"rate_429"`
+	ErrorMinutes  Estimate `json:"error_minutes"`
+	P99MS         Estimate `json:"p99_ms"`
+	False429Rate  Estimate `json:"false_429_rate"`
+	OverAdmission Estimate `json:"over_admission"`
+	Rate429       Estimate `json:"rate_429"`
 	// Faults is each fault's simulated impact per occurrence.
 	Faults []FaultImpact `json:"faults"`
 	// Replications is the replications per fault the estimate rests on;
@@ -200,11 +196,11 @@ type FaultImpact struct {
 	Replications int `json:"replications"`
 	// ErrorsPerEvent is the server-side errors one occurrence adds, beyond
 	// the steady state's.
-	ErrorsPerEvent Interval `json:"errors_per_event"`
+	ErrorsPerEvent Estimate `json:"errors_per_event"`
 	// Extra429PerEvent is the 429s one occurrence adds.
-	Extra429PerEvent Interval `json:"extra_429_per_event"`
+	Extra429PerEvent Estimate `json:"extra_429_per_event"`
 	// P99MS is the p99 latency over the fault's window (fault and recovery).
-	P99MS Interval `json:"p99_ms"`
+	P99MS Estimate `json:"p99_ms"`
 	// WindowS is the mean simulated window (fault and recovery) in seconds.
 	WindowS float64 `json:"window_s"`
 }

@@ -15,9 +15,9 @@ func fixturePlan() *Plan {
 		Algorithm: "gcra", HealthInterval: "10s", Fall: 2, Drain: true}
 	ev := Evaluated{Index: 0, Name: "3x1 c7g.medium spot", Config: cfg, MonthlyUSD: 123.45, PerBillionUSD: 123.45,
 		Bill:         []BillLine{{Component: "compute", Detail: "2190 h", USD: 14.2}},
-		Availability: Interval{Mean: 0.99995, Lower: 0.99992, Upper: 0.99998}, ErrorMinutes: Interval{Mean: 2.19, Lower: 0.8, Upper: 3.5},
-		P99MS: Interval{Mean: 25, Lower: 24, Upper: 26}, Faults: []FaultImpact{{Kind: "az-outage", PerMonth: 0.25, Replications: 5,
-			ErrorsPerEvent: Interval{Mean: 1e4, Lower: 8e3, Upper: 1.2e4}, WindowS: 3600}},
+		Availability: Estimate{Mean: 0.99995, Lower: 0.99992, Upper: 0.99998}, ErrorMinutes: Estimate{Mean: 2.19, Lower: 0.8, Upper: 3.5},
+		P99MS: Estimate{Mean: 25, Lower: 24, Upper: 26}, Faults: []FaultImpact{{Kind: "az-outage", PerMonth: 0.25, Replications: 5,
+			ErrorsPerEvent: Estimate{Mean: 1e4, Lower: 8e3, Upper: 1.2e4}, WindowS: 3600}},
 		Replications: 5, Simulations: 15, Verdict: VerdictMeets, Reason: "every objective holds"}
 	return &Plan{
 		PlanHeader: PlanHeader{Version: PlanVersion, Spec: "seed-claim", SpecSHA256: "ab12", Seed: 1, PricesDate: "2026-09-20",

@@ -5,7 +5,7 @@ import (
 
 	"gonum.org/v1/plot/vg"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // checkLayout renders f and checks that no placed label overlaps another or
@@ -53,7 +53,7 @@ func TestFrontierCrowdedLabels(t *testing.T) {
 }
 
 func TestLegendsInsideCanvas(t *testing.T) {
-	cdf, err := LatencyCDF("x", []Series{{Label: "gcra", CDF: lognormalCDF(8, 0.8)}, {Label: "a much longer series label", CDF: lognormalCDF(12, 0.6)}}, summary.Percentiles{P50: 8, P99: 51.5, P999: 94})
+	cdf, err := LatencyCDF("x", []Series{{Label: "gcra", CDF: lognormalCDF(8, 0.8)}, {Label: "a much longer series label", CDF: lognormalCDF(12, 0.6)}}, schema.Percentiles{P50: 8, P99: 51.5, P999: 94})
 	if err != nil {
 		t.Fatal(err)
 	}
