@@ -19,3 +19,9 @@ fuzz-plan: ## fuzz the plan spec parser for 20 s
 ci-plan: ## CI: the spec fuzzer, then a full simulated month of PLAN_MONTH_REQUESTS against the estimator's interval
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./plan/
 	$(GO) test -count=1 -v -run '^TestMonthInsideInterval$$' ./plan/ -args -month.requests=$(PLAN_MONTH_REQUESTS)
+
+.PHONY: bench-plan
+bench-plan: ## configurations evaluated per minute on one worker and on two (the 1-core to 2-core scaling), and seed-claim end to end
+	$(GO) test -run '^$$' -bench 'BenchmarkShard' -benchtime 1x -count 3 ./plan/
+	$(GO) build -o bin/gwlab ./cmd/gwlab
+	/usr/bin/time -v bin/gwlab plan -progress off -out $(OUT)/plan/seed-claim seed-claim

@@ -274,6 +274,6 @@ func Usage(sh *cost.Sheet, base *sim.Config, c schema.PlanConfig, requests float
 }
 
 // redisNodeType is the node-based store priced for single and replica modes:
-// the research's choice for a rate limiter at this scale (research/costs.md
-// section 3, S4).
+// the worked example's choice for a rate limiter at this scale (cost.
+// WorkedVariants, S4).
 const redisNodeType = "valkey:cache.t4g.small"

@@ -85,10 +85,14 @@ func planCommand(args []string, stdout, stderr io.Writer) error {
 		defer bar.finish()
 	}
 	fmt.Fprintf(stderr, "plan %s: %d configurations, shard %d/%d, %d at once, seed %d\n", spec.Name, pl.Header().Candidates, si, sn, *jobs, spec.Seed)
+	start := time.Now()
 	part, err := pl.Shard(si, sn, opts)
 	if err != nil {
 		return err
 	}
+	took := time.Since(start)
+	fmt.Fprintf(stderr, "plan %s: %d configurations in %v (%.1f a minute)\n", spec.Name, len(part.Evaluated), took.Round(time.Second),
+		float64(len(part.Evaluated))/took.Minutes())
 	if *shard != "" {
 		path := filepath.Join(dir, fmt.Sprintf("partial-%d-of-%d.json", si, sn))
 		if err := writeJSON(path, func(w io.Writer) error { return schema.EncodePartial(w, part) }); err != nil {
