@@ -67,7 +67,7 @@ func (s *syncBuffer) String() string {
 
 // gw is one gatewayd process.
 type gw struct {
-	t        *testing.T
+	t        testing.TB
 	cmd      *exec.Cmd
 	url      string // proxy listener base URL
 	admin    string // admin base URL
@@ -80,7 +80,7 @@ type gw struct {
 
 // freeAddrs returns two distinct free loopback addresses: both listeners are
 // open at once, so the kernel cannot hand out the same port twice.
-func freeAddrs(t *testing.T) (string, string) {
+func freeAddrs(t testing.TB) (string, string) {
 	t.Helper()
 	a, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -98,7 +98,7 @@ func freeAddrs(t *testing.T) (string, string) {
 // startGW writes cfg (with LEDGER replaced by a fresh directory) and starts
 // gatewayd on free ports given by -listen and -admin-listen, then waits for
 // /readyz.
-func startGW(t *testing.T, cfg string) *gw {
+func startGW(t testing.TB, cfg string) *gw {
 	t.Helper()
 	dir := t.TempDir()
 	g := &gw{t: t, cfgPath: filepath.Join(dir, "gatewayd.yaml"), ledger: filepath.Join(dir, "ledger"),
@@ -108,6 +108,24 @@ func startGW(t *testing.T, cfg string) *gw {
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	g.launch()
+	return g
+}
+
+// restart starts a new gatewayd process on the same config and ledger
+// directory (after this one exited or was killed).
+func (g *gw) restart() *gw {
+	g.t.Helper()
+	n := &gw{t: g.t, cfgPath: g.cfgPath, ledger: g.ledger, log: &syncBuffer{}, done: make(chan struct{})}
+	n.launch()
+	return n
+}
+
+// launch starts the process on free ports given by -listen and
+// -admin-listen and waits for /readyz.
+func (g *gw) launch() {
+	t := g.t
+	t.Helper()
 	listen, admin := freeAddrs(t)
 	g.url, g.admin = "http://"+listen, "http://"+admin
 	g.cmd = exec.Command(gatewaydBin, "-config", g.cfgPath, "-listen", listen, "-admin-listen", admin)
@@ -142,7 +160,7 @@ func startGW(t *testing.T, cfg string) *gw {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return g
+				return
 			}
 		}
 		select {
@@ -217,7 +235,7 @@ func (g *gw) metric(name string, labels ...string) float64 {
 
 // waitFor polls cond until it holds (no timing assertion: a deadline only
 // bounds a hung test).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -238,7 +256,7 @@ type result struct {
 
 var client = &http.Client{Timeout: 30 * time.Second}
 
-func do(t *testing.T, method, url string, body io.Reader, hdr map[string]string) result {
+func do(t testing.TB, method, url string, body io.Reader, hdr map[string]string) result {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), method, url, body)
 	if err != nil {
@@ -269,7 +287,7 @@ type upstream struct {
 	arrived chan struct{}
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	u := &upstream{arrived: make(chan struct{}, 1024)}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)

@@ -1,8 +1,8 @@
 package plan
 
 import (
-	"tollgate/sim"
 	"tollgate/schema"
+	"tollgate/sim"
 )
 
 // sample is what the estimator takes from one simulation's summary. It is

@@ -26,7 +26,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"tollgate/engine/tier"
 	"tollgate/schema"
 	"tollgate/sim"
 )
@@ -305,8 +304,7 @@ type RunOptions struct {
 
 // Run simulates the scenario and returns its summary.
 func Run(sc *Scenario, opts RunOptions) (*schema.Summary, error) {
-	cfg := sc.Config
-	cfg.Tiers = append([]tier.Tier(nil), cfg.Tiers...)
+	cfg := *sc.Config.Clone()
 	if opts.Seed != 0 {
 		cfg.Seed = opts.Seed
 	}

@@ -14,6 +14,7 @@ import (
 	"tollgate/engine/pricing"
 	"tollgate/engine/route"
 	"tollgate/engine/tier"
+	"tollgate/schema"
 	"tollgate/sim/dist"
 )
 
@@ -207,6 +208,11 @@ type Spot struct {
 // may share a name with different methods (GET and POST of /items).
 type Route struct {
 	route.Route `yaml:",inline"`
+	// Path is the request path this entry's traffic uses (default: the
+	// name). Traffic groups restrict themselves to entries by path, and the
+	// entry keeps it when a gatewayd config's route takes over the policy
+	// part (gwlab run -gateway).
+	Path string `yaml:"path"`
 	// Method is the HTTP method this entry's requests use (default GET); it
 	// must be one of Methods.
 	Method string  `yaml:"method"`
@@ -230,7 +236,8 @@ type BackendDef struct {
 
 // Traffic is where requests come from.
 type Traffic struct {
-	// Source is "synthetic" (Groups) or "trace" (replay Trace).
+	// Source is "synthetic" (Groups) or "trace" (replay Trace; the groups
+	// then send nothing).
 	Source string `yaml:"source"`
 	// Trace is a gatewayd usage ledger to replay: one JSONL file or a
 	// directory of rotated files (schema.LedgerRecord). Requests arrive at
@@ -284,7 +291,8 @@ type Group struct {
 	Jitter     float64  `yaml:"jitter"`
 	RetryDelay Duration `yaml:"retry_delay"`
 	MaxRetries int      `yaml:"max_retries"`
-	// Routes restricts the group to these route names (default: all).
+	// Routes restricts the group to the route entries with these paths
+	// (default: all).
 	Routes []string `yaml:"routes"`
 }
 
@@ -319,6 +327,9 @@ type SLO struct {
 	MaxOverAdmission  float64 `yaml:"max_over_admission"`
 	MinAvailability   float64 `yaml:"min_availability"`
 	MaxCostPerBillion float64 `yaml:"max_cost_per_billion"`
+	// ExpectBreach names objectives (schema.Objectives) a scenario that
+	// demonstrates a bad design must still breach.
+	ExpectBreach []string `yaml:"expect_breach"`
 }
 
 // Fault kinds.
@@ -441,6 +452,7 @@ func (c *Config) Defaults() {
 		rt := &c.Routes[i]
 		defS(&rt.Method, "GET")
 		rt.Method = strings.ToUpper(rt.Method)
+		defS(&rt.Path, rt.Name)
 		def(&rt.Latency, 5*time.Millisecond)
 		// The simulated backend's no-load latency is the natural price
 		// reference: a route costs its base cost until it slows down.
@@ -451,7 +463,7 @@ func (c *Config) Defaults() {
 		def(&rt.Latency, 5*time.Millisecond)
 	}
 	if len(c.Routes) == 0 {
-		c.Routes = []Route{{Route: route.Route{Name: "/"}, Method: "GET", Weight: 1, Dist: string(dist.LogNormal), Latency: Duration(5 * time.Millisecond)}}
+		c.Routes = []Route{{Route: route.Route{Name: "/"}, Path: "/", Method: "GET", Weight: 1, Dist: string(dist.LogNormal), Latency: Duration(5 * time.Millisecond)}}
 		c.Routes[0].Route.ApplyDefaults(c.Pricing.DefaultCost)
 		c.Routes[0].Reference = c.Routes[0].Latency
 	}
@@ -665,7 +677,10 @@ func (c *Config) Validate() error {
 		if !rt.Route.Allows(rt.Method) {
 			bad(path+".method", "must be one of the route's methods %v, got %q", rt.Methods, rt.Method)
 		}
-		routes[rt.Name] = true
+		if !strings.HasPrefix(rt.Path, "/") {
+			bad(path+".path", "must start with /, got %q", rt.Path)
+		}
+		routes[rt.Path] = true
 		nonneg(path+".weight", rt.Weight)
 		durNonneg(path+".latency", rt.Latency)
 		if _, err := dist.New(dist.Kind(rt.Dist), 1, rt.Shape); err != nil {
@@ -732,7 +747,7 @@ func (c *Config) Validate() error {
 		}
 		for j, rn := range g.Routes {
 			if !routes[rn] {
-				bad(fmt.Sprintf("%s.routes[%d]", path, j), "must name a route, got %q", rn)
+				bad(fmt.Sprintf("%s.routes[%d]", path, j), "must name a route's path, got %q", rn)
 			}
 		}
 	}
@@ -768,6 +783,19 @@ func (c *Config) Validate() error {
 	nonneg("slo.max_over_admission", s.MaxOverAdmission)
 	frac("slo.min_availability", s.MinAvailability)
 	nonneg("slo.max_cost_per_billion", s.MaxCostPerBillion)
+	seen := map[string]bool{}
+	for i, name := range s.ExpectBreach {
+		path := fmt.Sprintf("slo.expect_breach[%d]", i)
+		switch {
+		case !contains(schema.Objectives, name):
+			bad(path, "must be one of %s, got %q", strings.Join(schema.Objectives, ", "), name)
+		case seen[name]:
+			bad(path, "%q listed twice", name)
+		case schema.SLO(s).Limit(name) == 0:
+			bad(path, "%q has no objective in this slo block to breach", name)
+		}
+		seen[name] = true
+	}
 	if len(p) > 0 {
 		return &ValidationError{Problems: p}
 	}

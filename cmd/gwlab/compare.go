@@ -1,24 +1,18 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 
+	"tollgate/reports"
 	"tollgate/scenarios"
 	"tollgate/schema"
 )
-
-func init() {
-	commands["compare"] = command{
-		summary: "run one scenario across algorithms or values of one field, in parallel: compare [-algos a,b | -sweep path=v1,v2] [-out DIR] NAME",
-		run:     compareCommand,
-	}
-}
 
 // defaultAlgos are compared when neither -algos nor -sweep is given.
 var defaultAlgos = []string{"fixed-window", "sliding-window", "token-bucket", "gcra", "ptb-cwd"}
@@ -59,12 +53,17 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 	if *seed != 0 {
 		cmp.Seed = *seed
 	}
-	type job struct {
-		name string
-		sc   *scenarios.Scenario
-		dir  string
+	var names, dirs []string
+	var variants []*scenarios.Scenario
+	add := func(name, path, value, sub string) error {
+		sc := base.Clone()
+		if err := sc.Set(path, value); err != nil {
+			return err
+		}
+		names, variants = append(names, name), append(variants, sc)
+		dirs = append(dirs, filepath.Join(dir, sanitize(sub)))
+		return nil
 	}
-	var todo []job
 	if *sweep != "" {
 		path, vals, ok := strings.Cut(*sweep, "=")
 		if !ok || vals == "" {
@@ -72,11 +71,9 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 		}
 		cmp.Kind, cmp.Path = schema.CompareSweep, path
 		for _, v := range strings.Split(vals, ",") {
-			sc := clone(base)
-			if err := sc.Set(path, v); err != nil {
+			if err := add(v, path, v, path+"="+v); err != nil {
 				return err
 			}
-			todo = append(todo, job{v, sc, filepath.Join(dir, sanitize(path+"="+v))})
 		}
 	} else {
 		list := defaultAlgos
@@ -84,88 +81,41 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 			list = strings.Split(*algos, ",")
 		}
 		for _, a := range list {
-			sc := clone(base)
-			if err := sc.Set("engine.algorithm", a); err != nil {
+			if err := add(a, "engine.algorithm", a, a); err != nil {
 				return err
 			}
-			todo = append(todo, job{a, sc, filepath.Join(dir, sanitize(a))})
 		}
 	}
-	fmt.Fprintf(stderr, "gwlab compare: %s seed %d, %d variants, %d at once\n", base.Name, cmp.Seed, len(todo), *jobs)
+	fmt.Fprintf(stderr, "gwlab compare: %s seed %d, %d variants, %d at once\n", base.Name, cmp.Seed, len(variants), *jobs)
 	bar := newProgress(stderr, base.Name)
-	fracs := make([]float64, len(todo))
-	var fmu sync.Mutex
-	results := make([]*schema.Summary, len(todo))
-	errs := make([]error, len(todo))
-	sem := make(chan struct{}, *jobs)
-	var wg sync.WaitGroup
-	for i, j := range todo {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i], errs[i] = scenarios.Run(j.sc, scenarios.RunOptions{Seed: *seed, Progress: func(f float64) {
-				fmu.Lock()
-				fracs[i] = f
-				sum := 0.0
-				for _, x := range fracs {
-					sum += x
-				}
-				fmu.Unlock()
-				bar.update(sum / float64(len(fracs)))
-			}})
-		}()
-	}
-	wg.Wait()
+	results, errs := scenarios.RunAll(variants, scenarios.RunOptions{Seed: *seed, Progress: bar.update}, *jobs)
 	bar.done()
-	for i, j := range todo {
-		if errs[i] != nil {
-			return fmt.Errorf("%s: %w", j.name, errs[i])
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("%s: %w", names[i], err)
 		}
 	}
-	var hookErr error
-	for i, j := range todo {
-		s := results[i]
-		if err := writeRun(j.dir, s, stderr); err != nil {
-			hookErr = err
+	var reportErrs []error
+	for i, s := range results {
+		if err := writeRun(dirs[i], s); err != nil {
+			fmt.Fprintf(stderr, "gwlab compare: %v\n", err)
+			reportErrs = append(reportErrs, err)
 		}
-		rel, _ := filepath.Rel(dir, filepath.Join(j.dir, "summary.json"))
-		cmp.Variants = append(cmp.Variants, schema.VariantOf(j.name, rel, s))
-		printResult(stdout, j.dir, s)
+		rel, err := filepath.Rel(dir, filepath.Join(dirs[i], "summary.json"))
+		if err != nil {
+			return err
+		}
+		cmp.Variants = append(cmp.Variants, schema.VariantOf(names[i], rel, s))
+		printResult(stdout, dirs[i], s)
 	}
 	if err := schema.WriteComparison(filepath.Join(dir, schema.CompareFile), &cmp); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "comparison -> %s\n", filepath.Join(dir, schema.CompareFile))
-	for _, h := range afterCompare {
-		if err := h(dir); err != nil {
-			return fmt.Errorf("comparison report in %s: %w", dir, err)
-		}
+	if err := reports.WriteComparisonDir(dir, reports.Options{}); err != nil {
+		return fmt.Errorf("comparison report in %s: %w", dir, err)
 	}
-	return hookErr
-}
-
-// clone deep-copies a scenario by re-parsing nothing: Set replaces whole
-// values, so copying the slices the overrides may touch is enough.
-func clone(sc *scenarios.Scenario) *scenarios.Scenario {
-	c := *sc
-	cfg := &c.Config
-	cfg.Tiers = append(cfg.Tiers[:0:0], cfg.Tiers...)
-	cfg.Routes = append(cfg.Routes[:0:0], cfg.Routes...)
-	cfg.Faults = append(cfg.Faults[:0:0], cfg.Faults...)
-	cfg.Traffic.Groups = append(cfg.Traffic.Groups[:0:0], cfg.Traffic.Groups...)
-	cfg.Topology.Zones = append(cfg.Topology.Zones[:0:0], cfg.Topology.Zones...)
-	cfg.Topology.Nodes = append(cfg.Topology.Nodes[:0:0], cfg.Topology.Nodes...)
-	if cfg.Engine.OperationalBucket != nil {
-		v := *cfg.Engine.OperationalBucket
-		cfg.Engine.OperationalBucket = &v
-	}
-	if cfg.Engine.CostWeighted != nil {
-		v := *cfg.Engine.CostWeighted
-		cfg.Engine.CostWeighted = &v
-	}
-	return &c
+	return errors.Join(reportErrs...)
 }
 
 // sanitize makes a directory name of a variant name.

@@ -12,22 +12,6 @@ import (
 	"tollgate/schema"
 )
 
-func init() {
-	// A comparison gets its report.md, report.html and figures in its directory.
-	afterCompare = append(afterCompare, func(dir string) error {
-		return reports.WriteComparisonDir(dir, reports.Options{})
-	})
-	// Every simulated run gets report.md, report.html and its figures beside
-	// summary.json, priced with the embedded sheet.
-	afterRun = append(afterRun, func(dir string, s *schema.Summary) error {
-		return reports.WriteRun(dir, s, reports.Options{})
-	})
-	commands["report"] = command{
-		summary: "write report.md, report.html and figures for DIR/summary.json, or compare DIR/*/summary.json",
-		run:     runReport,
-	}
-}
-
 func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)

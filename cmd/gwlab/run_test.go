@@ -172,3 +172,23 @@ func TestListNamesScenarios(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpListsCommands: every command of the table is listed by gwlab help
+// and dispatched by name; an unknown one is a usage error.
+func TestHelpListsCommands(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"help"}, &out, &errb); code != 0 {
+		t.Fatalf("help: exit %d", code)
+	}
+	for _, n := range []string{"algorithms", "bench", "compare", "cost", "list", "report", "run", "slo"} {
+		if _, ok := commands[n]; !ok || !strings.Contains(out.String(), "  "+n+" ") {
+			t.Errorf("command %s missing from the table or from help:\n%s", n, out.String())
+		}
+	}
+	if code := run([]string{"algorithms"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "gcra") {
+		t.Errorf("algorithms: exit %d", code)
+	}
+	if code := run([]string{"nope"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `unknown command "nope"`) {
+		t.Errorf("unknown command: exit %d, %q", code, errb.String())
+	}
+}

@@ -271,7 +271,7 @@ func Compile(t Tier) (*Compiled, error) {
 		return p
 	}
 	main := compile("burst", engine.Limit{Name: t.Name, Algorithm: t.algorithm(), Capacity: t.Burst,
-		Rate: t.Rate, Period: t.Period.D(), RefillCap: t.RefillCap})
+		Rate: t.Rate, Period: t.MainPeriod(), RefillCap: t.RefillCap})
 	var quotas []*engine.Policy
 	for _, q := range []struct {
 		field string

@@ -12,7 +12,7 @@ import (
 
 func TestWriterBatchesRotatesAndFlushesOnClose(t *testing.T) {
 	dir := t.TempDir()
-	w, err := Open(Options{Dir: dir, MaxFileBytes: 4096, BatchSize: 7, FlushInterval: time.Hour}, nil, slog.New(slog.DiscardHandler))
+	w, err := Open(Options{Dir: dir, MaxFileBytes: 4096, Durability: Batch, BatchSize: 7, FlushInterval: time.Hour}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
