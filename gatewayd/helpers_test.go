@@ -132,7 +132,7 @@ func (s *syncBuffer) String() string {
 
 // gw is one gatewayd process.
 type gw struct {
-	t        *testing.T
+	t        testing.TB
 	cmd      *exec.Cmd
 	url      string // proxy listener base URL
 	admin    string // admin base URL
@@ -145,7 +145,7 @@ type gw struct {
 
 // freeAddrs returns two distinct free loopback addresses: both listeners are
 // open at once, so the kernel cannot hand out the same port twice.
-func freeAddrs(t *testing.T) (string, string) {
+func freeAddrs(t testing.TB) (string, string) {
 	t.Helper()
 	a, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -163,7 +163,7 @@ func freeAddrs(t *testing.T) (string, string) {
 // startGW writes cfg (with LEDGER replaced by a fresh directory) and starts
 // gatewayd on free ports given by -listen and -admin-listen, then waits for
 // /readyz.
-func startGW(t *testing.T, cfg string) *gw {
+func startGW(t testing.TB, cfg string) *gw {
 	t.Helper()
 	dir := t.TempDir()
 	g := &gw{t: t, cfgPath: filepath.Join(dir, "gatewayd.yaml"), ledger: filepath.Join(dir, "ledger"),
@@ -173,6 +173,24 @@ func startGW(t *testing.T, cfg string) *gw {
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	g.launch()
+	return g
+}
+
+// restart starts a new gatewayd process on the same config and ledger
+// directory (after this one exited or was killed).
+func (g *gw) restart() *gw {
+	g.t.Helper()
+	n := &gw{t: g.t, cfgPath: g.cfgPath, ledger: g.ledger, log: &syncBuffer{}, done: make(chan struct{})}
+	n.launch()
+	return n
+}
+
+// launch starts the process on free ports given by -listen and
+// -admin-listen and waits for /readyz.
+func (g *gw) launch() {
+	t := g.t
+	t.Helper()
 	listen, admin := freeAddrs(t)
 	g.url, g.admin = "http://"+listen, "http://"+admin
 	g.cmd = exec.Command(gatewaydBin, "-config", g.cfgPath, "-listen", listen, "-admin-listen", admin)
@@ -211,7 +229,7 @@ func startGW(t *testing.T, cfg string) *gw {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return g
+				return
 			}
 		}
 		select {
@@ -286,7 +304,7 @@ func (g *gw) metric(name string, labels ...string) float64 {
 
 // waitFor polls cond until it holds (no timing assertion: a deadline only
 // bounds a hung test).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -307,7 +325,7 @@ type result struct {
 
 var client = &http.Client{Timeout: 30 * time.Second}
 
-func do(t *testing.T, method, url string, body io.Reader, hdr map[string]string) result {
+func do(t testing.TB, method, url string, body io.Reader, hdr map[string]string) result {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), method, url, body)
 	if err != nil {
@@ -344,7 +362,7 @@ type upstream struct {
 // release lets every ?hold=1 request, present and future, answer.
 func (u *upstream) release() { u.released.Do(func() { close(u.held) }) }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	u := &upstream{arrived: make(chan struct{}, 1024), held: make(chan struct{})}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

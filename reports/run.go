@@ -15,6 +15,9 @@ import (
 
 // runDocument builds one run's report and its figures.
 func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, error) {
+	if s.Replay != nil {
+		return replayDocument(s, opts), nil, nil
+	}
 	sh, err := opts.sheet()
 	if err != nil {
 		return nil, nil, err
@@ -44,7 +47,13 @@ func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, er
 		if r.Objective != 0 {
 			target = bound(r.Metric) + " " + slo.Format(r.Metric, r.Objective)
 			status = "pass"
-			if r.Failed() {
+			switch {
+			case r.Status == slo.StatusExpected:
+				status = "breach, expected (a demonstration of a bad design)"
+			case r.Status == slo.StatusMet:
+				status = "MET, but the scenario expects a breach"
+				failed++
+			case r.Failed():
 				status = "BREACH"
 				failed++
 			}
@@ -54,7 +63,9 @@ func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, er
 	switch {
 	case failed > 0:
 		d.p("**FAIL**: %d of the scenario's objectives are breached.", failed)
-	case s.SLO == (schema.SLO{}):
+	case len(s.SLO.ExpectBreach) > 0:
+		d.p("**Demonstration**: the scenario shows a design that breaks %s, as it expects; every other objective it sets is met.", strings.Join(s.SLO.ExpectBreach, ", "))
+	case s.SLO.P99MS == 0 && s.SLO.Max429Rate == 0 && s.SLO.MaxFalse429Rate == 0 && s.SLO.MaxOverAdmission == 0 && s.SLO.MinAvailability == 0 && s.SLO.MaxCostPerBillion == 0:
 		d.p("The scenario sets no SLO.")
 	default:
 		d.p("**Pass**: every objective the scenario sets is met.")

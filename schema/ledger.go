@@ -37,8 +37,13 @@ type LedgerRecord struct {
 	Decision string `json:"decision"`
 	// Unmetered marks a fail-open admission the store did not count.
 	Unmetered bool `json:"unmetered,omitempty"`
-	// CostCharged is what the admission reserved; CostSettled what the
-	// request finally cost after settle (equal without dynamic pricing).
+	// Cost is the price the limiter was asked to admit, in tokens, whether
+	// it admitted the request or not (a replay asks again for it); 0 when no
+	// limiter was asked.
+	Cost float64 `json:"cost,omitempty"`
+	// CostCharged is what the admission reserved (0 when refused);
+	// CostSettled what the request finally cost after settle (equal without
+	// dynamic pricing).
 	CostCharged float64 `json:"cost_charged"`
 	CostSettled float64 `json:"cost_settled"`
 	// Shadow is the candidate policy's decision (allowed or limited) when

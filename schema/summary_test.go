@@ -21,10 +21,11 @@ func fullSummary() *Summary {
 		LatencyMS:        p(3),
 		GatewayLatencyMS: p(0.25),
 		LatencyCDF:       []CDFPoint{{ValueMS: 1, Fraction: 0.5}, {ValueMS: 9.75, Fraction: 1}},
-		Rate429:          Rate429{Overall: 0.08, PerTier: map[string]float64{"basic": 0.1, "pro": 0.0625}},
-		False429:         Count{Count: 3, Rate: 0.003},
-		OverAdmission:    OverAdmission{Tokens: 12.5, Ratio: 0.0125, Keys: 2},
-		Availability:     0.98, Unmetered: 4,
+		Rate429: Rate429{Overall: 0.08, PerTier: map[string]float64{"basic": 0.1, "pro": 0.0625},
+			PerRoute: map[string]float64{"api": 0.08}},
+		False429:      Count{Count: 3, Rate: 0.003},
+		OverAdmission: OverAdmission{Tokens: 12.5, Ratio: 0.0125, Keys: 2},
+		Availability:  0.98, Unmetered: 4,
 		Faults: []Fault{{Kind: "spot-interruption", Target: "a-1", StartS: 60, EndS: 62, Errors: 20, ErrorWindowS: 1.5, RecoveryS: 3}},
 		Timeline: []Interval{{StartS: 10, Total: 100, Admitted: 90, Rejected: 8, Errors: 2, Rate429: 0.08, P99MS: 4.5,
 			Rate429PerTier: map[string]float64{"basic": 0.1}}},
@@ -33,7 +34,12 @@ func fullSummary() *Summary {
 		Fleet: Fleet{Nodes: []NodeHours{{InstanceType: "c7g.medium", Market: "spot", Hours: 0.5}}, LoadBalancerHours: 0.17,
 			RedisNodeHours: 0.33, RedisNodeType: "cache.t4g.small", CrossAZGB: 0.01, EgressGB: 0.02, Requests: 980, Interruptions: 1,
 			ManagedPricePerMillionUSD: 3.5, ManagedCostUSD: 0.00343},
-		SLO: SLO{P99MS: 50, Max429Rate: 0.1, MaxFalse429Rate: 0.01, MaxOverAdmission: 0.02, MinAvailability: 0.999, MaxCostPerBillion: 300},
+		SLO: SLO{P99MS: 50, Max429Rate: 0.1, MaxFalse429Rate: 0.01, MaxOverAdmission: 0.02, MinAvailability: 0.999, MaxCostPerBillion: 300, ExpectBreach: []string{ObjectiveAvailability}},
+		Replay: &Replay{Ledger: "ledger/", Recorded: "a.yaml", Candidate: "b.yaml", Records: 10, Requests: 12, Decided: 9,
+			Skipped: map[string]int64{"unauthenticated": 3}, Late: 1, TornLines: 1, DecisionDifferences: 3, NewlyRefused: 2,
+			NewlyAdmitted: 1, RecordedAdmitted: 7, RecordedRefused: 2, CandidateAdmitted: 6, CandidateRefused: 3, AdmittedTokens: 6.5,
+			ByTier:  map[string]ReplayDiff{"basic": {Decided: 9, Refused: 3, NewlyRefused: 2, NewlyAdmitted: 1}},
+			ByRoute: map[string]ReplayDiff{"api": {Decided: 9, Refused: 3, NewlyRefused: 2, NewlyAdmitted: 1}}},
 	}
 }
 
@@ -42,6 +48,9 @@ func fullSummary() *Summary {
 func zeroFields(v reflect.Value, path string) []string {
 	switch v.Kind() {
 	case reflect.Pointer:
+		if v.IsNil() {
+			return []string{path}
+		}
 		return zeroFields(v.Elem(), path)
 	case reflect.Struct:
 		var out []string

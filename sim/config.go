@@ -14,6 +14,7 @@ import (
 	"tollgate/engine/pricing"
 	"tollgate/engine/route"
 	"tollgate/engine/tier"
+	"tollgate/schema"
 	"tollgate/sim/dist"
 )
 
@@ -235,7 +236,8 @@ type BackendDef struct {
 
 // Traffic is where requests come from.
 type Traffic struct {
-	// Source is "synthetic" (Groups) or "trace" (replay Trace).
+	// Source is "synthetic" (Groups) or "trace" (replay Trace; the groups
+	// then send nothing).
 	Source string `yaml:"source"`
 	// Trace is a gatewayd usage ledger to replay: one JSONL file or a
 	// directory of rotated files (schema.LedgerRecord). Requests arrive at
@@ -325,6 +327,9 @@ type SLO struct {
 	MaxOverAdmission  float64 `yaml:"max_over_admission"`
 	MinAvailability   float64 `yaml:"min_availability"`
 	MaxCostPerBillion float64 `yaml:"max_cost_per_billion"`
+	// ExpectBreach names objectives (schema.Objectives) a scenario that
+	// demonstrates a bad design must still breach.
+	ExpectBreach []string `yaml:"expect_breach"`
 }
 
 // Fault kinds.
@@ -778,6 +783,19 @@ func (c *Config) Validate() error {
 	nonneg("slo.max_over_admission", s.MaxOverAdmission)
 	frac("slo.min_availability", s.MinAvailability)
 	nonneg("slo.max_cost_per_billion", s.MaxCostPerBillion)
+	seen := map[string]bool{}
+	for i, name := range s.ExpectBreach {
+		path := fmt.Sprintf("slo.expect_breach[%d]", i)
+		switch {
+		case !contains(schema.Objectives, name):
+			bad(path, "must be one of %s, got %q", strings.Join(schema.Objectives, ", "), name)
+		case seen[name]:
+			bad(path, "%q listed twice", name)
+		case schema.SLO(s).Limit(name) == 0:
+			bad(path, "%q has no objective in this slo block to breach", name)
+		}
+		seen[name] = true
+	}
 	if len(p) > 0 {
 		return &ValidationError{Problems: p}
 	}

@@ -166,7 +166,7 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, fault *Fault) (sim.Con
 			fit = LogNormalFit{Mean: r.ServiceTime}
 		}
 		rt := sim.Route{Route: route.Route{Name: r.Name, Prefix: r.Prefix, Methods: []string{"GET"}, Cost: r.Cost},
-			Method: "GET", Weight: 1, Latency: sim.Duration(fit.Mean), Dist: "lognormal", Shape: fit.Sigma}
+			Path: r.Prefix, Method: "GET", Weight: 1, Latency: sim.Duration(fit.Mean), Dist: "lognormal", Shape: fit.Sigma}
 		if fit.Sigma == 0 {
 			rt.Dist = "deterministic"
 		}
@@ -175,7 +175,7 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, fault *Fault) (sim.Con
 	for _, tn := range spec.Tenants {
 		r, _ := spec.RouteOf(tn.Route)
 		cfg.Traffic.Groups = append(cfg.Traffic.Groups, sim.Group{Name: tn.Name, Tier: tn.Tier, Keys: 1, Rate: tn.Rate,
-			Arrival: sim.ArrivalConstant, Stagger: true, Retry: "none", Routes: []string{r.Name}})
+			Arrival: sim.ArrivalConstant, Stagger: true, Retry: "none", Routes: []string{r.Prefix}})
 	}
 	if fault != nil {
 		if !slices.Contains(spec.Zones, fault.Zone) {

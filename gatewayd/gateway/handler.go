@@ -18,6 +18,7 @@ import (
 	"tollgate/gatewayd/cors"
 	"tollgate/gatewayd/headerpolicy"
 	"tollgate/gatewayd/headers"
+	"tollgate/gatewayd/ledger"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/respond"
 	"tollgate/gatewayd/tunnel"
@@ -49,7 +50,9 @@ type statusWriter struct {
 }
 
 func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
+	// 1xx informational responses (100 Continue) precede the final status;
+	// 101 Switching Protocols is final.
+	if s.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
@@ -69,19 +72,23 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 const settleTimeout = time.Second
 
 // ServeHTTP is the request path. Every request answered produces exactly one
-// ledger record, written before ServeHTTP returns to the server, so a
-// graceful shutdown that waits for handlers loses none.
+// ledger record (or, for an unidentified client, a count in an aggregate
+// record), committed before ServeHTTP returns to the server: with sync
+// durability it is on disk before the response's end is released.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt := g.rt.Load()
 	sw := &statusWriter{ResponseWriter: w}
+	if g.ledger.Durability() == ledger.Sync {
+		sw.ResponseWriter = &ledger.HoldWriter{ResponseWriter: w} // released once the record is durable
+	}
 	rec := schema.LedgerRecord{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC()}
 	n := g.inFlight.Add(1)
 	g.m.InFlight.Inc()
 	defer func() {
 		g.inFlight.Add(-1)
 		g.m.InFlight.Dec()
-		g.finish(&rec, sw, start)
+		g.finish(&rec, sw, start, r)
 	}()
 	setHeader(w.Header(), hRequestID, rec.ID)
 
@@ -90,6 +97,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		respond.Write(sw, respond.Error{Status: http.StatusServiceUnavailable, Code: "overloaded",
 			Message: "the gateway is at its in-flight limit; retry shortly"})
+		return
+	}
+
+	if !g.ledger.Accepting() {
+		rec.Decision = DecisionLedgerUnavailable
+		w.Header().Set("Retry-After", "5")
+		respond.Write(sw, respond.Error{Status: http.StatusServiceUnavailable, Code: "ledger_unavailable",
+			Message: "the usage ledger cannot record requests right now; retry shortly"})
 		return
 	}
 
@@ -223,6 +238,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	out := lim.Acquire(r.Context(), req)
 	rec.DecidedUS = out.NowUS // the instant the limiter decided at, for replay
+	rec.Cost = engine.MilliToTokens(cost)
 	if out.Err == nil || !out.Unmetered {
 		setHeader(w.Header(), hLimit, headers.LimitValue(plan, out.Result))
 	}
@@ -400,7 +416,7 @@ func violated(res engine.Result) []string {
 }
 
 // finish writes the ledger record and the metrics.
-func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.Time) {
+func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.Time, r *http.Request) {
 	end := time.Now()
 	rec.End = end.UTC()
 	rec.Status = sw.status
@@ -430,7 +446,7 @@ func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.
 			g.m.ShadowDisagree.WithLabelValues(routeL, tierL, rec.Shadow).Inc()
 		}
 	}
-	g.ledger.Append(*rec)
+	g.record(rec, r, sw)
 }
 
 // logLimiter lets one log line through per second, so a dead store does not

@@ -39,6 +39,10 @@ func appendRecord(b []byte, r *schema.LedgerRecord) []byte {
 	if r.Unmetered {
 		b = append(b, `,"unmetered":true`...)
 	}
+	if r.Cost != 0 {
+		b = append(b, `,"cost":`...)
+		b = appendFloat(b, r.Cost)
+	}
 	b = append(b, `,"cost_charged":`...)
 	b = appendFloat(b, r.CostCharged)
 	b = append(b, `,"cost_settled":`...)

@@ -26,16 +26,16 @@ import (
 
 // Metric names, as they appear in tables and tolerances.json.
 const (
-	P99MS          = "p99_ms"
-	Rate429        = "rate_429"
-	False429Rate   = "false_429_rate"
-	OverAdmission  = "over_admission"
-	Availability   = "availability"
-	CostPerBillion = "cost_per_billion"
+	P99MS          = schema.ObjectiveP99MS
+	Rate429        = schema.ObjectiveRate429
+	False429Rate   = schema.ObjectiveFalse429Rate
+	OverAdmission  = schema.ObjectiveOverAdmission
+	Availability   = schema.ObjectiveAvailability
+	CostPerBillion = schema.ObjectiveCostPerBillion
 )
 
 // Names lists the metrics in table order.
-var Names = []string{P99MS, Rate429, False429Rate, OverAdmission, Availability, CostPerBillion}
+var Names = schema.Objectives
 
 // Metrics are the figures the gate checks for one run.
 type Metrics struct {
@@ -83,23 +83,7 @@ func (m Metrics) Get(name string) float64 {
 func higherIsBetter(name string) bool { return name == Availability }
 
 // Objective returns the SLO's limit for the named metric (0: not checked).
-func Objective(o schema.SLO, name string) float64 {
-	switch name {
-	case P99MS:
-		return o.P99MS
-	case Rate429:
-		return o.Max429Rate
-	case False429Rate:
-		return o.MaxFalse429Rate
-	case OverAdmission:
-		return o.MaxOverAdmission
-	case Availability:
-		return o.MinAvailability
-	case CostPerBillion:
-		return o.MaxCostPerBillion
-	}
-	return 0
-}
+func Objective(o schema.SLO, name string) float64 { return o.Limit(name) }
 
 // Tolerance is how far a metric may move the wrong way from the baseline
 // before it is a regression: the larger of Abs and Rel times the baseline.
@@ -161,6 +145,12 @@ const (
 	StatusRegression = "REGRESSION"
 	StatusBoth       = "BREACH+REGRESSION"
 	StatusNoBaseline = "NO BASELINE"
+	// StatusExpected is a breach the scenario lists in expect_breach: a
+	// demonstration of a bad design that still shows it. It passes.
+	StatusExpected = "EXPECTED BREACH"
+	// StatusMet is an objective listed in expect_breach that was met: the
+	// demonstration no longer demonstrates, so it fails.
+	StatusMet = "MET, BREACH EXPECTED"
 )
 
 // Row is one metric of one scenario.
@@ -180,7 +170,7 @@ type Row struct {
 }
 
 // Failed reports whether the row fails the gate.
-func (r Row) Failed() bool { return r.Status != StatusOK }
+func (r Row) Failed() bool { return r.Status != StatusOK && r.Status != StatusExpected }
 
 // Run is one scenario's outcome to check.
 type Run struct {
@@ -217,6 +207,16 @@ func Check(runs []Run, base map[string]*Base, tol Tolerances, allowMissing bool)
 					why = append(why, fmt.Sprintf("SLO %s %s, got %s", bound(name), Format(name, row.Objective), Format(name, row.Actual)))
 				}
 			}
+			expected := r.SLO.Expects(name)
+			met := false
+			if expected {
+				if breach {
+					why = append(why, "expected: the scenario demonstrates a design that breaks this objective")
+				} else {
+					met = true
+					why = append(why, fmt.Sprintf("the scenario lists %s in expect_breach but met SLO %s %s with %s: fix the scenario or drop it from expect_breach", name, bound(name), Format(name, row.Objective), Format(name, row.Actual)))
+				}
+			}
 			regress, missing := false, false
 			switch {
 			case b == nil && !allowMissing:
@@ -241,9 +241,13 @@ func Check(runs []Run, base map[string]*Base, tol Tolerances, allowMissing bool)
 				}
 			}
 			switch {
-			case breach && regress:
+			case met:
+				row.Status = StatusMet
+			case expected && breach && !regress:
+				row.Status = StatusExpected
+			case breach && regress && !expected:
 				row.Status = StatusBoth
-			case breach:
+			case breach && !expected:
 				row.Status = StatusBreach
 			case regress:
 				row.Status = StatusRegression
@@ -299,6 +303,8 @@ func Failures(rows []Row) (breaches, regressions, missing int) {
 			regressions++
 		case StatusNoBaseline:
 			missing++
+		case StatusMet:
+			breaches++
 		}
 	}
 	return

@@ -204,3 +204,45 @@ func TestCommittedBaseline(t *testing.T) {
 		}
 	}
 }
+
+// TestExpectBreach: an objective listed in expect_breach passes when it is
+// breached and fails when it is met, so a demonstration of a bad design stays
+// honest both ways; objectives not listed are checked as usual.
+func TestExpectBreach(t *testing.T) {
+	s := sampleSummary()
+	base := map[string]*Base{s.Scenario: {Seed: s.Seed, Metrics: MetricsOf(s, 110)}}
+	cases := []struct {
+		name      string
+		slo       schema.SLO
+		breaches  int
+		wantState map[string]string
+	}{
+		{"breached as expected", schema.SLO{MinAvailability: 0.99999, P99MS: 50, ExpectBreach: []string{Availability}}, 0,
+			map[string]string{Availability: StatusExpected, P99MS: StatusOK}},
+		{"expected but met", schema.SLO{MinAvailability: 0.999, ExpectBreach: []string{Availability}}, 1,
+			map[string]string{Availability: StatusMet}},
+		{"another objective still breaches", schema.SLO{MinAvailability: 0.99999, P99MS: 20, ExpectBreach: []string{Availability}}, 1,
+			map[string]string{Availability: StatusExpected, P99MS: StatusBreach}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s.SLO = c.slo
+			rows := Check([]Run{runOf(s, 110)}, base, DefaultTolerances(), false)
+			if b, g, m := Failures(rows); b != c.breaches || g != 0 || m != 0 {
+				t.Errorf("failures %d %d %d, want %d 0 0", b, g, m, c.breaches)
+			}
+			for _, r := range rows {
+				if want, ok := c.wantState[r.Metric]; ok && r.Status != want {
+					t.Errorf("%s: status %q, want %q (%s)", r.Metric, r.Status, want, r.Why)
+				}
+			}
+			var buf bytes.Buffer
+			if err := WriteTable(&buf, rows, false); err != nil {
+				t.Fatal(err)
+			}
+			if c.breaches == 0 && !strings.Contains(buf.String(), StatusExpected) {
+				t.Errorf("table does not show the expected breach:\n%s", buf.String())
+			}
+		})
+	}
+}
