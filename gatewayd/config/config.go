@@ -71,6 +71,9 @@ type Config struct {
 	Ledger Ledger `yaml:"ledger"`
 	// Shutdown governs SIGTERM.
 	Shutdown Shutdown `yaml:"shutdown"`
+	// Tracing exports OpenTelemetry traces over OTLP; off by default (see
+	// observability.go).
+	Tracing Tracing `yaml:"tracing"`
 }
 
 // Server holds client-facing limits.
@@ -391,6 +394,12 @@ type Pricing struct {
 	// Dynamic turns latency-driven prices on; off, every route costs its Cost
 	// exactly and settle refunds nothing (default false).
 	Dynamic bool `yaml:"dynamic"`
+	// Source is where the load signal comes from: "local" (default: this
+	// node's in-flight requests over server.max_in_flight) or "prometheus"
+	// (a PromQL query per route, see Prometheus).
+	Source string `yaml:"source"`
+	// Prometheus configures source "prometheus" (see observability.go).
+	Prometheus *PricingPrometheus `yaml:"prometheus"`
 }
 
 // Penalty is the penalty box.

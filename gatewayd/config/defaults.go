@@ -208,4 +208,5 @@ func (c *Config) ApplyDefaults() {
 	}
 
 	setD(&c.Shutdown.Grace, DefaultGrace)
+	c.applyObservabilityDefaults()
 }

@@ -56,6 +56,10 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = append(b, `,"upstream_ms":`...)
 		b = appendFloat(b, r.UpstreamMS)
 	}
+	if r.TraceID != "" {
+		b = append(b, `,"trace_id":`...)
+		b = appendString(b, r.TraceID)
+	}
 	return append(b, '}')
 }
 

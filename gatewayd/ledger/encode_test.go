@@ -23,7 +23,8 @@ func TestAppendRecordMatchesMarshal(t *testing.T) {
 			Start: start, End: start.Add(1500 * time.Microsecond), UpstreamMS: 0.731},
 		{ID: "x", KeyHash: "b0962662e937d44c", Tier: "basic", Route: "v1", Method: "POST", Path: `/v1/<a&b>"\q`,
 			Status: 429, Decision: "limited", Unmetered: true, CostCharged: 2.5, CostSettled: 1e-7,
-			Shadow: "allowed", ShadowDisagrees: true, Start: start.Add(-time.Hour), End: start, UpstreamMS: 1e22},
+			Shadow: "allowed", ShadowDisagrees: true, Start: start.Add(-time.Hour), End: start, UpstreamMS: 1e22,
+			TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"},
 		{ID: "é\u2028\x01\xff", Path: "/v1/\t", CostCharged: -0.001, CostSettled: 123456789.125, UpstreamMS: -3e-9,
 			Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))},
 	}

@@ -62,6 +62,10 @@ type Record struct {
 	End   time.Time `json:"end"`
 	// UpstreamMS is the upstream service time (to response headers), in ms.
 	UpstreamMS float64 `json:"upstream_ms,omitempty"`
+	// TraceID is the request's W3C trace id (32 hex digits) while tracing is
+	// on, sampled or not: the id the upstream received and the log lines
+	// carry, so a disputed 429 can be found in the traces.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // Sink receives each flushed batch as JSON lines (without newlines).
