@@ -100,6 +100,14 @@ func freeAddrs(t *testing.T) (string, string) {
 // /readyz.
 func startGW(t *testing.T, cfg string) *gw {
 	t.Helper()
+	listen, admin := freeAddrs(t)
+	return startGWAt(t, cfg, listen, admin)
+}
+
+// startGWAt is startGW on given listen and admin addresses (a test that must
+// know the admin address before gatewayd starts: a Prometheus scraping it).
+func startGWAt(t *testing.T, cfg, listen, admin string) *gw {
+	t.Helper()
 	dir := t.TempDir()
 	g := &gw{t: t, cfgPath: filepath.Join(dir, "gatewayd.yaml"), ledger: filepath.Join(dir, "ledger"),
 		log: &syncBuffer{}, done: make(chan struct{})}
@@ -108,7 +116,6 @@ func startGW(t *testing.T, cfg string) *gw {
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	listen, admin := freeAddrs(t)
 	g.url, g.admin = "http://"+listen, "http://"+admin
 	g.cmd = exec.Command(gatewaydBin, "-config", g.cfgPath, "-listen", listen, "-admin-listen", admin)
 	g.cmd.Stderr = g.log

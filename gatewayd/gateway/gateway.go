@@ -123,6 +123,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		"gatewayd_store_errors":            "Rate-limit store calls that failed (cumulative, current store).",
 		"gatewayd_store_breaker_open":      "1 while the store circuit breaker is open or half-open.",
 	})
+	registerLedgerMetrics(g.m.Registry, lw)
 	g.hooks.bind(g.m)
 	g.exportPrices(rt)
 	g.ready.Store(true)

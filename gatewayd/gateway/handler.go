@@ -137,6 +137,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		id, aerr = rt.auth.Authenticate(r, start)
 	}
+	if aerr != nil {
+		asp.Fail(aerr.Code)
+	}
 	asp.End()
 	if aerr != nil {
 		rec.Decision = DecisionUnauthenticated
@@ -209,6 +212,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	out := lim.Acquire(tq.Limiter(r.Context()), req)
 	tq.EndLimiter(out, lim.Breaker(), rt.backend.leaser != nil)
+	if out.Err == nil {
+		g.observeBudget(rr.cfg.Name, id.Tier, out.Decision)
+	}
 	if out.Err == nil || !out.Unmetered {
 		setHeader(w.Header(), hLimit, headers.LimitValue(plan, out.Result))
 	}

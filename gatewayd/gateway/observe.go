@@ -10,6 +10,7 @@ import (
 
 	"tollgate/engine"
 	"tollgate/gatewayd/config"
+	"tollgate/gatewayd/ledger"
 	"tollgate/gatewayd/metrics"
 	"tollgate/gatewayd/tracing"
 )
@@ -161,4 +162,29 @@ func newTracer(cfg *config.Config) (*tracing.Tracer, error) {
 // proxies and tracing.trusted_clients.
 func tracePeers(cfg *config.Config) []string {
 	return append(append([]string(nil), cfg.Server.TrustedProxies...), cfg.Tracing.TrustedClients...)
+}
+
+// observeBudget records the deciding policy's utilisation, 1 - remaining/limit.
+func (g *Gateway) observeBudget(route, tier string, d engine.Decision) {
+	if d.Limit <= 0 {
+		return
+	}
+	u := 1 - float64(d.Remaining)/float64(d.Limit)
+	g.m.For(route, tier, DecisionAllowed).Budget().Observe(min(1, max(0, u)))
+}
+
+// registerLedgerMetrics exports the ledger's health for the alerts
+// TollgateLedgerFailing and TollgateLedgerLagging (deploy/prometheus).
+func registerLedgerMetrics(reg prometheus.Registerer, lw *ledger.Writer) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatewayd_ledger_failures_total",
+			Help: "Ledger file writes, fsyncs and sink batches that failed (records are kept and retried)."},
+			func() float64 { return float64(lw.Failures()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatewayd_ledger_pending_bytes",
+			Help: "Bytes of ledger records encoded but not yet durable."},
+			func() float64 { return float64(lw.PendingBytes()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatewayd_ledger_lag_seconds",
+			Help: "How long the oldest ledger record not yet durable has waited since its answer (0: all durable)."},
+			func() float64 { return lw.Lag(time.Now()).Seconds() }),
+	)
 }

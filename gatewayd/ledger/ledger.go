@@ -107,12 +107,17 @@ type Writer struct {
 	lines   [][]byte
 	count   int // records in pending
 
-	written   atomic.Int64
-	dropped   atomic.Int64
-	errs      atomic.Int64
-	sinkErrs  atomic.Int64
-	closeOnce sync.Once
-	closeErr  error
+	written atomic.Int64
+	// pendingBytes and oldest describe the records encoded but not yet
+	// durable: their bytes, and the answer time (unix ns) of the oldest, 0
+	// when none.
+	pendingBytes atomic.Int64
+	oldest       atomic.Int64
+	dropped      atomic.Int64
+	errs         atomic.Int64
+	sinkErrs     atomic.Int64
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // Open creates the directory, opens a new file and starts the writer.
@@ -168,6 +173,22 @@ func (w *Writer) Errors() int64 { return w.errs.Load() }
 // SinkErrors returns how many batches the sink failed to take.
 func (w *Writer) SinkErrors() int64 { return w.sinkErrs.Load() }
 
+// Failures returns how many file writes, fsyncs or sink batches failed.
+func (w *Writer) Failures() int64 { return w.errs.Load() + w.sinkErrs.Load() }
+
+// PendingBytes returns the bytes of records encoded but not yet durable.
+func (w *Writer) PendingBytes() int64 { return w.pendingBytes.Load() }
+
+// Lag returns how long the oldest record not yet durable has waited since
+// its request was answered (0 when every record is durable).
+func (w *Writer) Lag(now time.Time) time.Duration {
+	o := w.oldest.Load()
+	if o == 0 {
+		return 0
+	}
+	return max(0, now.Sub(time.Unix(0, o)))
+}
+
 // Close stops accepting records, writes and fsyncs everything queued, closes
 // the file and the sink. It returns the last write error, if any.
 func (w *Writer) Close() error {
@@ -220,6 +241,14 @@ func (w *Writer) encode(r Record) {
 	}
 	w.pending = append(w.pending, '\n')
 	w.count++
+	w.pendingBytes.Store(int64(len(w.pending)))
+	if w.oldest.Load() == 0 {
+		t := r.End
+		if t.IsZero() {
+			t = time.Now()
+		}
+		w.oldest.Store(t.UnixNano())
+	}
 }
 
 // flush writes and fsyncs pending records, then hands them to the sink. On
@@ -243,6 +272,7 @@ func (w *Writer) flush() error {
 		w.errs.Add(1)
 		w.log.Error("ledger: write; records kept for retry", "file", w.file.Name(), "records", w.count, "err", err)
 		w.pending = w.pending[n:]
+		w.pendingBytes.Store(int64(len(w.pending)))
 		return fmt.Errorf("ledger: write %s: %w", w.file.Name(), err)
 	}
 	w.written.Add(int64(w.count))
@@ -255,6 +285,8 @@ func (w *Writer) flush() error {
 	w.pending = w.pending[:0]
 	w.lines = w.lines[:0]
 	w.count = 0
+	w.pendingBytes.Store(0)
+	w.oldest.Store(0)
 	return nil
 }
 

@@ -53,6 +53,9 @@ type Metrics struct {
 	// the local estimate).
 	PricingSourceDuration *prometheus.HistogramVec
 	PricingSourceFailures *prometheus.CounterVec
+	// Budget is the deciding policy's budget utilisation at admission,
+	// 1 - remaining/limit, by route and tier.
+	Budget *prometheus.HistogramVec
 
 	children sync.Map // childKey -> *Children
 }
@@ -103,10 +106,13 @@ func New(gauges map[string]func() float64, help map[string]string) *Metrics {
 			Help: "Time of the Prometheus pricing query per route.", Buckets: buckets}, []string{"route"}),
 		PricingSourceFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_pricing_source_failures_total",
 			Help: "Prometheus pricing queries that failed or gave no sample; the route used the local estimate."}, []string{"route"}),
+		Budget: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gatewayd_budget_utilisation_ratio",
+			Help:    "Budget utilisation of the deciding policy at each decision: 1 - remaining/limit (1 = the key's bucket is empty).",
+			Buckets: []float64{.1, .2, .3, .4, .5, .6, .7, .8, .9, .95, .99, 1}}, rt),
 	}
 	r.MustRegister(m.Requests, m.Duration, m.Upstream, m.Charged, m.Settled, m.Unmetered, m.Shadow,
 		m.ShadowDisagree, m.InFlight, m.Reloads, m.StoreDuration, m.PricingMultiplier, m.PricingMultiplierLimit,
-		m.PricingLoad, m.PricingSourceDuration, m.PricingSourceFailures)
+		m.PricingLoad, m.PricingSourceDuration, m.PricingSourceFailures, m.Budget)
 	for name, f := range gauges {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help[name]}, f))
 	}
@@ -133,6 +139,12 @@ type Children struct {
 	upstream         lazy[prometheus.Observer]
 	charged, settled lazy[prometheus.Counter]
 	unmetered        lazy[prometheus.Counter]
+	budget           lazy[prometheus.Observer]
+}
+
+// Budget is the route and tier's budget-utilisation histogram child.
+func (c *Children) Budget() prometheus.Observer {
+	return c.budget.get(func() prometheus.Observer { return c.m.Budget.WithLabelValues(c.route, c.tier) })
 }
 
 // lazy is a value resolved on first use; racing first uses resolve the same
