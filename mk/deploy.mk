@@ -10,3 +10,8 @@ test-deploy: ## promtool check/test the shipped rules; metric names of rules and
 
 ci-deploy: ## CI: test-deploy with TOLLGATE_REQUIRE_PROMETHEUS=1 (a missing prometheus fails)
 	@TOLLGATE_REQUIRE_PROMETHEUS=1 $(MAKE) --no-print-directory test-deploy
+
+TRACING_BASELINE ?= 7db9007
+.PHONY: bench-tracing
+bench-tracing: ## tracing's cost: the request path at TRACING_BASELINE (no tracing hooks) vs tracing off, 1%, 100% (BENCHMARKS.md)
+	@bash mk/bench-tracing.sh $(TRACING_BASELINE) 7 2s
