@@ -26,6 +26,9 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
+	"tollgate/engine/pricing"
+	"tollgate/engine/route"
+	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/gateway"
@@ -128,10 +131,10 @@ func exported(t *testing.T) map[string]dto.MetricType {
 		cfg := &config.Config{
 			Store: c.store,
 			Auth:  config.Auth{APIKeys: config.APIKeys{Keys: []config.APIKey{{SHA256: auth.HashKey("k"), Tier: "gold"}}}},
-			Tiers: []config.Tier{{Name: "gold", Burst: 2, Rate: 0.001, FailOpen: true,
+			Tiers: []config.Tier{{Tier: tier.Tier{Name: "gold", Burst: 2, Rate: 0.001, FailOpen: true},
 				Shadow: &config.Shadow{Burst: 1}}},
-			Routes: []config.Route{{Name: "v1", Prefix: "/v1/", Upstream: up.URL}},
-			Pricing: config.Pricing{Dynamic: true, Source: config.PricingSourcePrometheus,
+			Routes: []config.Route{{Route: route.Route{Name: "v1", Prefix: "/v1/"}, Upstream: up.URL}},
+			Pricing: config.Pricing{Config: pricing.Config{Dynamic: true}, Source: config.PricingSourcePrometheus,
 				Prometheus: &config.PricingPrometheus{URL: dead.URL, Queries: map[string]string{"v1": "vector(1)"},
 					TTL: config.Duration(50 * time.Millisecond)}},
 			Ledger: config.Ledger{Dir: filepath.Join(t.TempDir(), "ledger")},

@@ -210,7 +210,9 @@ func TestCalendar(t *testing.T) {
 }
 
 // TestEngineImportsNothingOfOurs: engine is the innermost package; its
-// non-test files import only the standard library.
+// non-test files import only the standard library and the YAML library its
+// Duration decodes with (the policy vocabulary's one duration type names the
+// line of a bad value, which needs the YAML node).
 func TestEngineImportsNothingOfOurs(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil || len(files) == 0 {
@@ -229,8 +231,11 @@ func TestEngineImportsNothingOfOurs(t *testing.T) {
 		for _, im := range af.Imports {
 			path, _ := strconv.Unquote(im.Path.Value)
 			first := strings.SplitN(path, "/", 2)[0]
+			if path == "go.yaml.in/yaml/v3" {
+				continue
+			}
 			if path == "tollgate" || strings.HasPrefix(path, "tollgate/") || strings.Contains(first, ".") {
-				t.Errorf("%s imports %q: engine may import only the standard library", f, path)
+				t.Errorf("%s imports %q: engine may import only the standard library and go.yaml.in/yaml/v3", f, path)
 			}
 		}
 		checked++

@@ -70,6 +70,9 @@ func Step(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64) (
 // the decision, for stores that decide into a result they already hold.
 func StepInto(p *Policy, s State, exists bool, now int64, kind OpKind, cost int64, d *Decision) (ns State, write bool, ttlUS int64) {
 	*d = Decision{Policy: p.Name, Limit: p.CapMilli}
+	if mutated && kind == Acquire && p.Algorithm != Concurrency {
+		cost -= cost / 10
+	}
 	switch p.Algorithm {
 	case TokenBucket, PTBCWD:
 		return stepBucket(p, s, exists, now, kind, cost, d)

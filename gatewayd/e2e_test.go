@@ -27,7 +27,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tollgate/gatewayd/headers"
-	"tollgate/gatewayd/ledger"
+	"tollgate/schema"
 )
 
 // basicConfig is example.yaml's shape with a refill slow enough (1 token per
@@ -529,7 +529,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 			t.Errorf("a request sent before SIGTERM failed: %v", o.err)
 		}
 	}
-	recs, err := ledger.ReadAll(g.ledger)
+	recs, _, err := schema.ReadLedgerAll(g.ledger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -645,7 +645,7 @@ ledger: {dir: LEDGER}
 		t.Errorf("unreachable upstream: %d %s", r.status, r.raw)
 	}
 	recs := g.stop()
-	var slow, flaky *ledger.Record
+	var slow, flaky *schema.LedgerRecord
 	for i := range recs {
 		switch recs[i].Path {
 		case "/v1/report":

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"tollgate/gatewayd/ledger"
+	"tollgate/schema"
 )
 
 // gatewaydBin is the binary built once by TestMain.
@@ -182,13 +182,13 @@ func (g *gw) wait() int {
 }
 
 // stop sends SIGTERM, requires exit 0 and returns the ledger records.
-func (g *gw) stop() []ledger.Record {
+func (g *gw) stop() []schema.LedgerRecord {
 	g.t.Helper()
 	g.signal(syscall.SIGTERM)
 	if code := g.wait(); code != 0 {
 		g.t.Fatalf("exit code %d:\n%s", code, g.log.String())
 	}
-	recs, err := ledger.ReadAll(g.ledger)
+	recs, _, err := schema.ReadLedgerAll(g.ledger)
 	if err != nil {
 		g.t.Fatal(err)
 	}

@@ -27,3 +27,17 @@ ci-quickstart: ## CI: README's first command (make scenario NAME=spot-loss, embe
 	@for f in summary.json report.md report.html; do \
 		test -s $(OUT)/ci-quickstart/spot-loss/$$f || { echo "ci-quickstart: $(OUT)/ci-quickstart/spot-loss/$$f missing or empty"; exit 1; }; \
 	done; echo "ci-quickstart: summary.json, report.md and report.html written"
+
+.PHONY: mutation-check
+mutation-check: ## build gwlab with the engine mutated to charge 10% less (-tags mutation); fail unless the SLO gate fails with an over_admission breach
+	$(GO) build -tags mutation -o bin/gwlab-mutation ./cmd/gwlab
+	@mkdir -p $(OUT); rc=0; bin/gwlab-mutation slo > $(OUT)/mutation-check.txt 2>&1 || rc=$$?; \
+	grep -v '^gwlab slo:' $(OUT)/mutation-check.txt; \
+	if [ $$rc -eq 0 ]; then echo "mutation-check: FAIL: the SLO gate passed an engine that charges 10% less"; exit 1; fi; \
+	if ! awk '$$2 == "over_admission" && $$0 ~ /BREACH/ { found = 1 } END { exit !found }' $(OUT)/mutation-check.txt; then \
+		echo "mutation-check: FAIL: the gate failed (exit $$rc) but with no over_admission breach"; exit 1; fi; \
+	echo "mutation-check: ok: the gate caught the mutation as an over_admission breach"
+
+.PHONY: ci-mutation
+ci-mutation: ## CI: make mutation-check (the independent references catch an engine that over-admits)
+	@$(MAKE) --no-print-directory mutation-check

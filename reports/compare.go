@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,47 +10,30 @@ import (
 
 	"tollgate/reports/cost"
 	"tollgate/reports/plot"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
-
-// compareFile is the part of `gwlab compare`'s compare.json the reports
-// use; other fields are ignored.
-type compareFile struct {
-	Scenario string `json:"scenario"`
-	Kind     string `json:"kind"`
-	Path     string `json:"path"`
-	Variants []struct {
-		Name    string `json:"name"`
-		Summary string `json:"summary"`
-	} `json:"variants"`
-}
 
 // ReadComparison reads a comparison directory. With DIR/compare.json (as
 // `gwlab compare` writes it) the runs are its variants in its order,
 // labelled by variant name, and param is the swept field ("" for an
 // algorithm comparison). Without it, the runs are DIR/*/summary.json sorted
 // by directory, labelled by directory name.
-func ReadComparison(dir string) (ss []*summary.Summary, labels []string, param string, err error) {
-	if b, err := os.ReadFile(filepath.Join(dir, "compare.json")); err == nil {
-		var cf compareFile
-		if err := json.Unmarshal(b, &cf); err != nil {
-			return nil, nil, "", fmt.Errorf("reports: %s: %w", filepath.Join(dir, "compare.json"), err)
+func ReadComparison(dir string) (ss []*schema.Summary, labels []string, param string, err error) {
+	path := filepath.Join(dir, schema.CompareFile)
+	if _, err := os.Stat(path); err == nil {
+		c, err := schema.ReadComparison(path)
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("reports: %w", err)
 		}
-		if len(cf.Variants) == 0 {
-			return nil, nil, "", fmt.Errorf("reports: %s: no variants", filepath.Join(dir, "compare.json"))
-		}
-		for i, v := range cf.Variants {
-			if v.Summary == "" || filepath.IsAbs(v.Summary) || strings.HasPrefix(filepath.Clean(v.Summary), "..") {
-				return nil, nil, "", fmt.Errorf("reports: compare.json: variants[%d].summary: must be a path inside %s, got %q", i, dir, v.Summary)
-			}
-			s, err := summary.ReadFile(filepath.Join(dir, v.Summary))
+		for i, v := range c.Variants {
+			s, err := schema.ReadSummary(c.SummaryPath(dir, i))
 			if err != nil {
-				return nil, nil, "", fmt.Errorf("reports: %w", err)
+				return nil, nil, "", fmt.Errorf("reports: %s: variants[%d]: %w", path, i, err)
 			}
 			ss = append(ss, s)
 			labels = append(labels, v.Name)
 		}
-		return ss, labels, cf.Path, nil
+		return ss, labels, c.Path, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, "", fmt.Errorf("reports: %w", err)
 	}
@@ -64,7 +46,7 @@ func ReadComparison(dir string) (ss []*summary.Summary, labels []string, param s
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		s, err := summary.ReadFile(p)
+		s, err := schema.ReadSummary(p)
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("reports: %w", err)
 		}
@@ -75,8 +57,8 @@ func ReadComparison(dir string) (ss []*summary.Summary, labels []string, param s
 }
 
 // labelsFor names runs by what differs between them.
-func labelsFor(ss []*summary.Summary) []string {
-	distinct := func(get func(*summary.Summary) string) bool {
+func labelsFor(ss []*schema.Summary) []string {
+	distinct := func(get func(*schema.Summary) string) bool {
 		seen := map[string]bool{}
 		for _, s := range ss {
 			seen[get(s)] = true
@@ -86,11 +68,11 @@ func labelsFor(ss []*summary.Summary) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
 		switch {
-		case distinct(func(s *summary.Summary) string { return s.Algorithm }):
+		case distinct(func(s *schema.Summary) string { return s.Algorithm }):
 			out[i] = s.Algorithm
-		case distinct(func(s *summary.Summary) string { return s.Scenario }):
+		case distinct(func(s *schema.Summary) string { return s.Scenario }):
 			out[i] = s.Scenario
-		case distinct(func(s *summary.Summary) string { return s.Scenario + "/" + s.Algorithm }):
+		case distinct(func(s *schema.Summary) string { return s.Scenario + "/" + s.Algorithm }):
 			out[i] = s.Scenario + "/" + s.Algorithm
 		default:
 			out[i] = fmt.Sprintf("run %d", i+1)
@@ -102,7 +84,7 @@ func labelsFor(ss []*summary.Summary) []string {
 // WriteComparison writes report.md, report.html and the figures (compare,
 // frontier, latency_cdf) for runs side by side into dir. Labels come from
 // opts.Labels, else from what differs between the runs.
-func WriteComparison(dir string, summaries []*summary.Summary, opts Options) error {
+func WriteComparison(dir string, summaries []*schema.Summary, opts Options) error {
 	d, figs, err := comparisonDocument(summaries, opts)
 	if err != nil {
 		return err
@@ -110,7 +92,7 @@ func WriteComparison(dir string, summaries []*summary.Summary, opts Options) err
 	return write(dir, d, figs, opts)
 }
 
-func comparisonDocument(ss []*summary.Summary, opts Options) (*document, []*plot.Figure, error) {
+func comparisonDocument(ss []*schema.Summary, opts Options) (*document, []*plot.Figure, error) {
 	if len(ss) == 0 {
 		return nil, nil, errors.New("reports: comparison: no summaries")
 	}
@@ -195,7 +177,7 @@ func comparisonDocument(ss []*summary.Summary, opts Options) (*document, []*plot
 		return nil, nil, err
 	}
 	d.h(2, "Latency distributions")
-	if err := addFig(plot.LatencyCDF("latency CDF", series, summary.Percentiles{})); err != nil {
+	if err := addFig(plot.LatencyCDF("latency CDF", series, schema.Percentiles{})); err != nil {
 		return nil, nil, err
 	}
 	if opts.NoFigures {

@@ -6,13 +6,13 @@
 // (prices.yaml) or one the caller supplies, and answers the "$40 per billion"
 // claim from that sheet.
 //
-// reports reads only the public schema in tollgate/sim/summary; it imports no
-// simulator internals. Subpackages: cost (price sheet and bills), plot
-// (figures) and slo (the CI gate).
+// reports reads only the files defined in tollgate/schema (summary.json,
+// compare.json); it imports no simulator internals. Subpackages: cost (price
+// sheet and bills), plot (figures) and slo (the CI gate).
 //
 // Example:
 //
-//	s, err := summary.ReadFile("out/spot-loss/gcra/summary.json")
+//	s, err := schema.ReadSummary("out/spot-loss/gcra/summary.json")
 //	if err != nil { ... }
 //	err = reports.WriteRun("out/spot-loss/gcra", s, reports.Options{})
 package reports
@@ -29,7 +29,7 @@ import (
 
 	"tollgate/reports/cost"
 	"tollgate/reports/plot"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 //go:embed prices.yaml
@@ -116,7 +116,7 @@ func (rc RunCost) Own() cost.Bill {
 
 // FleetName describes a run's fleet from its node-hours ("3.0x c7g.medium
 // spot + 1.0x c7g.medium on-demand", average nodes over the run).
-func FleetName(s *summary.Summary) string {
+func FleetName(s *schema.Summary) string {
 	if s.Deployment == "managed" {
 		return "managed gateway"
 	}
@@ -124,7 +124,7 @@ func FleetName(s *summary.Summary) string {
 		return "self-hosted fleet"
 	}
 	hrs := s.DurationS / 3600
-	nodes := append([]summary.NodeHours(nil), s.Fleet.Nodes...)
+	nodes := append([]schema.NodeHours(nil), s.Fleet.Nodes...)
 	sort.Slice(nodes, func(i, j int) bool {
 		if nodes[i].InstanceType != nodes[j].InstanceType {
 			return nodes[i].InstanceType < nodes[j].InstanceType
@@ -140,7 +140,7 @@ func FleetName(s *summary.Summary) string {
 
 // PriceRun prices a run: its fleet scaled to a month, and the managed
 // alternatives for the same monthly traffic.
-func PriceRun(s *summary.Summary, opts Options) (RunCost, error) {
+func PriceRun(s *schema.Summary, opts Options) (RunCost, error) {
 	sh, err := opts.sheet()
 	if err != nil {
 		return RunCost{}, err
@@ -174,7 +174,7 @@ func PriceRun(s *summary.Summary, opts Options) (RunCost, error) {
 // CostPerBillion is the run's own deployment's bill per billion requests,
 // everything included (egress too): the figure the SLO's
 // max_cost_per_billion checks.
-func CostPerBillion(s *summary.Summary, opts Options) (float64, error) {
+func CostPerBillion(s *schema.Summary, opts Options) (float64, error) {
 	rc, err := PriceRun(s, opts)
 	if err != nil {
 		return 0, err
@@ -184,7 +184,7 @@ func CostPerBillion(s *summary.Summary, opts Options) (float64, error) {
 
 // WriteRun writes report.md, report.html and the figures (latency_cdf,
 // rate_429, cost_breakdown as .png and .svg) for one run into dir.
-func WriteRun(dir string, s *summary.Summary, opts Options) error {
+func WriteRun(dir string, s *schema.Summary, opts Options) error {
 	d, figs, err := runDocument(s, opts)
 	if err != nil {
 		return err

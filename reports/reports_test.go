@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"tollgate/reports/cost"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -18,8 +18,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // fixture is a ten-minute spot-loss run at a billion requests a month
 // (1,369,863 requests an hour, 228,311 in ten minutes) on one on-demand and
 // two spot c7g.medium nodes, one of them interrupted at 300 s.
-func fixture() *summary.Summary {
-	var tl []summary.Interval
+func fixture() *schema.Summary {
+	var tl []schema.Interval
 	for i := range 60 {
 		total := int64(3805)
 		rej := int64(38 + (i%7)*3)
@@ -27,39 +27,39 @@ func fixture() *summary.Summary {
 		if i >= 30 && i < 33 {
 			errs = int64(40 - 12*(i-30))
 		}
-		tl = append(tl, summary.Interval{StartS: float64(i * 10), Total: total, Admitted: total - rej - errs, Rejected: rej, Errors: errs,
+		tl = append(tl, schema.Interval{StartS: float64(i * 10), Total: total, Admitted: total - rej - errs, Rejected: rej, Errors: errs,
 			Rate429: float64(rej) / float64(total), P99MS: 20 + float64(i%5)})
 	}
-	var cdf []summary.CDFPoint
+	var cdf []schema.CDFPoint
 	for i := 0; i <= 40; i++ {
 		f := float64(i) / 40
-		cdf = append(cdf, summary.CDFPoint{ValueMS: 2 * math.Exp(4*f*f), Fraction: f})
+		cdf = append(cdf, schema.CDFPoint{ValueMS: 2 * math.Exp(4*f*f), Fraction: f})
 	}
-	return &summary.Summary{
-		Version: summary.Version, Scenario: "spot-loss", Seed: 42, Algorithm: "gcra", Clock: "server", Deployment: "self-hosted",
+	return &schema.Summary{
+		Version: schema.SummaryVersion, Scenario: "spot-loss", Seed: 42, Algorithm: "gcra", Clock: "server", Deployment: "self-hosted",
 		DurationS: 600, WarmupS: 60,
-		Requests:           summary.Requests{Total: 228311, Admitted: 225700, Rejected: 2533, Errors: 78, Retries: 310},
-		LatencyMS:          summary.Percentiles{P50: 5.44, P90: 22.1, P99: 48.9, P999: 97.3, Mean: 9.8, Max: 109.2},
-		GatewayLatencyMS:   summary.Percentiles{P50: 0.61, P90: 1.2, P99: 3.9, P999: 12.5, Mean: 0.8, Max: 31},
+		Requests:           schema.Requests{Total: 228311, Admitted: 225700, Rejected: 2533, Errors: 78, Retries: 310},
+		LatencyMS:          schema.Percentiles{P50: 5.44, P90: 22.1, P99: 48.9, P999: 97.3, Mean: 9.8, Max: 109.2},
+		GatewayLatencyMS:   schema.Percentiles{P50: 0.61, P90: 1.2, P99: 3.9, P999: 12.5, Mean: 0.8, Max: 31},
 		LatencyCDF:         cdf,
-		Rate429:            summary.Rate429{Overall: 0.011094, PerTier: map[string]float64{"pro": 0.004, "basic": 0.02, "enterprise": 0}},
-		False429:           summary.Count{Count: 12, Rate: 0.0000526},
-		OverAdmission:      summary.OverAdmission{Tokens: 41.5, Ratio: 0.00018, Keys: 3},
+		Rate429:            schema.Rate429{Overall: 0.011094, PerTier: map[string]float64{"pro": 0.004, "basic": 0.02, "enterprise": 0}},
+		False429:           schema.Count{Count: 12, Rate: 0.0000526},
+		OverAdmission:      schema.OverAdmission{Tokens: 41.5, Ratio: 0.00018, Keys: 3},
 		Availability:       0.999658,
 		Unmetered:          0,
-		Faults:             []summary.Fault{{Kind: "spot-interruption", Target: "az-b/node-2", StartS: 300, EndS: 420, Errors: 78, ErrorWindowS: 21.5, RecoveryS: 30}},
+		Faults:             []schema.Fault{{Kind: "spot-interruption", Target: "az-b/node-2", StartS: 300, EndS: 420, Errors: 78, ErrorWindowS: 21.5, RecoveryS: 30}},
 		Timeline:           tl,
 		IntervalS:          10,
 		RedisOpsPerRequest: 1,
-		Fleet: summary.Fleet{
-			Nodes: []summary.NodeHours{
+		Fleet: schema.Fleet{
+			Nodes: []schema.NodeHours{
 				{InstanceType: "c7g.medium", Market: "on-demand", Hours: 600.0 / 3600},
 				{InstanceType: "c7g.medium", Market: "spot", Hours: 2 * 600.0 / 3600},
 			},
 			LoadBalancerHours: 600.0 / 3600, RedisNodeHours: 2 * 600.0 / 3600, RedisNodeType: "cache.t4g.small",
 			CrossAZGB: 0.0457, EgressGB: 0.913, Requests: 228311, Interruptions: 1,
 		},
-		SLO: summary.SLO{P99MS: 60, Max429Rate: 0.02, MaxFalse429Rate: 0.001, MaxOverAdmission: 0.01, MinAvailability: 0.9999, MaxCostPerBillion: 600},
+		SLO: schema.SLO{P99MS: 60, Max429Rate: 0.02, MaxFalse429Rate: 0.001, MaxOverAdmission: 0.01, MinAvailability: 0.9999, MaxCostPerBillion: 600},
 	}
 }
 
@@ -143,7 +143,7 @@ func TestRunReportAnswers(t *testing.T) {
 	if got := rc.REST.Line(cost.CRequests); math.Abs(got-3033.10) > 0.01 {
 		t.Errorf("REST = %v", got)
 	}
-	// S2 compute at a month: $35.99 (research/costs.md).
+	// S2 compute at a month: $35.99 (docs/reports.md, worked example).
 	if got := rc.Fleet.Line(cost.CCompute); math.Abs(got-35.99) > 0.01 {
 		t.Errorf("compute = %v", got)
 	}
@@ -170,7 +170,7 @@ func TestRunReportAnswers(t *testing.T) {
 }
 
 func TestWriteComparison(t *testing.T) {
-	var ss []*summary.Summary
+	var ss []*schema.Summary
 	for i, alg := range []string{"fixed-window", "token-bucket", "gcra"} {
 		s := fixture()
 		s.Algorithm = alg
@@ -185,7 +185,7 @@ func TestWriteComparison(t *testing.T) {
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := summary.WriteFile(filepath.Join(sub, "summary.json"), ss[i]); err != nil {
+		if err := schema.WriteSummary(filepath.Join(sub, "summary.json"), ss[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,9 +209,9 @@ func TestWriteComparison(t *testing.T) {
 		t.Error("empty dir: no error")
 	}
 	// With compare.json (a sweep), its order, names and path win.
-	cj := `{"scenario":"spot-loss","seed":42,"kind":"sweep","path":"topology.market","variants":[
-{"name":"spot","summary":"gcra/summary.json","requests":1},{"name":"on-demand","summary":"fixed-window/summary.json"}]}`
-	if err := os.WriteFile(filepath.Join(dir, "compare.json"), []byte(cj), 0o644); err != nil {
+	cj := &schema.Comparison{Scenario: "spot-loss", Seed: 42, Kind: schema.CompareSweep, Path: "topology.market", Variants: []schema.Variant{
+		{Name: "spot", Summary: "gcra/summary.json", Requests: 1}, {Name: "on-demand", Summary: "fixed-window/summary.json"}}}
+	if err := schema.WriteComparison(filepath.Join(dir, schema.CompareFile), cj); err != nil {
 		t.Fatal(err)
 	}
 	got, labels, param, err := ReadComparison(dir)
@@ -221,7 +221,7 @@ func TestWriteComparison(t *testing.T) {
 	if len(got) != 2 || labels[0] != "spot" || got[0].Algorithm != "gcra" || param != "topology.market" {
 		t.Errorf("compare.json: %d runs, labels %v, param %q", len(got), labels, param)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "compare.json"), []byte(`{"variants":[{"name":"x","summary":"../../etc/passwd"}]}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "compare.json"), []byte(`{"scenario":"s","kind":"algorithms","variants":[{"name":"x","summary":"../../etc/passwd"}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, err := ReadComparison(dir); err == nil || !strings.Contains(err.Error(), "variants[0].summary") {
@@ -296,7 +296,7 @@ func TestUnpricedAndManaged(t *testing.T) {
 
 	m := fixture()
 	m.Deployment = "managed"
-	m.Fleet = summary.Fleet{Requests: m.Requests.Total, ManagedPricePerMillionUSD: 1.0, EgressGB: 0.913}
+	m.Fleet = schema.Fleet{Requests: m.Requests.Total, ManagedPricePerMillionUSD: 1.0, EgressGB: 0.913}
 	rc, err := PriceRun(m, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -10,11 +10,14 @@ import (
 	"tollgate/reports/cost"
 	"tollgate/reports/plot"
 	"tollgate/reports/slo"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // runDocument builds one run's report and its figures.
-func runDocument(s *summary.Summary, opts Options) (*document, []*plot.Figure, error) {
+func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, error) {
+	if s.Replay != nil {
+		return replayDocument(s, opts), nil, nil
+	}
 	sh, err := opts.sheet()
 	if err != nil {
 		return nil, nil, err
@@ -44,7 +47,13 @@ func runDocument(s *summary.Summary, opts Options) (*document, []*plot.Figure, e
 		if r.Objective != 0 {
 			target = bound(r.Metric) + " " + slo.Format(r.Metric, r.Objective)
 			status = "pass"
-			if r.Failed() {
+			switch {
+			case r.Status == slo.StatusExpected:
+				status = "breach, expected (a demonstration of a bad design)"
+			case r.Status == slo.StatusMet:
+				status = "MET, but the scenario expects a breach"
+				failed++
+			case r.Failed():
 				status = "BREACH"
 				failed++
 			}
@@ -54,7 +63,9 @@ func runDocument(s *summary.Summary, opts Options) (*document, []*plot.Figure, e
 	switch {
 	case failed > 0:
 		d.p("**FAIL**: %d of the scenario's objectives are breached.", failed)
-	case s.SLO == (summary.SLO{}):
+	case len(s.SLO.ExpectBreach) > 0:
+		d.p("**Demonstration**: the scenario shows a design that breaks %s, as it expects; every other objective it sets is met.", strings.Join(s.SLO.ExpectBreach, ", "))
+	case s.SLO.P99MS == 0 && s.SLO.Max429Rate == 0 && s.SLO.MaxFalse429Rate == 0 && s.SLO.MaxOverAdmission == 0 && s.SLO.MinAvailability == 0 && s.SLO.MaxCostPerBillion == 0:
 		d.p("The scenario sets no SLO.")
 	default:
 		d.p("**Pass**: every objective the scenario sets is met.")
@@ -75,7 +86,7 @@ func runDocument(s *summary.Summary, opts Options) (*document, []*plot.Figure, e
 	// Latency.
 	var figs []*plot.Figure
 	d.h(2, "Latency")
-	latRow := func(name string, p summary.Percentiles) []string {
+	latRow := func(name string, p schema.Percentiles) []string {
 		return []string{name, ms(p.P50), ms(p.P90), ms(p.P99), ms(p.P999), ms(p.Mean), ms(p.Max)}
 	}
 	d.table(table{head: []string{"ms", "p50", "p90", "p99", "p99.9", "mean", "max"}, right: []bool{false, true, true, true, true, true, true},
@@ -174,7 +185,7 @@ func billRow(b cost.Bill) []string {
 var billHead = []string{"option", "USD / month", "excl. egress", "per million", "per billion"}
 var billRight = []bool{false, true, true, true, true}
 
-func costSection(d *document, s *summary.Summary, rc RunCost, opts Options) []*plot.Figure {
+func costSection(d *document, s *schema.Summary, rc RunCost, opts Options) []*plot.Figure {
 	u := rc.Usage
 	sh, _ := opts.sheet()
 	d.h(2, "Cost")
@@ -224,7 +235,7 @@ func costSection(d *document, s *summary.Summary, rc RunCost, opts Options) []*p
 }
 
 // claimSection answers the seed claim: "$40 per billion requests at 99.99%".
-func claimSection(d *document, s *summary.Summary, rc RunCost, sh *cost.Sheet, priced bool) error {
+func claimSection(d *document, s *schema.Summary, rc RunCost, sh *cost.Sheet, priced bool) error {
 	c, err := cost.CheckClaim(sh)
 	if err != nil {
 		return fmt.Errorf("reports: %w", err)
@@ -267,7 +278,7 @@ func claimSection(d *document, s *summary.Summary, rc RunCost, sh *cost.Sheet, p
 	http := cost.ManagedBill(sh, cost.HTTP, cost.FleetUsage(sh, cost.ClaimRequests, nil, cost.DefaultAssumptions()))
 	rest := cost.ManagedBill(sh, cost.REST, cost.FleetUsage(sh, cost.ClaimRequests, nil, cost.DefaultAssumptions()))
 	vr = append(vr, []string{http.Name, usd(http.Without(cost.CEgress)), usd(http.Total())}, []string{rest.Name, usd(rest.Without(cost.CEgress)), usd(rest.Total())})
-	d.p("A billion requests a month on other fleets (research/costs.md section 3), S3 logs, 4 KB responses:")
+	d.p("A billion requests a month on other fleets (the worked example in docs/reports.md), S3 logs, 4 KB responses:")
 	d.table(table{head: []string{"fleet", "excl. egress", "all included"}, right: []bool{false, true, true}, rows: vr})
 	return nil
 }

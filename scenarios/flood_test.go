@@ -2,11 +2,14 @@ package scenarios
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"tollgate/schema"
 )
 
 // writeFlood writes a ledger with 10*limit requests from one key spread
@@ -20,12 +23,20 @@ func writeFlood(t *testing.T, limit int) string {
 	}
 	w := bufio.NewWriter(f)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	enc := json.NewEncoder(w)
+	put := func(id, key string, at time.Time) {
+		r := schema.LedgerRecord{ID: id, KeyHash: key, Tier: "one", Route: "/", Method: "GET", Path: "/",
+			Status: 200, Decision: "allowed", CostCharged: 1, CostSettled: 1, Start: at, End: at.Add(time.Millisecond),
+			DecidedUS: at.UnixMicro()}
+		if err := enc.Encode(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// an anchor record at t=0 from another key, so replay time 0 is t0
-	fmt.Fprintf(w, `{"id":"a","key_hash":"anchor","tier":"one","route":"/","method":"GET","cost":1,"decision":"allowed","ts":%q,"extra":1}`+"\n", t0.Format(time.RFC3339Nano))
+	put("a", "anchor", t0)
 	n := 10 * limit
 	for i := 0; i < n; i++ {
-		ts := t0.Add(2*time.Second - 10*time.Millisecond + time.Duration(i)*20*time.Millisecond/time.Duration(n))
-		fmt.Fprintf(w, `{"id":"r%d","key_hash":"k1","tier":"one","route":"/","method":"GET","cost":1,"decision":"allowed","ts":%q}`+"\n", i, ts.Format(time.RFC3339Nano))
+		put(fmt.Sprintf("r%d", i), "k1", t0.Add(2*time.Second-10*time.Millisecond+time.Duration(i)*20*time.Millisecond/time.Duration(n)))
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)

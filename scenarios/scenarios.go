@@ -26,8 +26,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"tollgate/schema"
 	"tollgate/sim"
-	"tollgate/sim/summary"
 )
 
 //go:embed *.yaml
@@ -141,8 +141,38 @@ func (sc *Scenario) Validate() error {
 // elements by index or by name ("tiers[0].rate", "tiers.0.rate",
 // "tiers.free.rate", "traffic.groups.hot.zipf"). The value is YAML
 // ("client", "3", "250ms", "[a, b]"). The scenario is re-defaulted and
-// re-validated, and the error names the path and value.
+// re-validated, and the error names the path and value. To change fields
+// that are only valid together, use SetAll.
 func (sc *Scenario) Set(path, value string) error {
+	if err := sc.override(path, value); err != nil {
+		return err
+	}
+	sc.Config.Defaults()
+	return sc.Validate()
+}
+
+// SetAll applies every "path=value" override in order (see Set for paths
+// and values), then re-defaults and validates the scenario once, so fields
+// that are only valid together (traffic.source=trace and traffic.trace) can
+// be set in any order. A malformed override or an unknown path is an error
+// naming it; on error the scenario may hold some of the overrides.
+func (sc *Scenario) SetAll(overrides []string) error {
+	for _, kv := range overrides {
+		path, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("%w: %q: want path=value", ErrPath, kv)
+		}
+		if err := sc.override(strings.TrimSpace(path), value); err != nil {
+			return err
+		}
+	}
+	sc.Config.Defaults()
+	return sc.Validate()
+}
+
+// override sets one field by its YAML path without defaulting or
+// validating.
+func (sc *Scenario) override(path, value string) error {
 	v := reflect.ValueOf(&sc.Config).Elem()
 	segs, err := splitPath(path)
 	if err != nil {
@@ -174,8 +204,7 @@ func (sc *Scenario) Set(path, value string) error {
 	if segs[0] == "name" {
 		sc.Name = sc.Config.Name
 	}
-	sc.Config.Defaults()
-	return sc.Validate()
+	return nil
 }
 
 func splitPath(path string) ([]string, error) {
@@ -203,18 +232,10 @@ func step(v reflect.Value, seg string) (reflect.Value, error) {
 	}
 	switch v.Kind() {
 	case reflect.Struct:
-		t := v.Type()
-		var names []string
-		for i := 0; i < t.NumField(); i++ {
-			tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-			if tag == seg {
-				return v.Field(i), nil
-			}
-			if tag != "" && tag != "-" {
-				names = append(names, tag)
-			}
+		if f, ok := fieldByTag(v, seg); ok {
+			return f, nil
 		}
-		return v, fmt.Errorf("no field %q (fields: %s)", seg, strings.Join(names, ", "))
+		return v, fmt.Errorf("no field %q (fields: %s)", seg, strings.Join(fieldTags(v.Type()), ", "))
 	case reflect.Slice:
 		if i, err := strconv.Atoi(seg); err == nil {
 			if i < 0 || i >= v.Len() {
@@ -235,6 +256,42 @@ func step(v reflect.Value, seg string) (reflect.Value, error) {
 	return v, fmt.Errorf("%s is not a struct or list", v.Type())
 }
 
+// fieldByTag finds the field of struct v whose yaml tag is seg, looking
+// inside inlined structs (the policy vocabulary's types embedded in sim's).
+func fieldByTag(v reflect.Value, seg string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag == "" && opts == "inline" && v.Field(i).Kind() == reflect.Struct {
+			if f, ok := fieldByTag(v.Field(i), seg); ok {
+				return f, true
+			}
+			continue
+		}
+		if tag == seg {
+			return v.Field(i), true
+		}
+	}
+	return v, false
+}
+
+// fieldTags lists a struct type's yaml field names, inlined structs'
+// included.
+func fieldTags(t reflect.Type) []string {
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		tag, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag == "" && opts == "inline" && t.Field(i).Type.Kind() == reflect.Struct {
+			names = append(names, fieldTags(t.Field(i).Type)...)
+			continue
+		}
+		if tag != "" && tag != "-" {
+			names = append(names, tag)
+		}
+	}
+	return names
+}
+
 // RunOptions tune a run without changing its result.
 type RunOptions struct {
 	// Seed overrides the scenario's seed when non-zero.
@@ -246,9 +303,8 @@ type RunOptions struct {
 }
 
 // Run simulates the scenario and returns its summary.
-func Run(sc *Scenario, opts RunOptions) (*summary.Summary, error) {
-	cfg := sc.Config
-	cfg.Tiers = append([]sim.Tier(nil), cfg.Tiers...)
+func Run(sc *Scenario, opts RunOptions) (*schema.Summary, error) {
+	cfg := *sc.Config.Clone()
 	if opts.Seed != 0 {
 		cfg.Seed = opts.Seed
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"tollgate/engine"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 func mustParse(t *testing.T, name, y string) *Scenario {
@@ -18,7 +18,7 @@ func mustParse(t *testing.T, name, y string) *Scenario {
 	return sc
 }
 
-func mustRun(t *testing.T, sc *Scenario) *summary.Summary {
+func mustRun(t *testing.T, sc *Scenario) *schema.Summary {
 	t.Helper()
 	s, err := Run(sc, RunOptions{})
 	if err != nil {

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"tollgate/sim/summary"
+	"tollgate/engine/tier"
+	"tollgate/schema"
 )
 
 // small is a one-zone, one-node scenario with a tier that never refuses, one
@@ -18,7 +19,7 @@ func small(arrival string, rate float64, keys int) *Config {
 		Duration: Duration(10 * time.Second),
 		Topology: Topology{Zones: []string{"a"}, Concurrency: 64},
 		Redis:    Redis{Mode: "embedded"},
-		Tiers:    []Tier{{Name: "t", Burst: 1e6, Rate: 1e6}},
+		Tiers:    []tier.Tier{{Name: "t", Burst: 1e6, Rate: 1e6}},
 		Traffic: Traffic{Groups: []Group{{Name: "g", Tier: "t", Keys: keys, Rate: rate,
 			Arrival: arrival, Retry: "none"}}},
 	}
@@ -115,7 +116,7 @@ func TestConstantStagger(t *testing.T) {
 			t.Fatal(err)
 		}
 		var b bytes.Buffer
-		if err := summary.Encode(&b, s); err != nil {
+		if err := schema.EncodeSummary(&b, s); err != nil {
 			t.Fatal(err)
 		}
 		return b.Bytes(), s.Requests.Errors, s.Requests.Total

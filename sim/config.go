@@ -8,55 +8,19 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"tollgate/engine"
+	"tollgate/engine/lease"
+	"tollgate/engine/limiter"
+	"tollgate/engine/pricing"
+	"tollgate/engine/route"
 	"tollgate/engine/tier"
+	"tollgate/schema"
 	"tollgate/sim/dist"
 )
 
-// Duration is a time.Duration written as a string in scenario files ("250ms",
-// "30m", "720h"); a "d" suffix means days ("30d").
-type Duration time.Duration
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// ParseDuration parses a duration string, accepting a trailing "d" for days.
-func ParseDuration(s string) (Duration, error) {
-	s = strings.TrimSpace(s)
-	if n, ok := strings.CutSuffix(s, "d"); ok && n != "" && !strings.ContainsAny(n, "hmsuµn") {
-		f, err := strconv.ParseFloat(n, 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 100000 {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		return Duration(f * 24 * float64(time.Hour)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q", s)
-	}
-	return Duration(d), nil
-}
-
-// UnmarshalYAML decodes a duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration string like \"250ms\"", n.Line)
-	}
-	v, err := ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = v
-	return nil
-}
-
-// MarshalYAML encodes a duration as its string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
-
-// String returns the duration's string form.
-func (d Duration) String() string { return time.Duration(d).String() }
+// Duration is engine.Duration, the policy vocabulary's one duration type
+// ("250ms", "30m", "30d").
+type Duration = engine.Duration
 
 // Config is one scenario: everything a run needs. The yaml tags are the
 // scenario file's field names and the paths `gwlab run -set` accepts. A Config
@@ -78,20 +42,24 @@ type Config struct {
 	Start string `yaml:"start"`
 	// Deployment is "self-hosted" (nodes, load balancer, Redis) or "managed"
 	// (AWS API Gateway).
-	Deployment string     `yaml:"deployment"`
-	Topology   Topology   `yaml:"topology"`
-	Redis      Redis      `yaml:"redis"`
-	Engine     Engine     `yaml:"engine"`
-	Managed    Managed    `yaml:"managed"`
-	Spot       Spot       `yaml:"spot"`
-	Tiers      []Tier     `yaml:"tiers"`
-	Routes     []Route    `yaml:"routes"`
-	Traffic    Traffic    `yaml:"traffic"`
-	Faults     []Fault    `yaml:"faults"`
-	SLO        SLO        `yaml:"slo"`
-	Network    Network    `yaml:"network"`
-	LB         LB         `yaml:"load_balancer"`
-	Backend    BackendDef `yaml:"backend"`
+	Deployment string      `yaml:"deployment"`
+	Topology   Topology    `yaml:"topology"`
+	Redis      Redis       `yaml:"redis"`
+	Engine     Engine      `yaml:"engine"`
+	Managed    Managed     `yaml:"managed"`
+	Spot       Spot        `yaml:"spot"`
+	Tiers      []tier.Tier `yaml:"tiers"`
+	Routes     []Route     `yaml:"routes"`
+	// Pricing is the policy vocabulary's pricing section (engine/pricing),
+	// as in a gatewayd config: pricing.dynamic moves route costs with the
+	// simulated backends' telemetry.
+	Pricing pricing.Config `yaml:"pricing"`
+	Traffic Traffic        `yaml:"traffic"`
+	Faults  []Fault        `yaml:"faults"`
+	SLO     SLO            `yaml:"slo"`
+	Network Network        `yaml:"network"`
+	LB      LB             `yaml:"load_balancer"`
+	Backend BackendDef     `yaml:"backend"`
 }
 
 // Topology is the self-hosted gateway fleet.
@@ -190,34 +158,32 @@ type Engine struct {
 	Clock string `yaml:"clock"`
 	// FailOpen overrides every tier's failure policy when set ("open"/"closed").
 	FailMode string `yaml:"fail_mode"`
-	// BreakerFailures consecutive store failures open the circuit breaker.
-	BreakerFailures int `yaml:"breaker_failures"`
-	// BreakerCooldown is how long it stays open before a trial call.
-	BreakerCooldown Duration `yaml:"breaker_cooldown"`
+	// Breaker is the store circuit breaker of every node (engine/limiter),
+	// as gatewayd's store.breaker.
+	Breaker limiter.BreakerConfig `yaml:"breaker"`
 	// OperationalBucket sends operational routes to the tier's separate
 	// operational bucket; false charges them to the main budget.
 	OperationalBucket *bool `yaml:"operational_bucket"`
 	// CostWeighted charges each route its cost; false charges 1 per request.
 	CostWeighted *bool `yaml:"cost_weighted"`
-	// Pricing moves route costs with backend telemetry (engine/pricing).
-	Pricing bool `yaml:"pricing"`
-	// LeaseBatch > 0 makes each node take leases of this many tokens from
-	// Redis and spend them locally (engine/lease); 0 calls Redis per request.
-	LeaseBatch float64 `yaml:"lease_batch"`
-	// LeaseTTL is how long a lease may be spent (default 1s).
-	LeaseTTL Duration `yaml:"lease_ttl"`
+	// Lease makes each node take leases of lease.batch tokens from Redis and
+	// spend them locally (engine/lease), as gatewayd's store.lease; batch 0
+	// calls Redis per request.
+	Lease lease.Config `yaml:"lease"`
 }
 
 // Managed is the AWS API Gateway model.
 type Managed struct {
 	// SteadyRPS and Burst are the account throttle (10,000 rps steady,
-	// 5,000 burst; research/gateways.md, AWS quotas page).
+	// 5,000 burst: AWS's quotas page,
+	// https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 	SteadyRPS float64 `yaml:"steady_rps"`
 	Burst     float64 `yaml:"burst"`
 	// AddedLatency is API Gateway's own latency (AWS publishes none; the
 	// default 10ms is an assumption to measure: Latency - IntegrationLatency).
 	AddedLatency Duration `yaml:"added_latency"`
-	// PricePerMillion in USD (REST API, first 333M: $3.50; research/costs.md).
+	// PricePerMillion in USD (REST API, first 333M: $3.50; reports/prices.yaml
+	// gives the source).
 	PricePerMillion float64 `yaml:"price_per_million"`
 }
 
@@ -236,32 +202,21 @@ type Spot struct {
 	InterruptionsPerNodeHour float64 `yaml:"interruptions_per_node_hour"`
 }
 
-// Tier is a customer tier (see engine/tier).
-type Tier struct {
-	Name        string   `yaml:"name"`
-	Algorithm   string   `yaml:"algorithm"`
-	Burst       float64  `yaml:"burst"`
-	Rate        float64  `yaml:"rate"`
-	Period      Duration `yaml:"period"`
-	RefillCap   float64  `yaml:"refill_cap"`
-	HourQuota   float64  `yaml:"hour_quota"`
-	DayQuota    float64  `yaml:"day_quota"`
-	MonthQuota  float64  `yaml:"month_quota"`
-	OpsBurst    float64  `yaml:"ops_burst"`
-	OpsRate     float64  `yaml:"ops_rate"`
-	Concurrency float64  `yaml:"concurrency"`
-	FailOpen    bool     `yaml:"fail_open"`
-}
-
-// Route is one endpoint of the route mix.
+// Route is one endpoint of the route mix: the policy vocabulary's route
+// (engine/route: name, prefix, methods, cost, reference, operational, as in a
+// gatewayd config) and the traffic and backend behind it. Several entries
+// may share a name with different methods (GET and POST of /items).
 type Route struct {
-	Name   string  `yaml:"name"`
+	route.Route `yaml:",inline"`
+	// Path is the request path this entry's traffic uses (default: the
+	// name). Traffic groups restrict themselves to entries by path, and the
+	// entry keeps it when a gatewayd config's route takes over the policy
+	// part (gwlab run -gateway).
+	Path string `yaml:"path"`
+	// Method is the HTTP method this entry's requests use (default GET); it
+	// must be one of Methods.
 	Method string  `yaml:"method"`
 	Weight float64 `yaml:"weight"`
-	// Cost in tokens.
-	Cost float64 `yaml:"cost"`
-	// Operational routes (health, metrics) use the operational bucket.
-	Operational bool `yaml:"operational"`
 	// Latency is the backend's mean service time at no load.
 	Latency Duration `yaml:"latency"`
 	Dist    string   `yaml:"dist"`
@@ -283,10 +238,18 @@ type BackendDef struct {
 type Traffic struct {
 	// Source is "synthetic" (Groups) or "trace" (replay Trace).
 	Source string `yaml:"source"`
-	// Trace is a gatewayd usage ledger (JSONL) to replay.
-	Trace   string  `yaml:"trace"`
-	Groups  []Group `yaml:"groups"`
-	Diurnal Diurnal `yaml:"diurnal"`
+	// Trace is a gatewayd usage ledger to replay: one JSONL file or a
+	// directory of rotated files (schema.LedgerRecord). Requests arrive at
+	// their recorded start, relative to the first; records of no identified
+	// client (401s, aggregates) are skipped.
+	Trace string `yaml:"trace"`
+	// TraceWindow bounds how long a recorded request took from arrival to
+	// answer: the ledger is written in answer order, and records are held
+	// this long to be replayed in arrival order (default 30s, above
+	// gatewayd's 29s default upstream timeout).
+	TraceWindow Duration `yaml:"trace_window"`
+	Groups      []Group  `yaml:"groups"`
+	Diurnal     Diurnal  `yaml:"diurnal"`
 }
 
 // Group is a population of clients of one tier.
@@ -327,7 +290,8 @@ type Group struct {
 	Jitter     float64  `yaml:"jitter"`
 	RetryDelay Duration `yaml:"retry_delay"`
 	MaxRetries int      `yaml:"max_retries"`
-	// Routes restricts the group to these route names (default: all).
+	// Routes restricts the group to the route entries with these paths
+	// (default: all).
 	Routes []string `yaml:"routes"`
 }
 
@@ -354,7 +318,7 @@ type Fault struct {
 	DriftPPM    float64  `yaml:"drift_ppm"`
 }
 
-// SLO mirrors summary.SLO.
+// SLO mirrors schema.SLO.
 type SLO struct {
 	P99MS             float64 `yaml:"p99_ms"`
 	Max429Rate        float64 `yaml:"max_429_rate"`
@@ -362,6 +326,9 @@ type SLO struct {
 	MaxOverAdmission  float64 `yaml:"max_over_admission"`
 	MinAvailability   float64 `yaml:"min_availability"`
 	MaxCostPerBillion float64 `yaml:"max_cost_per_billion"`
+	// ExpectBreach names objectives (schema.Objectives) a scenario that
+	// demonstrates a bad design must still breach.
+	ExpectBreach []string `yaml:"expect_breach"`
 }
 
 // Fault kinds.
@@ -456,13 +423,13 @@ func (c *Config) Defaults() {
 	}
 	defS(&r.NodeType, "cache.r7g.large")
 	def(&r.OpTime, 10*time.Microsecond)
-	def(&r.Timeout, 50*time.Millisecond)
+	def(&r.Timeout, limiter.DefaultTimeout)
 	def(&r.FailoverTime, 15*time.Second)
 	e := &c.Engine
 	defS(&e.Clock, "server")
-	defI(&e.BreakerFailures, 5)
-	def(&e.LeaseTTL, time.Second)
-	def(&e.BreakerCooldown, 5*time.Second)
+	e.Breaker = e.Breaker.WithDefaults()
+	e.Lease = e.Lease.WithDefaults()
+	c.Pricing = c.Pricing.WithDefaults()
 	if e.OperationalBucket == nil {
 		v := true
 		e.OperationalBucket = &v
@@ -480,22 +447,28 @@ func (c *Config) Defaults() {
 	def(&s.Notice, 2*time.Minute)
 	def(&s.LaunchDelay, 90*time.Second)
 	def(&c.Backend.Timeout, 30*time.Second)
-	for i := range c.Tiers {
-		defS(&c.Tiers[i].Algorithm, string(engine.TokenBucket))
-		def(&c.Tiers[i].Period, time.Second)
-	}
 	for i := range c.Routes {
 		rt := &c.Routes[i]
 		defS(&rt.Method, "GET")
+		rt.Method = strings.ToUpper(rt.Method)
+		defS(&rt.Path, rt.Name)
+		def(&rt.Latency, 5*time.Millisecond)
+		// The simulated backend's no-load latency is the natural price
+		// reference: a route costs its base cost until it slows down.
+		def(&rt.Reference, rt.Latency.D())
+		rt.Route.ApplyDefaults(c.Pricing.DefaultCost)
 		defF(&rt.Weight, 1)
 		defS(&rt.Dist, string(dist.LogNormal))
 		def(&rt.Latency, 5*time.Millisecond)
 	}
 	if len(c.Routes) == 0 {
-		c.Routes = []Route{{Name: "/", Method: "GET", Weight: 1, Cost: 1, Dist: string(dist.LogNormal), Latency: Duration(5 * time.Millisecond)}}
+		c.Routes = []Route{{Route: route.Route{Name: "/"}, Path: "/", Method: "GET", Weight: 1, Dist: string(dist.LogNormal), Latency: Duration(5 * time.Millisecond)}}
+		c.Routes[0].Route.ApplyDefaults(c.Pricing.DefaultCost)
+		c.Routes[0].Reference = c.Routes[0].Latency
 	}
 	defS(&c.Traffic.Source, "synthetic")
 	def(&c.Traffic.Diurnal.Period, 24*time.Hour)
+	def(&c.Traffic.TraceWindow, 30*time.Second)
 	for i := range c.Traffic.Groups {
 		g := &c.Traffic.Groups[i]
 		if g.Name == "" {
@@ -661,14 +634,14 @@ func (c *Config) Validate() error {
 	if e.FailMode != "" {
 		oneOf("engine.fail_mode", e.FailMode, "open", "closed")
 	}
-	if e.BreakerFailures < 1 {
-		bad("engine.breaker_failures", "must be >= 1, got %d", e.BreakerFailures)
+	joined := func(err error) {
+		if err != nil {
+			p = append(p, strings.Split(err.Error(), "\n")...)
+		}
 	}
-	durNonneg("engine.breaker_cooldown", e.BreakerCooldown)
-	if math.IsNaN(e.LeaseBatch) || e.LeaseBatch < 0 || e.LeaseBatch > 1e6 {
-		bad("engine.lease_batch", "must be in [0, 1000000], got %v", e.LeaseBatch)
-	}
-	durPos("engine.lease_ttl", e.LeaseTTL)
+	joined(e.Breaker.Validate("engine.breaker"))
+	joined(e.Lease.Validate("engine.lease"))
+	joined(c.Pricing.Validate())
 	m := c.Managed
 	pos("managed.steady_rps", m.SteadyRPS)
 	pos("managed.burst", m.Burst)
@@ -688,10 +661,9 @@ func (c *Config) Validate() error {
 			bad(path+".name", "duplicate tier %q", tr.Name)
 		}
 		tiers[tr.Name] = true
-		if _, err := tier.Compile(c.tierOf(i)); err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				bad(path, "%s", line)
-			}
+		joined(c.tierOf(i).ValidateAt(path))
+		if _, err := tier.Compile(c.tierOf(i)); err != nil && c.tierOf(i).ValidateAt(path) == nil {
+			bad(path, "%v", err)
 		}
 	}
 	if len(c.Routes) > 1<<15 {
@@ -700,14 +672,15 @@ func (c *Config) Validate() error {
 	routes := map[string]bool{}
 	for i, rt := range c.Routes {
 		path := fmt.Sprintf("routes[%d]", i)
-		if rt.Name == "" {
-			bad(path+".name", "must not be empty")
+		joined(rt.Route.Validate(path))
+		if !rt.Route.Allows(rt.Method) {
+			bad(path+".method", "must be one of the route's methods %v, got %q", rt.Methods, rt.Method)
 		}
-		routes[rt.Name] = true
+		if !strings.HasPrefix(rt.Path, "/") {
+			bad(path+".path", "must start with /, got %q", rt.Path)
+		}
+		routes[rt.Path] = true
 		nonneg(path+".weight", rt.Weight)
-		if _, err := engine.ParseCost(rt.Cost); err != nil {
-			bad(path+".cost", "%v", err)
-		}
 		durNonneg(path+".latency", rt.Latency)
 		if _, err := dist.New(dist.Kind(rt.Dist), 1, rt.Shape); err != nil {
 			bad(path+".dist", "%v", err)
@@ -719,6 +692,7 @@ func (c *Config) Validate() error {
 	}
 	tf := c.Traffic
 	oneOf("traffic.source", tf.Source, "synthetic", "trace")
+	durPos("traffic.trace_window", tf.TraceWindow)
 	if tf.Source == "trace" && tf.Trace == "" {
 		bad("traffic.trace", "must name a ledger file when traffic.source is trace")
 	}
@@ -772,7 +746,7 @@ func (c *Config) Validate() error {
 		}
 		for j, rn := range g.Routes {
 			if !routes[rn] {
-				bad(fmt.Sprintf("%s.routes[%d]", path, j), "must name a route, got %q", rn)
+				bad(fmt.Sprintf("%s.routes[%d]", path, j), "must name a route's path, got %q", rn)
 			}
 		}
 	}
@@ -808,6 +782,19 @@ func (c *Config) Validate() error {
 	nonneg("slo.max_over_admission", s.MaxOverAdmission)
 	frac("slo.min_availability", s.MinAvailability)
 	nonneg("slo.max_cost_per_billion", s.MaxCostPerBillion)
+	seen := map[string]bool{}
+	for i, name := range s.ExpectBreach {
+		path := fmt.Sprintf("slo.expect_breach[%d]", i)
+		switch {
+		case !contains(schema.Objectives, name):
+			bad(path, "must be one of %s, got %q", strings.Join(schema.Objectives, ", "), name)
+		case seen[name]:
+			bad(path, "%q listed twice", name)
+		case schema.SLO(s).Limit(name) == 0:
+			bad(path, "%q has no objective in this slo block to breach", name)
+		}
+		seen[name] = true
+	}
 	if len(p) > 0 {
 		return &ValidationError{Problems: p}
 	}
@@ -835,7 +822,7 @@ func (c *Config) nodeNameValid(name string) bool {
 // engine.fail_mode applied.
 func (c *Config) tierOf(i int) tier.Tier {
 	t := c.Tiers[i]
-	alg := t.Algorithm
+	alg := string(t.Algorithm)
 	if c.Engine.Algorithm != "" {
 		alg = c.Engine.Algorithm
 	}
@@ -850,12 +837,6 @@ func (c *Config) tierOf(i int) tier.Tier {
 	if alg != string(engine.PTBCWD) {
 		refill = 0 // ptb-cwd only; kept so one scenario runs under every algorithm
 	}
-	out := tier.Tier{Name: t.Name, Algorithm: engine.Algorithm(alg), Burst: t.Burst, Rate: t.Rate,
-		Period: t.Period.D(), RefillCap: refill,
-		Quotas:      tier.Quotas{Hour: t.HourQuota, Day: t.DayQuota, Month: t.MonthQuota},
-		Concurrency: t.Concurrency, FailOpen: fo}
-	if t.OpsBurst > 0 || t.OpsRate > 0 {
-		out.Operational = tier.Rate{Burst: t.OpsBurst, Rate: t.OpsRate, Period: time.Second}
-	}
-	return out
+	t.Algorithm, t.FailOpen, t.RefillCap = engine.Algorithm(alg), fo, refill
+	return t
 }

@@ -76,9 +76,9 @@ func (m *model) viaLease(n *node, key int32, pr *planRef, cost, done int64) (d e
 }
 
 func newLeaser(m *model, n *node) {
-	if m.cfg.Engine.LeaseBatch <= 0 || !m.redisMode {
+	if !m.cfg.Engine.Lease.Enabled() || !m.redisMode {
 		return
 	}
 	n.leaseStore = &leaseStore{m: m, n: n}
-	n.leaser = lease.New(n.leaseStore, lease.Options{Batch: m.cfg.Engine.LeaseBatch, TTL: m.cfg.Engine.LeaseTTL.D()})
+	n.leaser = lease.New(n.leaseStore, m.cfg.Engine.Lease.Options())
 }

@@ -7,12 +7,12 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // faultTrack counts requests and errors per second around one fault.
 type faultTrack struct {
-	f          summary.Fault
+	f          schema.Fault
 	start, end int64 // virtual ns
 	from, to   int64 // tracked range
 	tot, errs  []int32
@@ -34,7 +34,7 @@ type metrics struct {
 	iv       *hdrhistogram.Histogram
 	ivIdx    int
 	ivWidth  int64
-	timeline []summary.Interval
+	timeline []schema.Interval
 
 	total, admitted, rejected, errors, retries, unmetered int64
 	false429                                              int64
@@ -62,7 +62,7 @@ func newMetrics(m *model) *metrics {
 		gw:       hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3),
 		iv:       hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 2),
 		ivWidth:  iv,
-		timeline: make([]summary.Interval, n),
+		timeline: make([]schema.Interval, n),
 	}
 	for i := range mt.timeline {
 		mt.timeline[i].StartS = float64(int64(i)*iv) / 1e9
@@ -82,7 +82,7 @@ func (mt *metrics) addFault(kind, target string, start, end int64) {
 		to = from + int64(time.Second)
 	}
 	n := int((to-from)/int64(time.Second)) + 1
-	ft := &faultTrack{f: summary.Fault{Kind: kind, Target: target,
+	ft := &faultTrack{f: schema.Fault{Kind: kind, Target: target,
 		StartS: secs(start - mt.m.warm), EndS: secs(end - mt.m.warm)},
 		start: start, end: end, from: from, to: to,
 		tot: make([]int32, n), errs: make([]int32, n), first: -1}
@@ -210,12 +210,12 @@ func (mt *metrics) excess(key int32, cost, trueUS int64) {
 	}
 }
 
-func percentiles(h *hdrhistogram.Histogram) summary.Percentiles {
+func percentiles(h *hdrhistogram.Histogram) schema.Percentiles {
 	if h.TotalCount() == 0 {
-		return summary.Percentiles{}
+		return schema.Percentiles{}
 	}
 	ms := func(v int64) float64 { return float64(v) / 1000 }
-	return summary.Percentiles{P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
+	return schema.Percentiles{P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
 		P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)),
 		Mean: math.Round(h.Mean()) / 1000, Max: ms(h.Max())}
 }
@@ -228,7 +228,7 @@ func ratio(a, b int64) float64 {
 }
 
 // summarize builds the run's summary.
-func (m *model) summarize() *summary.Summary {
+func (m *model) summarize() *schema.Summary {
 	mt := m.m
 	mt.closeInterval()
 	cfg := m.cfg
@@ -239,31 +239,31 @@ func (m *model) summarize() *summary.Summary {
 			alg = "token-bucket"
 		}
 	}
-	s := &summary.Summary{Version: summary.Version, Scenario: cfg.Name, Seed: cfg.Seed, Algorithm: alg,
+	s := &schema.Summary{Version: schema.SummaryVersion, Scenario: cfg.Name, Seed: cfg.Seed, Algorithm: alg,
 		Clock: cfg.Engine.Clock, Deployment: cfg.Deployment,
 		DurationS: secs(int64(cfg.Duration)), WarmupS: secs(int64(cfg.Warmup)), IntervalS: secs(mt.ivWidth)}
-	s.Requests = summary.Requests{Total: mt.total, Admitted: mt.admitted, Rejected: mt.rejected, Errors: mt.errors, Retries: mt.retries}
+	s.Requests = schema.Requests{Total: mt.total, Admitted: mt.admitted, Rejected: mt.rejected, Errors: mt.errors, Retries: mt.retries}
 	s.LatencyMS = percentiles(mt.e2e)
 	s.GatewayLatencyMS = percentiles(mt.gw)
 	if mt.e2e.TotalCount() > 0 {
 		for _, q := range []float64{0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.9, 99.99, 100} {
 			v := mt.e2e.ValueAtQuantile(q)
-			s.LatencyCDF = append(s.LatencyCDF, summary.CDFPoint{ValueMS: float64(v) / 1000, Fraction: q / 100})
+			s.LatencyCDF = append(s.LatencyCDF, schema.CDFPoint{ValueMS: float64(v) / 1000, Fraction: q / 100})
 		}
 	}
-	s.Rate429 = summary.Rate429{Overall: ratio(mt.rejected, mt.total), PerTier: map[string]float64{}}
+	s.Rate429 = schema.Rate429{Overall: ratio(mt.rejected, mt.total), PerTier: map[string]float64{}}
 	for _, t := range m.tiers {
 		s.Rate429.PerTier[t.name] = ratio(t.rejected, t.total)
 	}
-	s.False429 = summary.Count{Count: mt.false429, Rate: ratio(mt.false429, mt.total)}
-	s.OverAdmission = summary.OverAdmission{Tokens: float64(mt.excessMilli) / 1000,
+	s.False429 = schema.Count{Count: mt.false429, Rate: ratio(mt.false429, mt.total)}
+	s.OverAdmission = schema.OverAdmission{Tokens: float64(mt.excessMilli) / 1000,
 		Ratio: ratio(mt.excessMilli, mt.admittedCost()), Keys: mt.excessKeys}
 	s.Availability = 1
 	if mt.total > 0 {
 		s.Availability = 1 - ratio(mt.errors, mt.total)
 	}
 	s.Unmetered = mt.unmetered
-	s.Faults = []summary.Fault{}
+	s.Faults = []schema.Fault{}
 	for _, f := range mt.faults {
 		s.Faults = append(s.Faults, f.result())
 	}
@@ -284,14 +284,14 @@ func (m *model) summarize() *summary.Summary {
 	s.Timeline = mt.timeline
 	s.RedisOpsPerRequest = ratio(mt.ops, mt.total)
 	s.Fleet = m.fleet()
-	s.SLO = summary.SLO(cfg.SLO)
+	s.SLO = schema.SLO(cfg.SLO)
 	return s
 }
 
 // admittedCost is the metered cost admitted, for the over-admission ratio.
 func (mt *metrics) admittedCost() int64 { return mt.admittedMilli }
 
-func (f *faultTrack) result() summary.Fault {
+func (f *faultTrack) result() schema.Fault {
 	r := f.f
 	r.Errors = f.errors
 	if f.first >= 0 {
@@ -317,11 +317,11 @@ func (f *faultTrack) result() summary.Fault {
 	return r
 }
 
-func (m *model) fleet() summary.Fleet {
+func (m *model) fleet() schema.Fleet {
 	cfg := m.cfg
 	mt := m.m
-	fl := summary.Fleet{Requests: mt.total, Interruptions: mt.interruptions,
-		CrossAZGB: float64(mt.cross) / 1e9, EgressGB: float64(mt.egress) / 1e9, Nodes: []summary.NodeHours{}}
+	fl := schema.Fleet{Requests: mt.total, Interruptions: mt.interruptions,
+		CrossAZGB: float64(mt.cross) / 1e9, EgressGB: float64(mt.egress) / 1e9, Nodes: []schema.NodeHours{}}
 	hours := secs(int64(cfg.Duration)) / 3600
 	if m.managed {
 		fl.ManagedPricePerMillionUSD = cfg.Managed.PricePerMillion
@@ -347,7 +347,7 @@ func (m *model) fleet() summary.Fleet {
 		}
 	}
 	for kk, h := range acc {
-		fl.Nodes = append(fl.Nodes, summary.NodeHours{InstanceType: kk.it, Market: kk.mk, Hours: h})
+		fl.Nodes = append(fl.Nodes, schema.NodeHours{InstanceType: kk.it, Market: kk.mk, Hours: h})
 	}
 	sort.Slice(fl.Nodes, func(i, j int) bool {
 		if fl.Nodes[i].InstanceType != fl.Nodes[j].InstanceType {

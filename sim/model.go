@@ -14,6 +14,7 @@ import (
 	"tollgate/engine/tier"
 	"tollgate/sim/dist"
 	"tollgate/sim/kernel"
+	"tollgate/sim/oracle"
 )
 
 // Event kinds.
@@ -123,12 +124,14 @@ type routeRT struct {
 
 // tierRT is a compiled tier.
 type tierRT struct {
-	idx      int
-	name     string
-	comp     *tier.Compiled
-	main     planRef
-	ops      planRef
-	contract planRef
+	idx  int
+	name string
+	comp *tier.Compiled
+	main planRef
+	ops  planRef
+	// contract is the tier's contract (burst and rate) as an independent
+	// reference on true time: a client within it is compliant.
+	contract *oracle.Keys
 	failOpen bool
 	total    int64
 	rejected int64
@@ -175,8 +178,6 @@ type model struct {
 	groups   []*group
 	keyTier  []int16
 	keyGroup []int16
-	ref      *table // over-admission reference (same plan, true time)
-	contract *table // compliance reference (tier contract, true time)
 	perKey   int
 
 	clientMode   bool
@@ -216,7 +217,7 @@ func newModel(cfg *Config) (*model, error) {
 	m.redisRng = kernel.Stream(cfg.Seed, "redis")
 	m.redisSvc, _ = dist.New(dist.Exponential, float64(cfg.Redis.OpTime), 0)
 
-	// tiers: slot layout per key: main plan's policies, then ops, then contract.
+	// tiers: slot layout per key: main plan's policies, then ops.
 	maxSlots := 0
 	for i := range cfg.Tiers {
 		tt := cfg.tierOf(i)
@@ -238,28 +239,27 @@ func newModel(cfg *Config) (*model, error) {
 		}
 		next := len(mainPlan.Policies)
 		rt.ops = planRef{plan: comp.OperationalPlan(), slots: []int{next}, concurrency: -1}
-		if !m.opsBucket {
-			rt.ops = rt.main
-		}
 		period := cfg.Tiers[i].Period.D()
-		cpol, err := engine.Compile(engine.Limit{Name: tt.Name + "-contract", Algorithm: engine.TokenBucket,
+		cplan, err := oracle.NewPlan(engine.Limit{Name: tt.Name + "-contract", Algorithm: engine.TokenBucket,
 			Capacity: tt.Burst, Rate: tt.Rate, Period: period})
 		if err != nil {
 			return nil, fmt.Errorf("tiers[%d]: contract: %w", i, err)
 		}
-		rt.contract = planRef{plan: engine.NewPlan(cpol), concurrency: -1} // slot set below
+		rt.contract = oracle.NewKeys(cplan, 0)
+		if err := rt.main.withReference(); err != nil {
+			return nil, fmt.Errorf("tiers[%d]: reference: %w", i, err)
+		}
+		if m.opsBucket {
+			if err := rt.ops.withReference(); err != nil {
+				return nil, fmt.Errorf("tiers[%d]: operational reference: %w", i, err)
+			}
+		} else {
+			rt.ops = rt.main
+		}
 		maxSlots = max(maxSlots, next+1)
 		m.tiers = append(m.tiers, rt)
 	}
 	m.perKey = maxSlots
-	// One row per key holds the store's states (Redis mode), the exact
-	// reference's states and the contract's state side by side, so one
-	// request touches one row: [store 0..n) [reference n..2n) [contract 2n].
-	for _, rt := range m.tiers {
-		rt.contract.slots = []int{2 * maxSlots}
-		rt.main.ref = refOf(&rt.main, maxSlots)
-		rt.ops.ref = refOf(&rt.ops, maxSlots)
-	}
 
 	for i, r := range cfg.Routes {
 		d, err := dist.New(dist.Kind(r.Dist), float64(r.Latency), r.Shape)
@@ -275,12 +275,18 @@ func newModel(cfg *Config) (*model, error) {
 			rb = int64(cfg.Network.ResponseBytes)
 		}
 		m.routes = append(m.routes, &routeRT{cfg: r, cost: cost, dist: d, capacity: r.Capacity, factor: 1,
-			rng: kernel.Stream(cfg.Seed, "backend/"+r.Method+" "+r.Name), respB: rb})
+			rng: kernel.Stream(cfg.Seed, "backend/"+r.Method+" "+r.Path), respB: rb})
 	}
-	if cfg.Engine.Pricing {
-		pc := pricing.Config{}
+	if cfg.Pricing.Dynamic {
+		pc := cfg.Pricing
+		pc.Costs = nil
+		seen := map[string]bool{}
 		for _, r := range cfg.Routes {
-			pc.Costs = append(pc.Costs, pricing.RouteCost{Route: r.Name, Method: r.Method, Cost: r.Cost, Reference: r.Latency.D()})
+			if seen[r.Method+" "+r.Name] {
+				continue // several entries on one route and method share its price
+			}
+			seen[r.Method+" "+r.Name] = true
+			pc.Costs = append(pc.Costs, pricing.RouteCost{Route: r.Name, Method: r.Method, Cost: r.Cost, Reference: r.Reference.D()})
 		}
 		p, err := pricing.New(pc)
 		if err != nil {
@@ -311,7 +317,7 @@ func newModel(cfg *Config) (*model, error) {
 			crng: kernel.Stream(cfg.Seed, "clients/"+g.Name)}
 		var rw []float64
 		for ri, r := range cfg.Routes {
-			if len(g.Routes) == 0 || contains(g.Routes, r.Name) {
+			if len(g.Routes) == 0 || contains(g.Routes, r.Path) {
 				gr.routeIDs = append(gr.routeIDs, ri)
 				rw = append(rw, r.Weight)
 			}
@@ -340,14 +346,12 @@ func newModel(cfg *Config) (*model, error) {
 		m.groups = append(m.groups, gr)
 	}
 	if cfg.Traffic.Source == "trace" {
-		ts, err := openTrace(cfg.Traffic.Trace)
+		ts, err := openTrace(cfg.Traffic.Trace, cfg.Traffic.TraceWindow.D())
 		if err != nil {
 			return nil, err
 		}
 		m.trace = ts
 	}
-	m.ref = newTable(nkeys, 2*m.perKey+1)
-	m.contract = m.ref
 	if m.managed {
 		m.mtable = newTable(nkeys, m.perKey)
 		pol, err := engine.Compile(engine.Limit{Name: "account", Algorithm: engine.TokenBucket,
@@ -357,7 +361,7 @@ func newModel(cfg *Config) (*model, error) {
 		}
 		m.mthrottle = planRef{plan: engine.NewPlan(pol), slots: []int{0}, concurrency: -1}
 	} else if m.redisMode {
-		m.store = m.ref
+		m.store = newTable(nkeys, m.perKey)
 	}
 	m.m = newMetrics(m)
 	if !m.managed {
@@ -380,14 +384,14 @@ func constantRates(rate float64, w []float64) []int64 {
 	return out
 }
 
-// refOf returns the reference's copy of a plan: the same policies on the
-// reference's slots of the key's row.
-func refOf(pr *planRef, offset int) *planRef {
-	r := &planRef{plan: pr.plan, concurrency: pr.concurrency}
-	for _, sl := range pr.slots {
-		r.slots = append(r.slots, sl+offset)
+// withReference gives the plan its independent per-key reference.
+func (pr *planRef) withReference() error {
+	op, err := oracle.PlanOf(pr.plan)
+	if err != nil {
+		return err
 	}
-	return r
+	pr.ref = oracle.NewKeys(op, 0)
+	return nil
 }
 
 func contains(xs []string, s string) bool {
@@ -417,7 +421,7 @@ func (m *model) addNode(name string, zone int, t int64, nkeys int) *node {
 		free:     make([]int64, cfg.Topology.Concurrency),
 		waiting:  make([]int64, max(cfg.Topology.QueueLimit, 1)),
 		rng:      kernel.Stream(cfg.Seed, "node/"+name),
-		breaker:  limiter.NewBreaker(limiter.BreakerConfig{Failures: cfg.Engine.BreakerFailures, Cooldown: cfg.Engine.BreakerCooldown.D()}),
+		breaker:  limiter.NewBreaker(cfg.Engine.Breaker),
 		brkClean: true}
 	n.svc, _ = dist.New(dist.Kind(cfg.Topology.ServiceDist), float64(cfg.Topology.ServiceTime), 0)
 	for i := range n.free {

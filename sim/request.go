@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"tollgate/engine"
+	"tollgate/engine/limiter"
 )
 
 // outcome kinds
@@ -43,7 +44,7 @@ func (m *model) request(t int64, key int32, ri int, attempt int) {
 	}
 	compliant := false
 	if metered {
-		compliant = m.contract.apply(key, &tr.contract, m.trueUS(t), engine.Acquire, cost).Allowed
+		compliant = tr.contract.Acquire(key, m.trueUS(t), cost)
 	}
 	var o outcome
 	if m.managed {
@@ -100,11 +101,11 @@ func (m *model) decide(st *table, key int32, pr *planRef, nowUS, trueUS, cost in
 	return d
 }
 
-// reference charges an admitted request to the exact reference limiter (the
-// same plan on true time, one state for the whole system): what it refuses
-// was admitted beyond the policy.
+// reference charges an admitted request to the plan's independent reference
+// (sim/oracle: the same policies on true time, one state for the whole
+// system, no engine code): what it refuses was admitted beyond the policy.
 func (m *model) reference(key int32, pr *planRef, trueUS, cost int64) {
-	if !m.ref.apply(key, pr.ref, trueUS, engine.Acquire, cost).Allowed {
+	if !pr.ref.Acquire(key, trueUS, cost) {
 		m.m.excess(key, cost, trueUS)
 	}
 }
@@ -264,9 +265,13 @@ func (m *model) serveFleet(t int64, key int32, rt *routeRT, tr *tierRT, pr *plan
 	}
 	o.gw = decided - tN
 	if failed {
-		if !tr.failOpen {
+		// the failure policy is engine/limiter's, as in gatewayd: fail-open
+		// admits unmetered, fail-closed refuses with the breaker's
+		// remaining cooldown as Retry-After
+		fd := limiter.FailureDecision(pr.plan, tr.failOpen, n.breaker.RetryAfter(m.wall(decided)))
+		if !fd.Allowed {
 			o.kind = okError
-			o.retryAfter = int64(cfg.Engine.BreakerCooldown)
+			o.retryAfter = fd.RetryAfterUS * 1000
 			o.end = decided + back + cl
 			return o
 		}
@@ -318,7 +323,7 @@ func (m *model) release(key int32, arg int64) {
 		pr = &tr.ops
 	}
 	t := m.k.Now()
-	m.ref.apply(key, pr.ref, m.trueUS(t), engine.Release, cost)
+	pr.ref.Release(key, cost)
 	if arg>>61&1 == 0 {
 		return // admitted open while the store was down: nothing to return
 	}

@@ -6,8 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"tollgate/schema"
 	"tollgate/sim/kernel"
-	"tollgate/sim/summary"
 )
 
 // Options tune a run without changing its result.
@@ -30,13 +30,13 @@ type Stats struct {
 // Run simulates a validated config and returns its summary. Run is
 // deterministic: the same config gives the same summary. It runs on the
 // calling goroutine; several Runs may proceed in parallel.
-func Run(cfg *Config, opts Options) (*summary.Summary, error) {
+func Run(cfg *Config, opts Options) (*schema.Summary, error) {
 	s, _, err := RunStats(cfg, opts)
 	return s, err
 }
 
 // RunStats is Run that also returns the run's Stats.
-func RunStats(cfg *Config, opts Options) (*summary.Summary, Stats, error) {
+func RunStats(cfg *Config, opts Options) (*schema.Summary, Stats, error) {
 	if cfg == nil {
 		return nil, Stats{}, errors.New("sim: nil config")
 	}

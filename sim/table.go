@@ -1,6 +1,9 @@
 package sim
 
-import "tollgate/engine"
+import (
+	"tollgate/engine"
+	"tollgate/sim/oracle"
+)
 
 // slot is one policy's stored state for one key, as a store keeps it.
 type slot struct {
@@ -44,8 +47,9 @@ type planRef struct {
 	slots []int
 	// concurrency is the cost index of a concurrency policy (-1 if none).
 	concurrency int
-	// ref is the same plan on the exact reference's slots.
-	ref *planRef
+	// ref is the plan's independent reference (sim/oracle) for every key,
+	// on true time.
+	ref *oracle.Keys
 }
 
 // apply applies one operation for key at now (engine microseconds) and

@@ -1,79 +1,45 @@
 package sim
 
 import (
-	"bufio"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
-	"tollgate/engine"
+	"tollgate/schema"
 	"tollgate/sim/kernel"
 )
 
-// LedgerRecord is one line of a gatewayd usage ledger (JSONL) as the trace
-// source reads it. Unknown fields are ignored, so newer ledgers still replay.
-type LedgerRecord struct {
-	ID       string  `json:"id"`
-	KeyHash  string  `json:"key_hash"`
-	Tier     string  `json:"tier"`
-	Route    string  `json:"route"`
-	Method   string  `json:"method"`
-	Cost     float64 `json:"cost"`
-	Decision string  `json:"decision"`
-	// TS is the request time, RFC 3339 with nanoseconds.
-	TS time.Time `json:"ts"`
-}
-
-// ParseLedgerLine decodes and checks one ledger line.
-func ParseLedgerLine(line []byte) (LedgerRecord, error) {
-	var r LedgerRecord
-	if err := json.Unmarshal(line, &r); err != nil {
-		return r, fmt.Errorf("decode: %w", err)
-	}
-	var errs []error
-	if r.KeyHash == "" {
-		errs = append(errs, errors.New("key_hash: must not be empty"))
-	}
-	if r.Tier == "" {
-		errs = append(errs, errors.New("tier: must not be empty"))
-	}
-	if r.TS.IsZero() {
-		errs = append(errs, errors.New("ts: must be set (RFC 3339)"))
-	}
-	if _, err := engine.ParseCost(r.Cost); err != nil {
-		errs = append(errs, fmt.Errorf("cost: %w", err))
-	}
-	return r, errors.Join(errs...)
-}
-
-// traceSource streams a ledger: one record in memory at a time.
+// traceSource streams a gatewayd ledger (a file or a directory of rotated
+// files, read through package schema, the ledger's one definition) in
+// arrival order: one reorder window of records in memory at a time.
 type traceSource struct {
 	path  string
-	f     io.Closer
-	sc    *bufio.Scanner
-	line  int
-	first time.Time
+	sc    *schema.LedgerScanner
+	ord   *schema.LedgerOrder
+	first int64 // arrival of the first record, Unix µs
 	keys  map[string]int32
 	// route lookup by "METHOD name"
 	routes map[string]int
+	// skipped counts records that are no request of an identified client
+	// (401s, aggregates, no tier): nothing for a limiter to decide.
+	skipped int64
 }
 
-func openTrace(path string) (*traceSource, error) {
-	f, err := os.Open(path)
+func openTrace(path string, window time.Duration) (*traceSource, error) {
+	sc, err := schema.NewLedgerScanner(path)
 	if err != nil {
 		return nil, fmt.Errorf("traffic.trace: %w", err)
 	}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	return &traceSource{path: path, f: f, sc: sc, keys: map[string]int32{}}, nil
+	ts := &traceSource{path: path, sc: sc, keys: map[string]int32{}}
+	ts.ord = schema.NewLedgerOrder(sc, window, arrivalUS)
+	return ts, nil
 }
 
-// traceNext reads the next record and schedules it; at the end of the file
-// it closes the trace.
+// arrivalUS is when a recorded request arrived at the gateway.
+func arrivalUS(r *schema.LedgerRecord) int64 { return r.Start.UnixMicro() }
+
+// traceNext reads the next record and schedules it; at the end of the
+// ledger it closes the trace.
 func (m *model) traceNext() error {
 	ts := m.trace
 	if ts.routes == nil {
@@ -85,22 +51,19 @@ func (m *model) traceNext() error {
 			}
 		}
 	}
-	for ts.sc.Scan() {
-		ts.line++
-		b := ts.sc.Bytes()
-		if len(strings.TrimSpace(string(b))) == 0 {
+	for ts.ord.Next() {
+		r := ts.ord.Record()
+		if r.KeyHash == "" || r.Tier == "" || r.Start.IsZero() || r.Requests() > 1 {
+			ts.skipped++
 			continue
 		}
-		r, err := ParseLedgerLine(b)
-		if err != nil {
-			return fmt.Errorf("%s:%d: %w", ts.path, ts.line, err)
+		file, line := ts.sc.Pos()
+		if ts.first == 0 {
+			ts.first = arrivalUS(&r)
 		}
-		if ts.first.IsZero() {
-			ts.first = r.TS
-		}
-		at := int64(r.TS.Sub(ts.first))
-		if at < 0 {
-			return fmt.Errorf("%s:%d: ts: records must be in time order, got %s before %s", ts.path, ts.line, r.TS.Format(time.RFC3339Nano), ts.first.Format(time.RFC3339Nano))
+		at := (arrivalUS(&r) - ts.first) * 1000
+		if at < m.k.Now() {
+			at = m.k.Now() // read after its window: replayed late, in file order
 		}
 		if at >= m.end {
 			break
@@ -112,7 +75,7 @@ func (m *model) traceNext() error {
 			}
 		}
 		if ti < 0 {
-			return fmt.Errorf("%s:%d: tier: %q is not a tier of the scenario", ts.path, ts.line, r.Tier)
+			return fmt.Errorf("%s:%d: tier: %q is not a tier of the scenario", file, line, r.Tier)
 		}
 		ri, ok := ts.routes[strings.ToUpper(r.Method)+" "+r.Route]
 		if !ok {
@@ -133,9 +96,9 @@ func (m *model) traceNext() error {
 		return nil
 	}
 	if err := ts.sc.Err(); err != nil {
-		return fmt.Errorf("%s:%d: %w", ts.path, ts.line, err)
+		return fmt.Errorf("traffic.trace: %w", err)
 	}
-	ts.f.Close()
+	ts.sc.Close()
 	m.trace = nil
 	return nil
 }
@@ -153,8 +116,7 @@ func (m *model) onTrace(ev kernel.Event) {
 
 // growKeys makes every per-key table hold keys ids below n.
 func (m *model) growKeys(n int) {
-	m.ref.grow(n) // holds the contract states too
-	if m.store != nil && m.store != m.ref {
+	if m.store != nil {
 		m.store.grow(n)
 	}
 	if m.mtable != nil {

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"tollgate/gatewayd/config"
-	"tollgate/gatewayd/ledger"
+	"tollgate/engine"
+	"tollgate/engine/lease"
+	"tollgate/schema"
 	"tollgate/sim"
 )
 
@@ -97,7 +98,7 @@ func attack(t *testing.T, tp *Topology, d time.Duration, fault func(ctx context.
 
 // stopAndReadLedger stops every node gracefully (flushing its ledger) and
 // reads all ledgers.
-func stopAndReadLedger(t *testing.T, tp *Topology) []ledger.Record {
+func stopAndReadLedger(t *testing.T, tp *Topology) []schema.LedgerRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -120,9 +121,9 @@ func stopAndReadLedger(t *testing.T, tp *Topology) []ledger.Record {
 // checkLedgerHoldsAdmitted checks that every request the client saw
 // admitted (2xx, by its X-Request-Id) is in some node's ledger as allowed,
 // and returns the ledger by id.
-func checkLedgerHoldsAdmitted(t *testing.T, run *Run, recs []ledger.Record) map[string]ledger.Record {
+func checkLedgerHoldsAdmitted(t *testing.T, run *Run, recs []schema.LedgerRecord) map[string]schema.LedgerRecord {
 	t.Helper()
-	byID := make(map[string]ledger.Record, len(recs))
+	byID := make(map[string]schema.LedgerRecord, len(recs))
 	for _, r := range recs {
 		byID[r.ID] = r
 	}
@@ -165,7 +166,7 @@ type spotLoss struct {
 	Run    *Run
 	Victim string
 	Exit   int
-	Ledger []ledger.Record
+	Ledger []schema.LedgerRecord
 }
 
 var spotLossResult *spotLoss
@@ -241,7 +242,7 @@ type zoneOutage struct {
 	Up       time.Duration
 	Window   ErrorWindow
 	Stats    Stats
-	Ledger   []ledger.Record
+	Ledger   []schema.LedgerRecord
 	DownSeen bool
 	UpSeen   bool
 }
@@ -517,7 +518,7 @@ func TestSimulatorVsReality(t *testing.T) {
 }
 
 // compareWithSimulator calibrates, predicts and holds the comparison.
-func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []ledger.Record, w ErrorWindow, fault *Fault) {
+func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []schema.LedgerRecord, w ErrorWindow, fault *Fault) {
 	t.Helper()
 	cfg, p := predictRun(t, spec, run, recs, runLength, fault)
 	all := run.All()
@@ -535,7 +536,7 @@ func compareWithSimulator(t *testing.T, spec Spec, run *Run, recs []ledger.Recor
 // predictRun calibrates the simulator with what run measured (logging the
 // calibration) and predicts a run of length d of spec with fault (nil for
 // none), from one seed.
-func predictRun(t *testing.T, spec Spec, run *Run, recs []ledger.Record, d time.Duration, fault *Fault) (sim.Config, Prediction) {
+func predictRun(t *testing.T, spec Spec, run *Run, recs []schema.LedgerRecord, d time.Duration, fault *Fault) (sim.Config, Prediction) {
 	t.Helper()
 	cal, err := Calibrate(run, recs)
 	if err != nil {
@@ -608,7 +609,7 @@ func metricValue(t *testing.T, page, name string) float64 {
 // per request within 20%.
 func TestLeasedBudget(t *testing.T) {
 	spec := DefaultSpec()
-	spec.Lease = config.Lease{Batch: 5, TTL: config.Duration(time.Second)}
+	spec.Lease = lease.Config{Batch: 5, TTL: engine.Duration(time.Second)}
 	tp := startTopology(t, spec)
 	d := leaseRunLength
 	run := attack(t, tp, d, nil)

@@ -7,10 +7,12 @@ import (
 	"sort"
 	"time"
 
-	"tollgate/gatewayd/ledger"
+	"tollgate/engine"
+	"tollgate/engine/limiter"
+	"tollgate/engine/route"
 	"tollgate/scenarios"
+	"tollgate/schema"
 	"tollgate/sim"
-	"tollgate/sim/summary"
 )
 
 // Calibration is what a real run measured that the simulator takes as
@@ -40,8 +42,8 @@ type LogNormalFit struct {
 
 // Calibrate fits the service times of run's admitted requests, joining the
 // client's samples to the ledger by request id.
-func Calibrate(run *Run, recs []ledger.Record) (Calibration, error) {
-	byID := make(map[string]*ledger.Record, len(recs))
+func Calibrate(run *Run, recs []schema.LedgerRecord) (Calibration, error) {
+	byID := make(map[string]*schema.LedgerRecord, len(recs))
 	for i := range recs {
 		byID[recs[i].ID] = &recs[i]
 	}
@@ -150,21 +152,21 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, fault *Fault) (sim.Con
 			ConnectErrorLatency: sim.Duration(spec.Health.Timeout),
 		},
 		Redis: sim.Redis{Mode: "redis", Zone: spec.Zones[0], Timeout: sim.Duration(spec.RedisTimeout)},
-		Engine: sim.Engine{Clock: "server", BreakerFailures: spec.BreakerFailures,
-			BreakerCooldown: sim.Duration(spec.BreakerCooldown),
-			LeaseBatch:      spec.Lease.Batch, LeaseTTL: sim.Duration(spec.Lease.TTL.D())},
+		Engine: sim.Engine{Clock: "server",
+			Breaker: limiter.BreakerConfig{Failures: spec.BreakerFailures, Cooldown: engine.Duration(spec.BreakerCooldown)},
+			Lease:   spec.Lease},
 		Backend: sim.BackendDef{Timeout: sim.Duration(10 * time.Second)},
 	}
-	for _, t := range spec.Tiers {
-		cfg.Tiers = append(cfg.Tiers, sim.Tier{Name: t.Name, Algorithm: t.Algorithm, Burst: t.Burst, Rate: t.Rate,
-			Period: sim.Duration(t.Period.D()), FailOpen: t.FailOpen})
-	}
+	// The gateway's tiers unchanged: quotas, per-method limits, the
+	// operational bucket, concurrency and refill caps included.
+	cfg.Tiers = append(cfg.Tiers, spec.Tiers...)
 	for _, r := range spec.Routes {
 		fit, ok := c.Routes[r.Name]
 		if !ok {
 			fit = LogNormalFit{Mean: r.ServiceTime}
 		}
-		rt := sim.Route{Name: r.Name, Method: "GET", Weight: 1, Cost: r.Cost, Latency: sim.Duration(fit.Mean), Dist: "lognormal", Shape: fit.Sigma}
+		rt := sim.Route{Route: route.Route{Name: r.Name, Prefix: r.Prefix, Methods: []string{"GET"}, Cost: r.Cost},
+			Path: r.Prefix, Method: "GET", Weight: 1, Latency: sim.Duration(fit.Mean), Dist: "lognormal", Shape: fit.Sigma}
 		if fit.Sigma == 0 {
 			rt.Dist = "deterministic"
 		}
@@ -173,7 +175,7 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, fault *Fault) (sim.Con
 	for _, tn := range spec.Tenants {
 		r, _ := spec.RouteOf(tn.Route)
 		cfg.Traffic.Groups = append(cfg.Traffic.Groups, sim.Group{Name: tn.Name, Tier: tn.Tier, Keys: 1, Rate: tn.Rate,
-			Arrival: sim.ArrivalConstant, Stagger: true, Retry: "none", Routes: []string{r.Name}})
+			Arrival: sim.ArrivalConstant, Stagger: true, Retry: "none", Routes: []string{r.Prefix}})
 	}
 	if fault != nil {
 		if !slices.Contains(spec.Zones, fault.Zone) {
@@ -214,7 +216,7 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, fault *Fault) (sim.Con
 }
 
 // Predict runs the simulator on cfg through the scenarios package.
-func Predict(cfg sim.Config) (*summary.Summary, error) {
+func Predict(cfg sim.Config) (*schema.Summary, error) {
 	return scenarios.Run(&scenarios.Scenario{Name: cfg.Name, File: "testcontainers", Config: cfg}, scenarios.RunOptions{})
 }
 
@@ -234,7 +236,7 @@ type Prediction struct {
 	P99MS, P99Min, P99Max                        float64
 	Errors                                       float64
 	// First is the first seed's summary, for the record.
-	First *summary.Summary
+	First *schema.Summary
 }
 
 // Predict1 runs cfg once, with its own seed: the default prediction.
@@ -299,13 +301,13 @@ func (c Comparison) OK() bool {
 }
 
 // CompareFaults returns the error window of the fault of kind in s (0 if absent).
-func faultWindow(s *summary.Summary, kind string) (summary.Fault, bool) {
+func faultWindow(s *schema.Summary, kind string) (schema.Fault, bool) {
 	for _, f := range s.Faults {
 		if f.Kind == kind {
 			return f, true
 		}
 	}
-	return summary.Fault{}, false
+	return schema.Fault{}, false
 }
 
 // RouteNames returns the calibration's route names, sorted.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"tollgate/gatewayd/ledger"
+	"tollgate/schema"
 )
 
 // TestPredictTheory runs the simulator on the suite's topology without a
@@ -100,7 +100,7 @@ func TestPredictTheory(t *testing.T) {
 }
 
 // ledgerRecord keeps the table below short.
-type ledgerRecord = ledger.Record
+type ledgerRecord = schema.LedgerRecord
 
 func TestCalibrate(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

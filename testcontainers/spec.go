@@ -12,6 +12,11 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"tollgate/engine"
+	"tollgate/engine/lease"
+	"tollgate/engine/limiter"
+	"tollgate/engine/route"
+	"tollgate/engine/tier"
 	"tollgate/gatewayd/config"
 )
 
@@ -76,8 +81,9 @@ type Health struct {
 type Spec struct {
 	// Zones names the zones; one gatewayd node and one Docker network each.
 	Zones []string
-	// Tiers are gatewayd tiers, written into every node's config.
-	Tiers []config.Tier
+	// Tiers are the policy vocabulary's tiers, written into every node's
+	// gatewayd config and into the simulator's scenario unchanged.
+	Tiers []tier.Tier
 	// Tenants are the clients; one API key each.
 	Tenants []Tenant
 	// Routes are the upstream routes.
@@ -93,8 +99,8 @@ type Spec struct {
 	BreakerFailures int
 	BreakerCooldown time.Duration
 	// Lease, when its Batch is > 0, turns on gatewayd's local leases
-	// (store.lease) and the simulator's (engine.lease_batch, lease_ttl).
-	Lease config.Lease
+	// (store.lease) and the simulator's (engine.lease).
+	Lease lease.Config
 }
 
 // DefaultSpec is the suite's topology: three zones, three tiers (free and
@@ -104,10 +110,10 @@ type Spec struct {
 func DefaultSpec() Spec {
 	return Spec{
 		Zones: []string{"a", "b", "c"},
-		Tiers: []config.Tier{
-			{Name: "free", Algorithm: "token-bucket", Burst: 10, Rate: 10, Period: config.Duration(time.Second)},
-			{Name: "basic", Algorithm: "token-bucket", Burst: 20, Rate: 20, Period: config.Duration(time.Second)},
-			{Name: "pro", Algorithm: "token-bucket", Burst: 100, Rate: 100, Period: config.Duration(time.Second), FailOpen: true},
+		Tiers: []tier.Tier{
+			{Name: "free", Algorithm: engine.TokenBucket, Burst: 10, Rate: 10, Period: engine.Duration(time.Second)},
+			{Name: "basic", Algorithm: engine.TokenBucket, Burst: 20, Rate: 20, Period: engine.Duration(time.Second)},
+			{Name: "pro", Algorithm: engine.TokenBucket, Burst: 100, Rate: 100, Period: engine.Duration(time.Second), FailOpen: true},
 		},
 		Tenants: []Tenant{
 			{Name: "free-1", Key: "tc-free-1", Tier: "free", Rate: 20, Route: "/v1/fast/item"},
@@ -208,13 +214,13 @@ func (s Spec) RouteOf(path string) (Route, bool) {
 }
 
 // TierOf returns the tier called name.
-func (s Spec) TierOf(name string) (config.Tier, bool) {
+func (s Spec) TierOf(name string) (tier.Tier, bool) {
 	for _, t := range s.Tiers {
 		if t.Name == name {
 			return t, true
 		}
 	}
-	return config.Tier{}, false
+	return tier.Tier{}, false
 }
 
 // TotalRate is the offered load of all tenants in requests per second.
@@ -257,23 +263,23 @@ func GatewaydConfig(s Spec) ([]byte, error) {
 				Timeout: config.Duration(s.RedisTimeout),
 				Clock:   "server",
 			},
-			Breaker: config.Breaker{Failures: s.BreakerFailures, Cooldown: config.Duration(s.BreakerCooldown)},
+			Breaker: limiter.BreakerConfig{Failures: s.BreakerFailures, Cooldown: engine.Duration(s.BreakerCooldown)},
 			Lease:   s.Lease,
 		},
-		Tiers:    append([]config.Tier(nil), s.Tiers...),
+		Tiers:    make([]config.Tier, 0, len(s.Tiers)),
 		Ledger:   config.Ledger{Dir: LedgerDir, FlushInterval: config.Duration(100 * time.Millisecond)},
 		Shutdown: config.Shutdown{DrainDelay: config.Duration(s.DrainDelay), Grace: config.Duration(s.Grace)},
+	}
+	for _, t := range s.Tiers {
+		c.Tiers = append(c.Tiers, config.Tier{Tier: t})
 	}
 	for _, t := range s.Tenants {
 		c.Auth.APIKeys.Keys = append(c.Auth.APIKeys.Keys, config.APIKey{SHA256: KeyHash(t.Key), Tier: t.Tier, Name: t.Name})
 	}
 	for _, r := range s.Routes {
 		c.Routes = append(c.Routes, config.Route{
-			Name:     r.Name,
-			Prefix:   r.Prefix,
-			Methods:  []string{"GET"},
+			Route:    route.Route{Name: r.Name, Prefix: r.Prefix, Methods: []string{"GET"}, Cost: r.Cost},
 			Upstream: "http://upstream:9000",
-			Cost:     r.Cost,
 			Timeout:  config.Duration(10 * time.Second),
 		})
 	}

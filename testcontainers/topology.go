@@ -24,7 +24,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 
-	"tollgate/gatewayd/ledger"
+	"tollgate/schema"
 )
 
 // Node is one gatewayd container and its zone.
@@ -545,10 +545,10 @@ func (tp *Topology) StopNodes(ctx context.Context, grace time.Duration) (map[str
 }
 
 // Ledger reads every node's ledger files from the host directories.
-func (tp *Topology) Ledger() ([]ledger.Record, error) {
-	var all []ledger.Record
+func (tp *Topology) Ledger() ([]schema.LedgerRecord, error) {
+	var all []schema.LedgerRecord
 	for _, n := range tp.Nodes {
-		recs, err := ledger.ReadAll(n.LedgerDir)
+		recs, _, err := schema.ReadLedgerAll(n.LedgerDir)
 		if err != nil {
 			return nil, fmt.Errorf("ledger of %s: %w", n.Name, err)
 		}

@@ -12,13 +12,6 @@ import (
 	"tollgate/sim"
 )
 
-func init() {
-	commands["bench"] = command{
-		summary: "measure the simulator: requests per wall- and CPU-second and peak memory of one run: bench [-set path=value]... [-out DIR] NAME|FILE",
-		run:     benchCommand,
-	}
-}
-
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -40,7 +33,7 @@ func peakRSS() int64 {
 func benchCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("out", "", "also write summary.json (and run the after-run hooks) into this directory")
+	out := fs.String("out", "", "also write summary.json and its report into this directory")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a scenario field (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -73,7 +66,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) error {
 		wall.Seconds(), cpu.Seconds(), float64(st.Simulated)/wall.Seconds(), float64(st.Simulated)/cpu.Seconds(), float64(st.Events)/cpu.Seconds())
 	fmt.Fprintf(stdout, "peak RSS %.1f MiB\n", float64(peakRSS())/(1<<20))
 	if *out != "" {
-		if err := writeRun(*out, s, stderr); err != nil {
+		if err := writeRun(*out, s); err != nil {
 			return err
 		}
 		printResult(stdout, *out, s)

@@ -1,55 +1,21 @@
 package main
 
 import (
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 
+	"tollgate/reports"
 	"tollgate/scenarios"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
-
-func init() {
-	commands["compare"] = command{
-		summary: "run one scenario across algorithms or values of one field, in parallel: compare [-algos a,b | -sweep path=v1,v2] [-out DIR] NAME",
-		run:     compareCommand,
-	}
-}
 
 // defaultAlgos are compared when neither -algos nor -sweep is given.
 var defaultAlgos = []string{"fixed-window", "sliding-window", "token-bucket", "gcra", "ptb-cwd"}
-
-// Comparison is compare.json: the variants of one comparison and where
-// their summaries are.
-type Comparison struct {
-	Scenario string `json:"scenario"`
-	Seed     uint64 `json:"seed"`
-	// Kind is "algorithms" or "sweep".
-	Kind string `json:"kind"`
-	// Path is the swept field (sweeps only).
-	Path     string    `json:"path,omitempty"`
-	Variants []Variant `json:"variants"`
-}
-
-// Variant is one run of a comparison.
-type Variant struct {
-	// Name is the algorithm or the swept value.
-	Name string `json:"name"`
-	// Summary is the summary.json path, relative to compare.json's directory.
-	Summary      string  `json:"summary"`
-	Requests     int64   `json:"requests"`
-	Rate429      float64 `json:"rate_429"`
-	False429     float64 `json:"false_429_rate"`
-	OverAdmitted float64 `json:"over_admission_ratio"`
-	Availability float64 `json:"availability"`
-	P99MS        float64 `json:"p99_ms"`
-}
 
 func compareCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
@@ -83,28 +49,31 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 	if dir == "" {
 		dir = filepath.Join("out", base.Name)
 	}
-	cmp := Comparison{Scenario: base.Name, Seed: base.Config.Seed, Kind: "algorithms"}
+	cmp := schema.Comparison{Scenario: base.Name, Seed: base.Config.Seed, Kind: schema.CompareAlgorithms}
 	if *seed != 0 {
 		cmp.Seed = *seed
 	}
-	type job struct {
-		name string
-		sc   *scenarios.Scenario
-		dir  string
+	var names, dirs []string
+	var variants []*scenarios.Scenario
+	add := func(name, path, value, sub string) error {
+		sc := base.Clone()
+		if err := sc.Set(path, value); err != nil {
+			return err
+		}
+		names, variants = append(names, name), append(variants, sc)
+		dirs = append(dirs, filepath.Join(dir, sanitize(sub)))
+		return nil
 	}
-	var todo []job
 	if *sweep != "" {
 		path, vals, ok := strings.Cut(*sweep, "=")
 		if !ok || vals == "" {
 			return fmt.Errorf("-sweep %q: want path=v1,v2,...", *sweep)
 		}
-		cmp.Kind, cmp.Path = "sweep", path
+		cmp.Kind, cmp.Path = schema.CompareSweep, path
 		for _, v := range strings.Split(vals, ",") {
-			sc := clone(base)
-			if err := sc.Set(path, v); err != nil {
+			if err := add(v, path, v, path+"="+v); err != nil {
 				return err
 			}
-			todo = append(todo, job{v, sc, filepath.Join(dir, sanitize(path+"="+v))})
 		}
 	} else {
 		list := defaultAlgos
@@ -112,94 +81,41 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 			list = strings.Split(*algos, ",")
 		}
 		for _, a := range list {
-			sc := clone(base)
-			if err := sc.Set("engine.algorithm", a); err != nil {
+			if err := add(a, "engine.algorithm", a, a); err != nil {
 				return err
 			}
-			todo = append(todo, job{a, sc, filepath.Join(dir, sanitize(a))})
 		}
 	}
-	fmt.Fprintf(stderr, "gwlab compare: %s seed %d, %d variants, %d at once\n", base.Name, cmp.Seed, len(todo), *jobs)
+	fmt.Fprintf(stderr, "gwlab compare: %s seed %d, %d variants, %d at once\n", base.Name, cmp.Seed, len(variants), *jobs)
 	bar := newProgress(stderr, base.Name)
-	fracs := make([]float64, len(todo))
-	var fmu sync.Mutex
-	results := make([]*summary.Summary, len(todo))
-	errs := make([]error, len(todo))
-	sem := make(chan struct{}, *jobs)
-	var wg sync.WaitGroup
-	for i, j := range todo {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i], errs[i] = scenarios.Run(j.sc, scenarios.RunOptions{Seed: *seed, Progress: func(f float64) {
-				fmu.Lock()
-				fracs[i] = f
-				sum := 0.0
-				for _, x := range fracs {
-					sum += x
-				}
-				fmu.Unlock()
-				bar.update(sum / float64(len(fracs)))
-			}})
-		}()
-	}
-	wg.Wait()
+	results, errs := scenarios.RunAll(variants, scenarios.RunOptions{Seed: *seed, Progress: bar.update}, *jobs)
 	bar.done()
-	for i, j := range todo {
-		if errs[i] != nil {
-			return fmt.Errorf("%s: %w", j.name, errs[i])
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("%s: %w", names[i], err)
 		}
 	}
-	var hookErr error
-	for i, j := range todo {
-		s := results[i]
-		if err := writeRun(j.dir, s, stderr); err != nil {
-			hookErr = err
+	var reportErrs []error
+	for i, s := range results {
+		if err := writeRun(dirs[i], s); err != nil {
+			fmt.Fprintf(stderr, "gwlab compare: %v\n", err)
+			reportErrs = append(reportErrs, err)
 		}
-		rel, _ := filepath.Rel(dir, filepath.Join(j.dir, "summary.json"))
-		cmp.Variants = append(cmp.Variants, Variant{Name: j.name, Summary: rel, Requests: s.Requests.Total,
-			Rate429: s.Rate429.Overall, False429: s.False429.Rate, OverAdmitted: s.OverAdmission.Ratio,
-			Availability: s.Availability, P99MS: s.LatencyMS.P99})
-		printResult(stdout, j.dir, s)
+		rel, err := filepath.Rel(dir, filepath.Join(dirs[i], "summary.json"))
+		if err != nil {
+			return err
+		}
+		cmp.Variants = append(cmp.Variants, schema.VariantOf(names[i], rel, s))
+		printResult(stdout, dirs[i], s)
 	}
-	b, err := json.MarshalIndent(cmp, "", "  ")
-	if err != nil {
+	if err := schema.WriteComparison(filepath.Join(dir, schema.CompareFile), &cmp); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "compare.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("compare.json: %w", err)
+	fmt.Fprintf(stdout, "comparison -> %s\n", filepath.Join(dir, schema.CompareFile))
+	if err := reports.WriteComparisonDir(dir, reports.Options{}); err != nil {
+		return fmt.Errorf("comparison report in %s: %w", dir, err)
 	}
-	fmt.Fprintf(stdout, "comparison -> %s\n", filepath.Join(dir, "compare.json"))
-	for _, h := range afterCompare {
-		if err := h(dir); err != nil {
-			return fmt.Errorf("comparison report in %s: %w", dir, err)
-		}
-	}
-	return hookErr
-}
-
-// clone deep-copies a scenario by re-parsing nothing: Set replaces whole
-// values, so copying the slices the overrides may touch is enough.
-func clone(sc *scenarios.Scenario) *scenarios.Scenario {
-	c := *sc
-	cfg := &c.Config
-	cfg.Tiers = append(cfg.Tiers[:0:0], cfg.Tiers...)
-	cfg.Routes = append(cfg.Routes[:0:0], cfg.Routes...)
-	cfg.Faults = append(cfg.Faults[:0:0], cfg.Faults...)
-	cfg.Traffic.Groups = append(cfg.Traffic.Groups[:0:0], cfg.Traffic.Groups...)
-	cfg.Topology.Zones = append(cfg.Topology.Zones[:0:0], cfg.Topology.Zones...)
-	cfg.Topology.Nodes = append(cfg.Topology.Nodes[:0:0], cfg.Topology.Nodes...)
-	if cfg.Engine.OperationalBucket != nil {
-		v := *cfg.Engine.OperationalBucket
-		cfg.Engine.OperationalBucket = &v
-	}
-	if cfg.Engine.CostWeighted != nil {
-		v := *cfg.Engine.CostWeighted
-		cfg.Engine.CostWeighted = &v
-	}
-	return &c
+	return errors.Join(reportErrs...)
 }
 
 // sanitize makes a directory name of a variant name.

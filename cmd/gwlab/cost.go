@@ -12,13 +12,6 @@ import (
 	"tollgate/reports/cost"
 )
 
-func init() {
-	commands["cost"] = command{
-		summary: "price N requests a month: API Gateway REST and HTTP against a self-hosted fleet, by component",
-		run:     runCost,
-	}
-}
-
 func runCost(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cost", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -1,8 +1,10 @@
 // Command gwlab is tollgate's lab: it runs scenarios through the simulator,
 // compares algorithms, prices fleets and gates CI on SLOs. Run `gwlab help`.
 //
-// Each subcommand lives in its own file and registers itself in commands from
-// an init function, so the areas (simulator, reports) stay apart.
+// Each subcommand lives in its own file and is listed in commands; the work
+// itself is in the packages (scenarios runs and clones, reports writes the
+// reports, reports/slo holds the gate), so this command only parses flags
+// and calls them.
 package main
 
 import (
@@ -12,8 +14,6 @@ import (
 	"io"
 	"os"
 	"sort"
-
-	"tollgate/sim/summary"
 )
 
 // command is one gwlab subcommand.
@@ -25,15 +25,17 @@ type command struct {
 }
 
 // commands maps a subcommand name to its implementation.
-var commands = map[string]command{}
-
-// afterRun hooks run after each simulated run has written summary.json into
-// dir (the reports register one that writes report.md, report.html and plots).
-var afterRun []func(dir string, s *summary.Summary) error
-
-// afterCompare hooks run after `gwlab compare` has written compare.json into
-// dir (the reports register one that writes the comparison report and plots).
-var afterCompare []func(dir string) error
+var commands = map[string]command{
+	"algorithms": {"list the engine's rate-limit algorithms, one per line", algorithmsCommand},
+	"bench":      {"measure the simulator: requests per wall- and CPU-second and peak memory of one run: bench [-set path=value]... [-out DIR] NAME|FILE", benchCommand},
+	"compare":    {"run one scenario across algorithms or values of one field, in parallel: compare [-algos a,b | -sweep path=v1,v2] [-out DIR] NAME", compareCommand},
+	"cost":       {"price N requests a month: API Gateway REST and HTTP against a self-hosted fleet, by component", runCost},
+	"list":       {"list the built-in scenarios with their descriptions", listCommand},
+	"replay":     {"decide a gatewayd ledger again under its recorded policy or a candidate: replay -ledger FILE|DIR -recorded gatewayd.yaml [-gateway candidate.yaml] [-tier-map FROM=TO,...] [-window D] [-out DIR]", replayCommand},
+	"report":     {"write report.md, report.html and figures for DIR/summary.json, or compare DIR/*/summary.json", runReport},
+	"run":        {"simulate one scenario and write summary.json: run [-seed N] [-algo NAME] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-out DIR] NAME|FILE", runCommand},
+	"slo":        {"run the CI scenarios with their fixed seeds and gate on their SLOs and the committed baseline", runSLO},
+}
 
 // errUsage marks a usage error: the message was printed, exit 2.
 var errUsage = errors.New("usage")

@@ -9,24 +9,8 @@ import (
 	"path/filepath"
 
 	"tollgate/reports"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
-
-func init() {
-	// A comparison gets its report.md, report.html and figures in its directory.
-	afterCompare = append(afterCompare, func(dir string) error {
-		return reports.WriteComparisonDir(dir, reports.Options{})
-	})
-	// Every simulated run gets report.md, report.html and its figures beside
-	// summary.json, priced with the embedded sheet.
-	afterRun = append(afterRun, func(dir string, s *summary.Summary) error {
-		return reports.WriteRun(dir, s, reports.Options{})
-	})
-	commands["report"] = command{
-		summary: "write report.md, report.html and figures for DIR/summary.json, or compare DIR/*/summary.json",
-		run:     runReport,
-	}
-}
 
 func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
@@ -64,7 +48,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s: no summary.json (use -compare for a directory of runs)", dir)
 	}
-	s, err := summary.ReadFile(path)
+	s, err := schema.ReadSummary(path)
 	if err != nil {
 		return err
 	}

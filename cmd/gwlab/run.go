@@ -10,16 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"tollgate/reports"
 	"tollgate/scenarios"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
-
-func init() {
-	commands["run"] = command{
-		summary: "simulate one scenario and write summary.json: run [-seed N] [-algo NAME] [-set path=value]... [-out DIR] NAME|FILE",
-		run:     runCommand,
-	}
-}
 
 // setFlags collects repeated -set path=value flags.
 type setFlags []string
@@ -27,16 +21,11 @@ type setFlags []string
 func (s *setFlags) String() string     { return strings.Join(*s, " ") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
-// applySets applies -set overrides in order.
+// applySets applies every -set override in order, then validates the
+// scenario once (scenarios.Scenario.SetAll).
 func applySets(sc *scenarios.Scenario, sets []string) error {
-	for _, kv := range sets {
-		path, value, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("-set %q: want path=value", kv)
-		}
-		if err := sc.Set(strings.TrimSpace(path), value); err != nil {
-			return err
-		}
+	if err := sc.SetAll(sets); err != nil {
+		return fmt.Errorf("-set: %w", err)
 	}
 	return nil
 }
@@ -49,8 +38,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output directory (default out/<scenario>)")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a scenario field by its YAML path, e.g. -set engine.clock=client (repeatable)")
+	gw := addGatewayFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gwlab run [-seed N] [-algo NAME] [-set path=value]... [-out DIR] NAME|FILE")
+		fmt.Fprintln(stderr, "usage: gwlab run [-seed N] [-algo NAME] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-out DIR] NAME|FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -65,6 +55,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := applySets(sc, sets); err != nil {
+		return err
+	}
+	if err := gw.apply(sc); err != nil {
 		return err
 	}
 	dir := *out
@@ -82,36 +75,29 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeRun(dir, s, stderr); err != nil {
+	if err := writeRun(dir, s); err != nil {
 		return err
 	}
 	printResult(stdout, dir, s)
 	return nil
 }
 
-// writeRun writes summary.json into dir and runs the afterRun hooks,
-// reporting every hook error.
-func writeRun(dir string, s *summary.Summary, stderr io.Writer) error {
+// writeRun writes summary.json into dir, then report.md, report.html and
+// the figures beside it, priced with the embedded sheet.
+func writeRun(dir string, s *schema.Summary) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
-	if err := summary.WriteFile(filepath.Join(dir, "summary.json"), s); err != nil {
+	if err := schema.WriteSummary(filepath.Join(dir, "summary.json"), s); err != nil {
 		return err
 	}
-	var failed int
-	for _, h := range afterRun {
-		if err := h(dir, s); err != nil {
-			fmt.Fprintf(stderr, "gwlab: after-run hook for %s: %v\n", dir, err)
-			failed++
-		}
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d after-run hook(s) failed for %s", failed, dir)
+	if err := reports.WriteRun(dir, s, reports.Options{}); err != nil {
+		return fmt.Errorf("report for %s: %w", dir, err)
 	}
 	return nil
 }
 
-func printResult(w io.Writer, dir string, s *summary.Summary) {
+func printResult(w io.Writer, dir string, s *schema.Summary) {
 	fmt.Fprintf(w, "%s (%s, seed %d): %d requests, 429 %.2f%%, false 429 %.3f%%, over-admission %.3f%%, availability %.5f, p99 %.2f ms -> %s\n",
 		s.Scenario, s.Algorithm, s.Seed, s.Requests.Total, 100*s.Rate429.Overall, 100*s.False429.Rate,
 		100*s.OverAdmission.Ratio, s.Availability, s.LatencyMS.P99, filepath.Join(dir, "summary.json"))

@@ -5,66 +5,39 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
-	"time"
 
 	"tollgate/reports"
 	"tollgate/reports/slo"
 	"tollgate/scenarios"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
-func init() {
-	commands["slo"] = command{
-		summary: "run the CI scenarios with their fixed seeds and gate on their SLOs and the committed baseline",
-		run:     runSLO,
-	}
-}
-
-// ciMaxDuration bounds the virtual duration of the scenarios `gwlab slo`
-// runs by default: the month-long cost reference (month-1b) is left to
-// explicit runs so CI stays within its minutes.
-const ciMaxDuration = time.Hour
-
-// ciScenarios returns the built-in scenarios the gate runs by default.
-func ciScenarios() ([]string, error) {
-	var out []string
-	for _, n := range scenarios.Names() {
-		sc, err := scenarios.Load(n)
-		if err != nil {
-			return nil, err
-		}
-		if sc.Config.Duration.D()+sc.Config.Warmup.D() <= ciMaxDuration {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-// sloScenarios runs the named scenarios (the CI scenarios if none) with
-// their fixed seeds, one after another, and returns their summaries in
-// name order.
-func sloScenarios(names []string, stderr io.Writer) ([]*summary.Summary, error) {
+// sloScenarios runs the named scenarios (the CI set if none) with their
+// fixed seeds, one at a time, and returns their summaries in name order.
+func sloScenarios(names []string, stderr io.Writer) ([]*schema.Summary, error) {
 	if len(names) == 0 {
 		var err error
-		if names, err = ciScenarios(); err != nil {
+		if names, err = scenarios.CI(); err != nil {
 			return nil, err
 		}
 	}
-	var out []*summary.Summary
+	sort.Strings(names)
+	var scs []*scenarios.Scenario
 	for _, n := range names {
 		sc, err := scenarios.Load(n)
 		if err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(stderr, "gwlab slo: %s seed %d\n", sc.Name, sc.Config.Seed)
-		s, err := scenarios.Run(sc, scenarios.RunOptions{})
+		scs = append(scs, sc)
+	}
+	out, errs := scenarios.RunAll(scs, scenarios.RunOptions{}, 1)
+	for i, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", n, err)
+			return nil, fmt.Errorf("%s: %w", names[i], err)
 		}
-		out = append(out, s)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Scenario < out[j].Scenario })
 	return out, nil
@@ -92,10 +65,10 @@ func runSLO(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := reports.Options{Prices: sh}
-	var runs []*summary.Summary
+	var runs []*schema.Summary
 	switch {
 	case *from != "":
-		runs, err = summariesFrom(*from, fs.Args())
+		runs, err = slo.ReadRuns(*from, fs.Args())
 	default:
 		runs, err = sloScenarios(fs.Args(), stderr)
 	}
@@ -123,67 +96,12 @@ func runSLO(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	checks, bases, err := sloInputs(runs, base, opts)
+	rows, err := slo.Gate(runs, base, tol, func(s *schema.Summary) (float64, error) { return reports.CostPerBillion(s, opts) })
 	if err != nil {
 		return err
 	}
-	rows := slo.Check(checks, bases, tol, false)
 	if err := slo.WriteTable(stdout, rows, !*verbose); err != nil {
 		return err
 	}
-	if b, g, m := slo.Failures(rows); b+g+m > 0 {
-		return fmt.Errorf("%d breaches, %d regressions, %d checks without a baseline", b, g, m)
-	}
-	return nil
-}
-
-// sloInputs prices every run and baseline summary with the same sheet, so a
-// price change alone never shows as a regression.
-func sloInputs(runs []*summary.Summary, base map[string]*summary.Summary, opts reports.Options) ([]slo.Run, map[string]*slo.Base, error) {
-	var checks []slo.Run
-	for _, s := range runs {
-		cpb, err := reports.CostPerBillion(s, opts)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", s.Scenario, err)
-		}
-		checks = append(checks, slo.Run{Scenario: s.Scenario, Seed: s.Seed, SLO: s.SLO, Metrics: slo.MetricsOf(s, cpb)})
-	}
-	bases := map[string]*slo.Base{}
-	for name, s := range base {
-		cpb, err := reports.CostPerBillion(s, opts)
-		if err != nil {
-			return nil, nil, fmt.Errorf("baseline %s: %w", name, err)
-		}
-		bases[name] = &slo.Base{Seed: s.Seed, Metrics: slo.MetricsOf(s, cpb)}
-	}
-	return checks, bases, nil
-}
-
-// summariesFrom reads DIR/*/summary.json (or DIR/NAME/summary.json for each
-// NAME given), sorted by scenario.
-func summariesFrom(dir string, names []string) ([]*summary.Summary, error) {
-	var paths []string
-	if len(names) == 0 {
-		var err error
-		paths, err = filepath.Glob(filepath.Join(dir, "*", "summary.json"))
-		if err != nil {
-			return nil, err
-		}
-	}
-	for _, n := range names {
-		paths = append(paths, filepath.Join(dir, n, "summary.json"))
-	}
-	var out []*summary.Summary
-	for _, p := range paths {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("-from: %w", err)
-		}
-		s, err := summary.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Scenario < out[j].Scenario })
-	return out, nil
+	return slo.Verdict(rows)
 }

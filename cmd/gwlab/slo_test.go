@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"tollgate/reports/slo"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // TestSLOCommittedBaseline runs one fast CI scenario through the real gate
@@ -32,16 +32,16 @@ func TestSLOCommittedBaseline(t *testing.T) {
 // fails the gate with a table naming each breach.
 func TestSLOTightened(t *testing.T) {
 	base := filepath.Join("..", "..", "reports", "baseline")
-	s, err := summary.ReadFile(filepath.Join(base, "heartbeat-abuse.json"))
+	s, err := schema.ReadSummary(filepath.Join(base, "heartbeat-abuse.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SLO = summary.SLO{P99MS: s.LatencyMS.P99 / 2, MaxCostPerBillion: 1}
+	s.SLO = schema.SLO{P99MS: s.LatencyMS.P99 / 2, MaxCostPerBillion: 1}
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "heartbeat-abuse"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := summary.WriteFile(filepath.Join(dir, "heartbeat-abuse", "summary.json"), s); err != nil {
+	if err := schema.WriteSummary(filepath.Join(dir, "heartbeat-abuse", "summary.json"), s); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
@@ -58,9 +58,9 @@ func TestSLOTightened(t *testing.T) {
 		t.Errorf("stderr: %s", errb.String())
 	}
 	// A regression: worse latency than the baseline, SLO untouched.
-	s.SLO = summary.SLO{}
+	s.SLO = schema.SLO{}
 	s.LatencyMS.P99 *= 1.5
-	if err := summary.WriteFile(filepath.Join(dir, "heartbeat-abuse", "summary.json"), s); err != nil {
+	if err := schema.WriteSummary(filepath.Join(dir, "heartbeat-abuse", "summary.json"), s); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()

@@ -1,8 +1,12 @@
 package limiter
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"tollgate/engine"
 )
 
 // Breaker defaults.
@@ -11,13 +15,38 @@ const (
 	DefaultCooldown = 5 * time.Second
 )
 
-// BreakerConfig configures a Breaker. Zero fields take the defaults.
+// BreakerConfig configures a Breaker, as gatewayd configs (store.breaker)
+// and scenario files (engine.breaker) write it. Zero fields take the defaults.
 type BreakerConfig struct {
 	// Failures is how many consecutive failures open the breaker (default 5).
-	Failures int
+	Failures int `yaml:"failures"`
 	// Cooldown is how long the breaker stays open before letting one probe
 	// through (default 5s).
-	Cooldown time.Duration
+	Cooldown engine.Duration `yaml:"cooldown"`
+}
+
+// WithDefaults returns c with zero fields set to the defaults.
+func (c BreakerConfig) WithDefaults() BreakerConfig {
+	if c.Failures == 0 {
+		c.Failures = DefaultFailures
+	}
+	if c.Cooldown == 0 {
+		c.Cooldown = engine.Duration(DefaultCooldown)
+	}
+	return c
+}
+
+// Validate checks a defaulted config, naming each field under path (e.g.
+// "store.breaker") and its value.
+func (c BreakerConfig) Validate(path string) error {
+	var errs []error
+	if c.Failures < 1 {
+		errs = append(errs, fmt.Errorf("%s.failures: must be >= 1, got %d", path, c.Failures))
+	}
+	if c.Cooldown <= 0 {
+		errs = append(errs, fmt.Errorf("%s.cooldown: must be > 0, got %v", path, c.Cooldown))
+	}
+	return errors.Join(errs...)
 }
 
 // Breaker states as State reports them.
@@ -55,7 +84,7 @@ func NewBreaker(cfg BreakerConfig) *Breaker {
 		cfg.Failures = DefaultFailures
 	}
 	if cfg.Cooldown <= 0 {
-		cfg.Cooldown = DefaultCooldown
+		cfg.Cooldown = engine.Duration(DefaultCooldown)
 	}
 	return &Breaker{cfg: cfg, state: StateClosed}
 }
@@ -72,14 +101,14 @@ func (b *Breaker) Allow(now time.Time) bool {
 	case StateClosed:
 		return true
 	case StateOpen:
-		if now.Sub(b.openedAt) < b.cfg.Cooldown {
+		if now.Sub(b.openedAt) < b.cfg.Cooldown.D() {
 			return false
 		}
 		b.state = StateHalfOpen
 		b.probing, b.probeAt = true, now
 		return true
 	default: // half-open
-		if b.probing && now.Sub(b.probeAt) < b.cfg.Cooldown {
+		if b.probing && now.Sub(b.probeAt) < b.cfg.Cooldown.D() {
 			return false
 		}
 		b.probing, b.probeAt = true, now
@@ -128,5 +157,5 @@ func (b *Breaker) RetryAfter(now time.Time) time.Duration {
 	if b.state != StateOpen {
 		return 0
 	}
-	return max(0, b.cfg.Cooldown-now.Sub(b.openedAt))
+	return max(0, b.cfg.Cooldown.D()-now.Sub(b.openedAt))
 }

@@ -157,21 +157,32 @@ func (l *Limiter) Acquire(ctx context.Context, req Request) Outcome {
 		return Outcome{Err: err} // bad request or caller gone: refused, never fail-open
 	}
 	now := l.clock.Now()
-	var d engine.Decision
-	if req.Plan != nil && len(req.Plan.Policies) > 0 && req.Plan.Policies[0] != nil {
-		d.Policy, d.Limit = req.Plan.Policies[0].Name, req.Plan.Policies[0].CapMilli
-	}
-	out := Outcome{Err: err}
 	if req.FailOpen {
 		l.unmetered.Add(1)
-		d.Allowed = true
-		out.Unmetered = true
 	} else {
 		l.refused.Add(1)
-		d.RetryAfterUS = l.breaker.RetryAfter(now).Microseconds()
 	}
-	out.Result = engine.Result{Decision: d, NowUS: engine.Micros(now)}
-	return out
+	d := FailureDecision(req.Plan, req.FailOpen, l.breaker.RetryAfter(now))
+	return Outcome{Err: err, Unmetered: req.FailOpen, Result: engine.Result{Decision: d, NowUS: engine.Micros(now)}}
+}
+
+// FailureDecision is the failure policy: the decision for a request the
+// store could not decide (it failed, timed out, or the breaker is open).
+// Fail-open admits it (the caller counts it as unmetered); fail-closed
+// refuses it with Retry-After the breaker's remaining cooldown (retryAfter).
+// Policy and Limit are the plan's first policy's. gatewayd (through Acquire)
+// and the simulator both decide store failures here.
+func FailureDecision(plan *engine.Plan, failOpen bool, retryAfter time.Duration) engine.Decision {
+	var d engine.Decision
+	if plan != nil && len(plan.Policies) > 0 && plan.Policies[0] != nil {
+		d.Policy, d.Limit = plan.Policies[0].Name, plan.Policies[0].CapMilli
+	}
+	if failOpen {
+		d.Allowed = true
+	} else {
+		d.RetryAfterUS = retryAfter.Microseconds()
+	}
+	return d
 }
 
 // Settle adjusts a reservation by delta millitokens (positive debits more,

@@ -122,7 +122,7 @@ func TestHealthyStoreDecides(t *testing.T) {
 func TestFailurePolicy(t *testing.T) {
 	clk := &manualClock{t: start}
 	st := &flakyStore{inner: memstore.New(memstore.Options{})}
-	l := New(st, clk, Options{Breaker: BreakerConfig{Failures: 3, Cooldown: 10 * time.Second}})
+	l := New(st, clk, Options{Breaker: BreakerConfig{Failures: 3, Cooldown: engine.Duration(10 * time.Second)}})
 	pl := plan(t, 100)
 	ctx := context.Background()
 	st.setDown(true)
@@ -249,7 +249,7 @@ func TestSettleAndRelease(t *testing.T) {
 }
 
 func TestBreaker(t *testing.T) {
-	b := NewBreaker(BreakerConfig{Failures: 2, Cooldown: 5 * time.Second})
+	b := NewBreaker(BreakerConfig{Failures: 2, Cooldown: engine.Duration(5 * time.Second)})
 	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
 	steps := []struct {
 		at    float64
@@ -290,7 +290,7 @@ func TestBreaker(t *testing.T) {
 		}
 	}
 	d := NewBreaker(BreakerConfig{})
-	if d.Config().Failures != DefaultFailures || d.Config().Cooldown != DefaultCooldown {
+	if d.Config().Failures != DefaultFailures || d.Config().Cooldown.D() != DefaultCooldown {
 		t.Fatalf("defaults %+v", d.Config())
 	}
 }
@@ -303,7 +303,7 @@ func TestOpenBreakerSpendsLiveLeases(t *testing.T) {
 	clk := &manualClock{t: start}
 	st := &flakyStore{inner: memstore.New(memstore.Options{})}
 	lz := lease.New(st, lease.Options{Batch: 5, TTL: time.Minute})
-	l := New(lz, clk, Options{Breaker: BreakerConfig{Failures: 3, Cooldown: 10 * time.Second}})
+	l := New(lz, clk, Options{Breaker: BreakerConfig{Failures: 3, Cooldown: engine.Duration(10 * time.Second)}})
 	pl := plan(t, 100)
 	ctx := context.Background()
 	if out := l.Acquire(ctx, Request{Key: "a", Plan: pl, Cost: 1000}); !out.Allowed || out.Err != nil {

@@ -31,6 +31,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"tollgate/engine"
 )
 
 // Defaults applied to zero fields of Config.
@@ -65,23 +67,31 @@ type RouteCost struct {
 	Reference time.Duration
 }
 
-// Config configures a Pricer. Zero fields take the defaults above.
+// Config configures a Pricer. Zero fields take the defaults above. The yaml
+// tags are the policy vocabulary's `pricing:` section, the same in gatewayd
+// configs and scenario files; Costs come from the routes, not from that
+// section.
 type Config struct {
-	Costs []RouteCost
+	Costs []RouteCost `yaml:"-"`
+	// Dynamic turns latency- and load-driven prices on; off, every route
+	// costs its base cost exactly (the Pricer still answers, with every
+	// multiplier 1). Default false.
+	Dynamic bool `yaml:"dynamic"`
 	// DefaultCost prices routes not in Costs (0 means 1 token).
-	DefaultCost float64
+	DefaultCost float64 `yaml:"default_cost"`
 	// Alpha is the EMA weight of the newest observation, in (0, 1].
-	Alpha float64
+	Alpha float64 `yaml:"alpha"`
 	// SurgeThreshold is the load, in (0, 1], above which the surge applies.
-	SurgeThreshold float64
+	SurgeThreshold float64 `yaml:"surge_threshold"`
 	// SurgeMultiplier is the surge factor, >= 1.
-	SurgeMultiplier float64
+	SurgeMultiplier float64 `yaml:"surge_multiplier"`
 	// MinMultiplier and MaxMultiplier clamp the target multiplier.
-	MinMultiplier, MaxMultiplier float64
+	MinMultiplier float64 `yaml:"min_multiplier"`
+	MaxMultiplier float64 `yaml:"max_multiplier"`
 	// MaxStep is the largest relative change of a multiplier per interval, in (0, 1).
-	MaxStep float64
+	MaxStep float64 `yaml:"max_step"`
 	// Interval is the shortest time between two steps.
-	Interval time.Duration
+	Interval engine.Duration `yaml:"interval"`
 }
 
 // WithDefaults returns the config with zero fields set to the defaults.
@@ -99,7 +109,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.MaxMultiplier, DefaultMaxMultiplier)
 	def(&c.MaxStep, DefaultMaxStep)
 	if c.Interval == 0 {
-		c.Interval = DefaultInterval
+		c.Interval = engine.Duration(DefaultInterval)
 	}
 	return c
 }
@@ -345,7 +355,7 @@ func (p *Pricer) Tick(now time.Time) {
 	// does not trigger the surge.
 	p.smoothed += p.cfg.Alpha * (load - p.smoothed)
 	p.started = true
-	p.next = now.Add(p.cfg.Interval)
+	p.next = now.Add(p.cfg.Interval.D())
 	switch {
 	case !p.surging && p.smoothed > p.cfg.SurgeThreshold:
 		p.surging = true

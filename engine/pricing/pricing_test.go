@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tollgate/engine"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -52,7 +54,7 @@ func TestCostMatrixLookup(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	_, err := New(Config{Alpha: 2, SurgeThreshold: -1, MaxStep: 1, MinMultiplier: 2, Interval: -time.Second,
+	_, err := New(Config{Alpha: 2, SurgeThreshold: -1, MaxStep: 1, MinMultiplier: 2, Interval: engine.Duration(-time.Second),
 		Costs: []RouteCost{{Route: "", Cost: -1}, {Route: "/a", Method: "get", Cost: math.NaN()}, {Route: "/a", Method: "GET", Reference: -time.Second}}})
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("want ErrInvalid, got %v", err)
@@ -284,7 +286,7 @@ func FuzzConfig(f *testing.F) {
 	f.Add(-1.0, 2.0, 0.0, 0.5, 3.0, 1.0, 1.0, int64(-1), math.NaN(), int64(-5), int64(0), -3.0)
 	f.Fuzz(func(t *testing.T, def, alpha, thr, surge, mn, mx, step float64, interval int64, cost float64, ref, obs int64, load float64) {
 		p, err := New(Config{DefaultCost: def, Alpha: alpha, SurgeThreshold: thr, SurgeMultiplier: surge, MinMultiplier: mn,
-			MaxMultiplier: mx, MaxStep: step, Interval: time.Duration(interval),
+			MaxMultiplier: mx, MaxStep: step, Interval: engine.Duration(interval),
 			Costs: []RouteCost{{Route: "/r", Method: "GET", Cost: cost, Reference: time.Duration(ref)}}})
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
@@ -298,7 +300,7 @@ func FuzzConfig(f *testing.F) {
 			p.Observe("/r", "get", time.Duration(obs)*time.Duration(i%3))
 			p.SetLoad(load * float64(i%2))
 			p.Tick(now)
-			now = now.Add(c.Interval)
+			now = now.Add(c.Interval.D())
 			for _, route := range []string{"/r", "/other"} {
 				base := p.BaseCost(route, "GET")
 				pr := p.Price(route, "GET")

@@ -15,7 +15,7 @@
 //
 // Example:
 //
-//	c, err := tier.Compile(tier.Tier{Name: "basic", Burst: 20, Rate: 10, Period: time.Second,
+//	c, err := tier.Compile(tier.Tier{Name: "basic", Burst: 20, Rate: 10, Period: engine.Duration(time.Second),
 //		Quotas: tier.Quotas{Day: 100_000}, Methods: map[string]tier.Rate{"POST": {Burst: 5, Rate: 1}}})
 //	plan := c.Plan("POST") // basic, basic-day, basic-post
 package tier
@@ -41,51 +41,67 @@ const (
 // Rate is a token bucket: Burst tokens of capacity refilled at Rate tokens per
 // Period (0 means one second).
 type Rate struct {
-	Burst  float64
-	Rate   float64
-	Period time.Duration
+	Burst  float64         `yaml:"burst"`
+	Rate   float64         `yaml:"rate"`
+	Period engine.Duration `yaml:"period"`
 }
 
 // Quotas are long-window limits in tokens, aligned to the UTC calendar. Zero
 // means no quota for that window.
 type Quotas struct {
-	Hour, Day, Month float64
+	Hour  float64 `yaml:"hour"`
+	Day   float64 `yaml:"day"`
+	Month float64 `yaml:"month"`
 }
 
-// Tier is the human form of a customer tier, as config and scenario files
-// give it. Compile validates it.
+// Tier is a customer tier as gatewayd configs and scenario files both write
+// it (the yaml tags are the one spelling of the policy vocabulary). Compile
+// validates it; the zero values of Algorithm, Period, RefillCap and
+// Operational mean the defaults documented on each field, applied by Compile
+// and nowhere else.
 type Tier struct {
 	// Name names the tier and prefixes its policies; it must be a valid engine
 	// policy name (no spaces, quotes, commas, semicolons, colons, braces, '=').
-	Name string
+	Name string `yaml:"name"`
 	// Algorithm of the main budget; "" means token-bucket.
-	Algorithm engine.Algorithm
+	Algorithm engine.Algorithm `yaml:"algorithm"`
 	// Burst is the main budget's capacity in tokens (the limit per window for
 	// the window algorithms). Must be > 0.
-	Burst float64
+	Burst float64 `yaml:"burst"`
 	// Rate is the main budget's refill in tokens per Period (bucket family).
-	Rate float64
+	Rate float64 `yaml:"rate"`
 	// Period is the rate's period (bucket family; 0 means 1s) or the window
 	// length (fixed-window, sliding-window).
-	Period time.Duration
+	Period engine.Duration `yaml:"period"`
 	// RefillCap is ptb-cwd's refill ceiling as a fraction of Burst; 0 means
 	// engine.DefaultRefillCap.
-	RefillCap float64
+	RefillCap float64 `yaml:"refill_cap"`
 	// Quotas are the hour/day/month quotas.
-	Quotas Quotas
+	Quotas Quotas `yaml:"quotas"`
 	// Methods are extra per-method token buckets, keyed by HTTP method (any
 	// case; "GET" and "get" are the same method).
-	Methods map[string]Rate
+	Methods map[string]Rate `yaml:"methods"`
 	// Operational is the bucket health and metrics routes use instead of the
 	// main budget; zero means DefaultOperationalBurst and DefaultOperationalRate
 	// per second.
-	Operational Rate
+	Operational Rate `yaml:"operational"`
 	// Concurrency caps the tokens in flight; 0 means no cap.
-	Concurrency float64
+	Concurrency float64 `yaml:"concurrency"`
 	// FailOpen admits requests (counted as unmetered) when the store fails;
 	// false refuses them.
-	FailOpen bool
+	FailOpen bool `yaml:"fail_open"`
 }
+
+// MainPeriod returns the main budget's period with its default applied.
+func (t Tier) MainPeriod() time.Duration {
+	if t.Period == 0 {
+		return time.Second
+	}
+	return t.Period.D()
+}
+
+// MainAlgorithm returns the main budget's algorithm with its default applied.
+func (t Tier) MainAlgorithm() engine.Algorithm { return t.algorithm() }
 
 // Compiled is a validated tier with its plans built once. It is immutable and
 // safe for concurrent use.
@@ -133,7 +149,7 @@ func (c *checker) optional(field string, v float64) {
 	}
 }
 
-func (c *checker) period(field string, d time.Duration) {
+func (c *checker) period(field string, d engine.Duration) {
 	if d < 0 {
 		c.bad(field, "must be >= 0, got %v", d)
 	}
@@ -169,8 +185,12 @@ func (t Tier) Path() string {
 // Validate returns every problem with the tier at once (errors.Join), each a
 // *FieldError naming the field and value, e.g.
 // "tiers.basic.burst: must be > 0, got -5".
-func (t Tier) Validate() error {
-	c := &checker{prefix: t.Path() + "."}
+func (t Tier) Validate() error { return t.ValidateAt(t.Path()) }
+
+// ValidateAt is Validate with the fields named under path (e.g. "tiers[2]",
+// as a config file's reader knows the tier).
+func (t Tier) ValidateAt(path string) error {
+	c := &checker{prefix: path + "."}
 	if t.Name == "" {
 		c.bad("name", "must not be empty")
 	} else if strings.ContainsAny(t.Name, " \t\r\n\",;{}:\\=") || len(t.Name) > 40 {
@@ -251,7 +271,7 @@ func Compile(t Tier) (*Compiled, error) {
 		return p
 	}
 	main := compile("burst", engine.Limit{Name: t.Name, Algorithm: t.algorithm(), Capacity: t.Burst,
-		Rate: t.Rate, Period: t.Period, RefillCap: t.RefillCap})
+		Rate: t.Rate, Period: t.MainPeriod(), RefillCap: t.RefillCap})
 	var quotas []*engine.Policy
 	for _, q := range []struct {
 		field string
@@ -271,10 +291,10 @@ func Compile(t Tier) (*Compiled, error) {
 	}
 	ops := t.Operational
 	if ops == (Rate{}) {
-		ops = Rate{Burst: DefaultOperationalBurst, Rate: DefaultOperationalRate, Period: time.Second}
+		ops = Rate{Burst: DefaultOperationalBurst, Rate: DefaultOperationalRate, Period: engine.Duration(time.Second)}
 	}
 	opsPol := compile("operational", engine.Limit{Name: t.Name + "-ops", Algorithm: engine.TokenBucket,
-		Capacity: ops.Burst, Rate: ops.Rate, Period: ops.Period})
+		Capacity: ops.Burst, Rate: ops.Rate, Period: ops.Period.D()})
 	build := func(extra *engine.Policy) *engine.Plan {
 		ps := append([]*engine.Policy{main}, quotas...)
 		if extra != nil {
@@ -293,7 +313,7 @@ func Compile(t Tier) (*Compiled, error) {
 		name := t.Name + "-" + strings.ToLower(m)
 		names[name] = "methods." + m
 		out.methods[strings.ToUpper(m)] = build(compile("methods."+m, engine.Limit{Name: name,
-			Algorithm: engine.TokenBucket, Capacity: r.Burst, Rate: r.Rate, Period: r.Period}))
+			Algorithm: engine.TokenBucket, Capacity: r.Burst, Rate: r.Rate, Period: r.Period.D()}))
 	}
 	// A method named like a built-in suffix would share its state.
 	for _, reserved := range []string{"hour", "day", "month", "concurrency", "ops"} {

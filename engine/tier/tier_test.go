@@ -21,9 +21,9 @@ func names(pl *engine.Plan) []string {
 }
 
 func full() Tier {
-	return Tier{Name: "pro", Burst: 20, Rate: 10, Period: time.Second,
+	return Tier{Name: "pro", Burst: 20, Rate: 10, Period: engine.Duration(time.Second),
 		Quotas:      Quotas{Hour: 1000, Day: 10_000, Month: 100_000},
-		Methods:     map[string]Rate{"POST": {Burst: 5, Rate: 1}, "delete": {Burst: 1, Rate: 1, Period: time.Minute}},
+		Methods:     map[string]Rate{"POST": {Burst: 5, Rate: 1}, "delete": {Burst: 1, Rate: 1, Period: engine.Duration(time.Minute)}},
 		Concurrency: 4}
 }
 
@@ -154,7 +154,7 @@ func TestValidateNamesFields(t *testing.T) {
 		want []string
 	}{
 		{"negative burst", Tier{Name: "basic", Burst: -5, Rate: 1}, []string{"tiers.basic.burst: must be > 0, got -5"}},
-		{"all at once", Tier{Name: "basic", Burst: 0, Rate: math.NaN(), Period: -time.Second, Quotas: Quotas{Day: -1}},
+		{"all at once", Tier{Name: "basic", Burst: 0, Rate: math.NaN(), Period: engine.Duration(-time.Second), Quotas: Quotas{Day: -1}},
 			[]string{"tiers.basic.burst: must be > 0, got 0", "tiers.basic.rate: must be > 0, got NaN",
 				"tiers.basic.period: must be >= 0, got -1s", "tiers.basic.quotas.day: must be >= 0, got -1"}},
 		{"unknown algorithm", Tier{Name: "x", Algorithm: "leaky", Burst: 1, Rate: 1}, []string{`tiers.x.algorithm: unknown "leaky"`}},
@@ -190,7 +190,7 @@ func TestValidateNamesFields(t *testing.T) {
 }
 
 func TestWindowAlgorithmTier(t *testing.T) {
-	c, err := Compile(Tier{Name: "legacy", Algorithm: engine.FixedWindow, Burst: 100, Period: time.Minute})
+	c, err := Compile(Tier{Name: "legacy", Algorithm: engine.FixedWindow, Burst: 100, Period: engine.Duration(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func FuzzCompile(f *testing.F) {
 	f.Add("basic", 10.0, 1.0, int64(time.Second), 0.0, 100.0, "GET", 2.0, 0.0)
 	f.Add("", -5.0, math.NaN(), int64(-1), 2.0, -1.0, "", -1.0, math.Inf(1))
 	f.Fuzz(func(t *testing.T, name string, burst, rate float64, period int64, refill, day float64, method string, mburst, conc float64) {
-		tr := Tier{Name: name, Burst: burst, Rate: rate, Period: time.Duration(period), RefillCap: refill,
+		tr := Tier{Name: name, Burst: burst, Rate: rate, Period: engine.Duration(period), RefillCap: refill,
 			Quotas: Quotas{Day: day}, Methods: map[string]Rate{method: {Burst: mburst, Rate: 1}}, Concurrency: conc}
 		c, err := Compile(tr)
 		if err != nil {

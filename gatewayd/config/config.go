@@ -14,37 +14,23 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"tollgate/engine"
+	"tollgate/engine/lease"
+	"tollgate/engine/limiter"
+	"tollgate/engine/pricing"
+	"tollgate/engine/route"
+	"tollgate/engine/tier"
 )
 
 // ErrInvalid marks a config that failed decoding or validation.
 var ErrInvalid = errors.New("config: invalid")
 
-// Duration is a time.Duration written as a Go duration string in YAML
-// ("250ms", "29s", "1m").
-type Duration time.Duration
-
-// D returns the duration as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// UnmarshalYAML parses a duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("line %d: duration: want a string like \"250ms\" or \"29s\", got %q", n.Line, n.Value)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: duration: %q is not a duration like \"250ms\" or \"29s\"", n.Line, s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+// Duration is engine.Duration, the policy vocabulary's one duration type:
+// a Go duration string ("250ms", "29s") or days ("30d").
+type Duration = engine.Duration
 
 // Config is the whole file. The zero value is not valid; use Load or Parse.
 type Config struct {
@@ -139,27 +125,18 @@ type Store struct {
 	Redis Redis `yaml:"redis"`
 	// Breaker opens after consecutive store failures so a dead store costs no
 	// more round trips until the cool-down has passed.
-	Breaker Breaker `yaml:"breaker"`
+	Breaker limiter.BreakerConfig `yaml:"breaker"`
 	// Lease lets a node take tokens from Redis in batches and spend them
-	// locally (engine/lease); off by default.
-	Lease Lease `yaml:"lease"`
-}
-
-// Lease configures local leases over the redis store: one store call takes
-// Batch tokens (at most the tier's smallest capacity) for the key, and the
-// node admits from them without a round trip until they run out or TTL
-// passes. Tokens are taken out of the shared budget when leased, so nodes
-// together never admit more than the store would have; a lease's leftover
-// tokens are lost when it expires, so leases only make a limit stricter over
-// time. Over any window, admissions can exceed the bucket's bound by at most
-// nodes x Batch (tokens leased before the window and spent in it). A node
-// keeps spending its leases while Redis is down, for up to TTL.
-type Lease struct {
-	// Batch is how many tokens one store call takes; 0 (default) turns
-	// leases off, so every request is decided by Redis.
-	Batch float64 `yaml:"batch"`
-	// TTL is how long a lease may be spent (default 1s when Batch > 0).
-	TTL Duration `yaml:"ttl"`
+	// locally (engine/lease); off by default. One store call takes Batch
+	// tokens (at most the tier's smallest capacity) for the key, and the node
+	// admits from them without a round trip until they run out or TTL
+	// passes. Tokens are taken out of the shared budget when leased, so nodes
+	// together never admit more than the store would have; a lease's
+	// leftover tokens are lost when it expires, so leases only make a limit
+	// stricter over time. Over any window, admissions can exceed the bucket's
+	// bound by at most nodes x Batch. A node keeps spending its leases while
+	// Redis is down, for up to TTL. Needs kind redis.
+	Lease lease.Config `yaml:"lease"`
 }
 
 // Redis is a Redis server.
@@ -190,14 +167,6 @@ type Redis struct {
 	// of sharing one pipelined round trip among the calls that arrive while
 	// another is in flight (the default).
 	DisableCoalescing bool `yaml:"disable_coalescing"`
-}
-
-// Breaker configures the store circuit breaker.
-type Breaker struct {
-	// Failures is how many consecutive failures open it (default 5).
-	Failures int `yaml:"failures"`
-	// Cooldown is how long it stays open (default 5s).
-	Cooldown Duration `yaml:"cooldown"`
 }
 
 // Auth configures client identification. A request is authenticated by its
@@ -265,49 +234,14 @@ type PublicKey struct {
 	Kid string `yaml:"kid"`
 }
 
-// Tier is a plan: limits for every key on it. Fields mirror engine/tier.
+// Tier is a plan: limits for every key on it, in the policy vocabulary
+// (engine/tier.Tier, the same fields a scenario file's tiers have), plus
+// gatewayd's shadow candidate.
 type Tier struct {
-	// Name is the tier name, used in headers and metric labels.
-	Name string `yaml:"name"`
-	// Algorithm is the engine algorithm (default token-bucket).
-	Algorithm string `yaml:"algorithm"`
-	// Burst is the bucket capacity in tokens.
-	Burst float64 `yaml:"burst"`
-	// Rate is the sustained rate in tokens per Period.
-	Rate float64 `yaml:"rate"`
-	// Period is the rate's period (default 1s).
-	Period Duration `yaml:"period"`
-	// RefillCap is ptb-cwd's refill ceiling as a fraction of Burst.
-	RefillCap float64 `yaml:"refill_cap"`
-	// Quotas are long calendar quotas in tokens (0 = none).
-	Quotas Quotas `yaml:"quotas"`
-	// Methods are per-method limits, keyed by upper-case method.
-	Methods map[string]Rate `yaml:"methods"`
-	// Operational is the separate bucket for operational routes (health,
-	// metrics), so they never drain the tier's budget.
-	Operational Rate `yaml:"operational"`
-	// Concurrency caps requests in flight per key (0 = no cap).
-	Concurrency float64 `yaml:"concurrency"`
-	// FailOpen admits requests (unmetered) when the store is down; false
-	// refuses them with 503.
-	FailOpen bool `yaml:"fail_open"`
+	tier.Tier `yaml:",inline"`
 	// Shadow is a candidate policy for this tier: it decides and meters beside
 	// the enforced one but never refuses.
 	Shadow *Shadow `yaml:"shadow"`
-}
-
-// Quotas are long quotas in tokens per UTC calendar hour, day and month.
-type Quotas struct {
-	Hour  float64 `yaml:"hour"`
-	Day   float64 `yaml:"day"`
-	Month float64 `yaml:"month"`
-}
-
-// Rate is a burst and a rate per period.
-type Rate struct {
-	Burst  float64  `yaml:"burst"`
-	Rate   float64  `yaml:"rate"`
-	Period Duration `yaml:"period"`
 }
 
 // Shadow is a candidate policy; zero fields inherit the tier's.
@@ -319,31 +253,20 @@ type Shadow struct {
 	RefillCap float64  `yaml:"refill_cap"`
 }
 
-// Route maps a path prefix and methods to an upstream.
+// Route maps a path prefix and methods to an upstream: the policy
+// vocabulary's route (engine/route.Route: name, prefix, methods, cost,
+// reference, operational, the same fields a scenario file's routes have)
+// plus where and how gatewayd proxies it.
 type Route struct {
-	// Name labels the route in metrics, headers and the ledger (default: the
-	// prefix).
-	Name string `yaml:"name"`
-	// Prefix is the path prefix, starting with "/". The longest matching
-	// prefix wins.
-	Prefix string `yaml:"prefix"`
-	// Methods allowed (default GET, HEAD, POST, PUT, PATCH, DELETE).
-	Methods []string `yaml:"methods"`
+	route.Route `yaml:",inline"`
 	// Upstream is the base URL requests are proxied to.
 	Upstream string `yaml:"upstream"`
 	// StripPrefix removes Prefix from the path before proxying.
 	StripPrefix bool `yaml:"strip_prefix"`
-	// Cost is the route's base cost in tokens (default pricing.default_cost).
-	Cost float64 `yaml:"cost"`
-	// Reference is the service time Cost is priced at; observed latency above
-	// it raises the settled cost (default 100ms).
-	Reference Duration `yaml:"reference"`
 	// Timeout is the upstream timeout, then 504 (default server.upstream_timeout).
 	Timeout Duration `yaml:"timeout"`
 	// MaxBodyBytes is the body limit, then 413 (default server.max_body_bytes).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-	// Operational routes (health, metrics) use the tier's operational bucket.
-	Operational bool `yaml:"operational"`
 	// CORS, if set, answers preflights at the gateway (never charged) and adds
 	// CORS headers to responses.
 	CORS *CORS `yaml:"cors"`
@@ -373,27 +296,11 @@ type CORS struct {
 	MaxAge Duration `yaml:"max_age"`
 }
 
-// Pricing mirrors engine/pricing.Config.
+// Pricing is engine/pricing's configuration (the same YAML keys as in a
+// scenario) plus where gatewayd reads the load signal from, a gatewayd-side
+// concern.
 type Pricing struct {
-	// DefaultCost in tokens for routes without a cost (default 1).
-	DefaultCost float64 `yaml:"default_cost"`
-	// Alpha is the EMA weight of each observation (default 0.1).
-	Alpha float64 `yaml:"alpha"`
-	// SurgeThreshold is the load (in-flight / max_in_flight) above which the
-	// surge multiplier applies (default 0.7).
-	SurgeThreshold float64 `yaml:"surge_threshold"`
-	// SurgeMultiplier scales costs above the threshold (default 1.5).
-	SurgeMultiplier float64 `yaml:"surge_multiplier"`
-	// MinMultiplier and MaxMultiplier clamp the latency multiplier (default 0.5, 4).
-	MinMultiplier float64 `yaml:"min_multiplier"`
-	MaxMultiplier float64 `yaml:"max_multiplier"`
-	// MaxStep bounds a multiplier's relative change per Interval (default 0.2).
-	MaxStep float64 `yaml:"max_step"`
-	// Interval is how often prices move (default 1s).
-	Interval Duration `yaml:"interval"`
-	// Dynamic turns latency-driven prices on; off, every route costs its Cost
-	// exactly and settle refunds nothing (default false).
-	Dynamic bool `yaml:"dynamic"`
+	pricing.Config `yaml:",inline"`
 	// Source is where the load signal comes from: "local" (default: this
 	// node's in-flight requests over server.max_in_flight) or "prometheus"
 	// (a PromQL query per route, see Prometheus).
@@ -452,6 +359,25 @@ type Shutdown struct {
 	// Grace bounds the drain of in-flight requests; it must be shorter than
 	// the two-minute spot notice together with DrainDelay (default 90s).
 	Grace Duration `yaml:"grace"`
+}
+
+// PolicyTiers returns the tiers in the policy vocabulary (without their
+// shadow candidates): what the simulator runs for this config.
+func (c *Config) PolicyTiers() []tier.Tier {
+	out := make([]tier.Tier, len(c.Tiers))
+	for i, t := range c.Tiers {
+		out[i] = t.Tier
+	}
+	return out
+}
+
+// PolicyRoutes returns the routes in the policy vocabulary.
+func (c *Config) PolicyRoutes() []route.Route {
+	out := make([]route.Route, len(c.Routes))
+	for i, r := range c.Routes {
+		out[i] = r.Route
+	}
+	return out
 }
 
 // Parse decodes YAML strictly (unknown fields are errors), applies the

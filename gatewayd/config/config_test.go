@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"tollgate/engine"
+	"tollgate/engine/route"
 )
 
 const minimal = `
@@ -39,7 +39,7 @@ func TestExampleFileLoads(t *testing.T) {
 	if !ok || tr.Burst != 10 || tr.Rate != 1 || tr.Period.D() != time.Second {
 		t.Errorf("tier basic = %+v, %v", tr, ok)
 	}
-	if len(c.Routes) != 1 || c.Routes[0].Prefix != "/v1/" || c.Routes[0].Upstream != "http://127.0.0.1:9000" {
+	if len(c.Routes) != 1 || c.Routes[0].Prefix != "/" || c.Routes[0].Upstream != "http://127.0.0.1:9000" {
 		t.Errorf("routes = %+v", c.Routes)
 	}
 	if c.Auth.APIKeys.Header != "X-API-Key" {
@@ -56,10 +56,10 @@ func TestDefaults(t *testing.T) {
 	if r.Timeout.D() != 29*time.Second || r.MaxBodyBytes != 10<<20 {
 		t.Errorf("route timeout %v body %d; want 29s and 10 MB", r.Timeout.D(), r.MaxBodyBytes)
 	}
-	if r.Name != "/v1/" || r.Cost != 1 || len(r.Methods) != len(DefaultMethods) {
+	if r.Name != "/v1/" || r.Cost != 1 || len(r.Methods) != len(route.DefaultMethods) {
 		t.Errorf("route defaults %+v", r)
 	}
-	if c.Store.Kind != "memory" || c.Tiers[0].Algorithm != "token-bucket" {
+	if c.Store.Kind != "memory" || c.Tiers[0].MainAlgorithm() != "token-bucket" || c.Tiers[0].MainPeriod() != time.Second {
 		t.Errorf("store %q algorithm %q", c.Store.Kind, c.Tiers[0].Algorithm)
 	}
 	// Defaults are idempotent.
@@ -167,9 +167,6 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestLeaseConfig(t *testing.T) {
-	if maxLeaseBatch != engine.MaxCapacity {
-		t.Fatalf("maxLeaseBatch %d, engine.MaxCapacity %d", maxLeaseBatch, engine.MaxCapacity)
-	}
 	redisStore := "store:\n  kind: redis\n  redis: {addr: 127.0.0.1:6379}\n"
 	c, err := Parse([]byte(minimal + redisStore + "  lease: {batch: 20}\n"))
 	if err != nil {

@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"time"
+
+	"tollgate/engine/limiter"
 )
 
 // The defaults, in one place.
@@ -14,39 +16,22 @@ const (
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10
 	// DefaultMaxBodyBytes is 10 MB, AWS API Gateway's fixed payload limit
-	// (research/gateways.md, request size limits).
+	// (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 	DefaultMaxBodyBytes = 10 << 20
 	// DefaultUpstreamTimeout is 29 s, AWS API Gateway's integration timeout.
 	DefaultUpstreamTimeout = 29 * time.Second
 	DefaultMaxInFlight     = 4096
 	DefaultStoreKind       = "memory"
-	DefaultLeaseTTL        = time.Second
 	DefaultRedisPrefix     = "tg"
-	DefaultRedisTimeout    = 100 * time.Millisecond
 	DefaultRedisPoolSize   = 64
 	DefaultRedisClock      = "server"
-	DefaultBreakerFailures = 5
-	DefaultBreakerCooldown = 5 * time.Second
 	DefaultAPIKeyHeader    = "X-API-Key"
 	DefaultJWKSRefresh     = 5 * time.Minute
 	DefaultJWKSMinRefresh  = 10 * time.Second
 	DefaultTierClaim       = "tier"
 	DefaultSubjectClaim    = "sub"
 	DefaultLeeway          = 30 * time.Second
-	DefaultAlgorithm       = "token-bucket"
-	DefaultPeriod          = time.Second
-	DefaultReference       = 100 * time.Millisecond
 	DefaultCORSMaxAge      = 10 * time.Minute
-	DefaultCost            = 1.0
-	// DefaultAlpha is the EMA weight of one latency observation (DESIGN.md, pricing).
-	DefaultAlpha = 0.1
-	// DefaultSurgeThreshold is the load above which prices surge (DESIGN.md: 70%).
-	DefaultSurgeThreshold  = 0.7
-	DefaultSurgeMultiplier = 1.5
-	DefaultMinMultiplier   = 0.5
-	DefaultMaxMultiplier   = 4
-	DefaultMaxStep         = 0.2
-	DefaultPriceInterval   = time.Second
 	DefaultPenaltyWindow   = time.Minute
 	DefaultPenaltyCooldown = time.Minute
 	DefaultLedgerDir       = "ledger"
@@ -60,9 +45,6 @@ const (
 	// grace must fit inside it.
 	SpotNotice = 2 * time.Minute
 )
-
-// DefaultMethods are a route's methods when none are given.
-var DefaultMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 
 func setS(p *string, v string) {
 	if *p == "" {
@@ -110,14 +92,11 @@ func (c *Config) ApplyDefaults() {
 	setS(&c.Store.Kind, DefaultStoreKind)
 	r := &c.Store.Redis
 	setS(&r.Prefix, DefaultRedisPrefix)
-	setD(&r.Timeout, DefaultRedisTimeout)
+	setD(&r.Timeout, limiter.DefaultTimeout)
 	setI(&r.PoolSize, DefaultRedisPoolSize)
 	setS(&r.Clock, DefaultRedisClock)
-	setI(&c.Store.Breaker.Failures, DefaultBreakerFailures)
-	setD(&c.Store.Breaker.Cooldown, DefaultBreakerCooldown)
-	if c.Store.Lease.Batch > 0 {
-		setD(&c.Store.Lease.TTL, DefaultLeaseTTL)
-	}
+	c.Store.Breaker = c.Store.Breaker.WithDefaults()
+	c.Store.Lease = c.Store.Lease.WithDefaults()
 
 	setS(&c.Auth.APIKeys.Header, DefaultAPIKeyHeader)
 	for i := range c.Auth.APIKeys.Keys {
@@ -140,43 +119,13 @@ func (c *Config) ApplyDefaults() {
 		}
 	}
 
-	for i := range c.Tiers {
-		t := &c.Tiers[i]
-		setS(&t.Algorithm, DefaultAlgorithm)
-		setD(&t.Period, DefaultPeriod)
-		if t.Operational.Burst == 0 && t.Operational.Rate == 0 {
-			// A generous operational bucket by default: health checks every
-			// 100ms with headroom, never drawn from the tier's budget.
-			t.Operational = Rate{Burst: 20, Rate: 10}
-		}
-		setD(&t.Operational.Period, DefaultPeriod)
-		for m, r := range t.Methods {
-			setD(&r.Period, DefaultPeriod)
-			t.Methods[m] = r
-		}
-	}
-
-	p := &c.Pricing
-	setF(&p.DefaultCost, DefaultCost)
-	setF(&p.Alpha, DefaultAlpha)
-	setF(&p.SurgeThreshold, DefaultSurgeThreshold)
-	setF(&p.SurgeMultiplier, DefaultSurgeMultiplier)
-	setF(&p.MinMultiplier, DefaultMinMultiplier)
-	setF(&p.MaxMultiplier, DefaultMaxMultiplier)
-	setF(&p.MaxStep, DefaultMaxStep)
-	setD(&p.Interval, DefaultPriceInterval)
+	// Tiers have no defaults here: engine/tier applies its own (algorithm,
+	// period, operational bucket) when it compiles them.
+	c.Pricing.Config = c.Pricing.Config.WithDefaults()
 
 	for i := range c.Routes {
 		rt := &c.Routes[i]
-		setS(&rt.Name, rt.Prefix)
-		if len(rt.Methods) == 0 {
-			rt.Methods = append([]string(nil), DefaultMethods...)
-		}
-		for j, m := range rt.Methods {
-			rt.Methods[j] = strings.ToUpper(m)
-		}
-		setF(&rt.Cost, p.DefaultCost)
-		setD(&rt.Reference, DefaultReference)
+		rt.Route.ApplyDefaults(c.Pricing.DefaultCost)
 		setD(&rt.Timeout, s.UpstreamTimeout.D())
 		setI64(&rt.MaxBodyBytes, s.MaxBodyBytes)
 		if rt.CORS != nil {

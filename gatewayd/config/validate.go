@@ -11,20 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"tollgate/engine"
+	"tollgate/engine/route"
 	"tollgate/gatewayd/clientip"
 )
-
-// knownAlgorithms are the engine's algorithms a tier may use. Kept here so the
-// config can be validated without compiling it; engine.Compile checks again.
-var knownAlgorithms = map[string]bool{
-	"fixed-window": true, "sliding-window": true, "token-bucket": true,
-	"gcra": true, "ptb-cwd": true, "concurrency": true,
-}
-
-var knownMethods = map[string]bool{
-	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
-	"DELETE": true, "OPTIONS": true, "CONNECT": true, "TRACE": true,
-}
 
 var jwtAlgorithms = map[string]bool{"HS256": true, "RS256": true, "ES256": true}
 
@@ -33,6 +23,25 @@ type problems []error
 
 func (p *problems) add(field, format string, args ...any) {
 	*p = append(*p, fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...)))
+}
+
+// join adds every problem of err (an errors.Join or a single error), each
+// marked ErrInvalid.
+func (p *problems) join(err error) {
+	if err == nil {
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			p.join(e)
+		}
+		return
+	}
+	if errors.Is(err, ErrInvalid) {
+		*p = append(*p, err)
+		return
+	}
+	*p = append(*p, fmt.Errorf("%w: %w", ErrInvalid, err))
 }
 
 func (p *problems) positive(field string, v float64) {
@@ -51,15 +60,6 @@ func (p *problems) addr(field, v string) {
 	if _, _, err := net.SplitHostPort(v); err != nil {
 		p.add(field, "must be host:port, got %q", v)
 	}
-}
-
-// validName is a tier or route name: usable in a header's quoted string and
-// a metric label.
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	return !strings.ContainsAny(s, " \t\r\n\",;{}:\\=")
 }
 
 // Validate checks a defaulted config and returns every problem at once
@@ -149,12 +149,7 @@ func (c *Config) Validate() error {
 	if r.Password != "" && r.PasswordFile != "" {
 		p.add("store.redis.password_file", "set password or password_file, not both")
 	}
-	if c.Store.Breaker.Failures < 1 {
-		p.add("store.breaker.failures", "must be >= 1, got %d", c.Store.Breaker.Failures)
-	}
-	if c.Store.Breaker.Cooldown <= 0 {
-		p.add("store.breaker.cooldown", "must be > 0, got %v", c.Store.Breaker.Cooldown.D())
-	}
+	p.join(c.Store.Breaker.Validate("store.breaker"))
 	if c.Penalty.Shared {
 		if c.Store.Kind != "redis" {
 			p.add("penalty.shared", "needs store.kind redis, got %q", c.Store.Kind)
@@ -163,52 +158,25 @@ func (c *Config) Validate() error {
 			p.add("penalty.shared", "needs penalty.threshold > 0 (the box is off), got %d", c.Penalty.Threshold)
 		}
 	}
-	if ls := c.Store.Lease; ls.Batch != 0 || ls.TTL != 0 {
-		switch {
-		case math.IsNaN(ls.Batch) || ls.Batch < 0 || ls.Batch > maxLeaseBatch:
-			p.add("store.lease.batch", "must be in [0, %d], got %v", maxLeaseBatch, ls.Batch)
-		case ls.Batch == 0:
-			p.add("store.lease.ttl", "set without store.lease.batch (leases are off)")
-		case c.Store.Kind != "redis":
-			p.add("store.lease.batch", "leases need store.kind redis (the %s store is already local), got %v", c.Store.Kind, ls.Batch)
-		}
-		if ls.TTL < 0 {
-			p.add("store.lease.ttl", "must be > 0, got %v", ls.TTL.D())
-		}
+	p.join(c.Store.Lease.Validate("store.lease"))
+	if c.Store.Lease.Enabled() && c.Store.Kind != "redis" {
+		p.add("store.lease.batch", "leases need store.kind redis (the %s store is already local), got %v", c.Store.Kind, c.Store.Lease.Batch)
 	}
 
 	tiers := map[string]bool{}
 	for i, t := range c.Tiers {
 		f := fmt.Sprintf("tiers[%d]", i)
-		if !validName(t.Name) {
+		if !route.ValidName(t.Name) {
 			p.add(f+".name", "must be 1 to 64 characters without spaces, quotes, commas, semicolons, colons, braces or '=', got %q", t.Name)
 		} else if tiers[t.Name] {
 			p.add(f+".name", "duplicate tier %q", t.Name)
 		}
 		tiers[t.Name] = true
-		if !knownAlgorithms[t.Algorithm] {
-			p.add(f+".algorithm", "unknown %q (known: %s)", t.Algorithm, strings.Join(sortedKeys(knownAlgorithms), ", "))
-		}
-		p.positive(f+".burst", t.Burst)
-		switch t.Algorithm {
-		case "token-bucket", "gcra", "ptb-cwd":
-			p.positive(f+".rate", t.Rate)
-		}
-		if t.Period <= 0 {
-			p.add(f+".period", "must be > 0, got %v", t.Period.D())
-		}
-		p.nonNegative(f+".quotas.hour", t.Quotas.Hour)
-		p.nonNegative(f+".quotas.day", t.Quotas.Day)
-		p.nonNegative(f+".quotas.month", t.Quotas.Month)
-		p.nonNegative(f+".concurrency", t.Concurrency)
-		p.positive(f+".operational.burst", t.Operational.Burst)
-		p.positive(f+".operational.rate", t.Operational.Rate)
+		p.join(t.Tier.ValidateAt(f))
 		for _, m := range sortedKeys(t.Methods) {
-			if !knownMethods[m] {
+			if !route.KnownMethod(m) {
 				p.add(fmt.Sprintf("%s.methods[%q]", f, m), "unknown method (use upper case, e.g. POST)")
 			}
-			p.positive(fmt.Sprintf("%s.methods[%q].burst", f, m), t.Methods[m].Burst)
-			p.positive(fmt.Sprintf("%s.methods[%q].rate", f, m), t.Methods[m].Rate)
 		}
 		if t.Shadow != nil {
 			p.shadow(f+".shadow", *t.Shadow)
@@ -279,36 +247,21 @@ func (c *Config) Validate() error {
 	prefixes := map[string]bool{}
 	for i, rt := range c.Routes {
 		f := fmt.Sprintf("routes[%d]", i)
-		if !strings.HasPrefix(rt.Prefix, "/") {
-			p.add(f+".prefix", "must start with /, got %q", rt.Prefix)
-		} else if prefixes[rt.Prefix] {
+		p.join(rt.Route.Validate(f))
+		if strings.HasPrefix(rt.Prefix, "/") && prefixes[rt.Prefix] {
 			p.add(f+".prefix", "duplicate prefix %q", rt.Prefix)
 		}
 		prefixes[rt.Prefix] = true
-		if !validName(rt.Name) {
-			p.add(f+".name", "must be 1 to 64 characters without spaces, quotes, commas, semicolons, colons, braces or '=', got %q", rt.Name)
-		} else if routes[rt.Name] {
+		if route.ValidName(rt.Name) && routes[rt.Name] {
 			p.add(f+".name", "duplicate route name %q", rt.Name)
 		}
 		routes[rt.Name] = true
-		for j, m := range rt.Methods {
-			if !knownMethods[m] {
-				p.add(fmt.Sprintf("%s.methods[%d]", f, j), "unknown method %q", m)
-			}
-		}
 		u, err := url.Parse(rt.Upstream)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p.add(f+".upstream", "must be an http(s) URL with a host, got %q", rt.Upstream)
 		}
 		if rt.AnonymousTier != "" && !tiers[rt.AnonymousTier] {
 			p.add(f+".anonymous_tier", "unknown tier %q", rt.AnonymousTier)
-		}
-		p.positive(f+".cost", rt.Cost)
-		if rt.Cost > 1_000_000 {
-			p.add(f+".cost", "must be <= 1000000, got %v", rt.Cost)
-		}
-		if rt.Reference <= 0 {
-			p.add(f+".reference", "must be > 0, got %v", rt.Reference.D())
 		}
 		if rt.Timeout <= 0 {
 			p.add(f+".timeout", "must be > 0, got %v", rt.Timeout.D())
@@ -344,25 +297,7 @@ func (c *Config) Validate() error {
 		p.add("routes", "at least one route is required")
 	}
 
-	pr := c.Pricing
-	p.positive("pricing.default_cost", pr.DefaultCost)
-	if pr.Alpha <= 0 || pr.Alpha > 1 || math.IsNaN(pr.Alpha) {
-		p.add("pricing.alpha", "must be in (0, 1], got %v", pr.Alpha)
-	}
-	if pr.SurgeThreshold <= 0 || pr.SurgeThreshold > 1 || math.IsNaN(pr.SurgeThreshold) {
-		p.add("pricing.surge_threshold", "must be in (0, 1], got %v", pr.SurgeThreshold)
-	}
-	if pr.SurgeMultiplier < 1 || math.IsNaN(pr.SurgeMultiplier) {
-		p.add("pricing.surge_multiplier", "must be >= 1, got %v", pr.SurgeMultiplier)
-	}
-	p.positive("pricing.min_multiplier", pr.MinMultiplier)
-	if pr.MaxMultiplier < pr.MinMultiplier || math.IsNaN(pr.MaxMultiplier) {
-		p.add("pricing.max_multiplier", "must be >= min_multiplier %v, got %v", pr.MinMultiplier, pr.MaxMultiplier)
-	}
-	p.positive("pricing.max_step", pr.MaxStep)
-	if pr.Interval <= 0 {
-		p.add("pricing.interval", "must be > 0, got %v", pr.Interval.D())
-	}
+	p.join(c.Pricing.Validate())
 
 	if c.Penalty.Threshold < 0 {
 		p.add("penalty.threshold", "must be >= 0, got %d", c.Penalty.Threshold)
@@ -418,8 +353,10 @@ func (c *Config) Validate() error {
 }
 
 func (p *problems) shadow(f string, s Shadow) {
-	if s.Algorithm != "" && !knownAlgorithms[s.Algorithm] {
-		p.add(f+".algorithm", "unknown %q (known: %s)", s.Algorithm, strings.Join(sortedKeys(knownAlgorithms), ", "))
+	if s.Algorithm != "" {
+		if _, err := engine.ParseAlgorithm(s.Algorithm); err != nil {
+			p.add(f+".algorithm", "unknown %q (known: %v)", s.Algorithm, engine.Algorithms())
+		}
 	}
 	p.nonNegative(f+".burst", s.Burst)
 	p.nonNegative(f+".rate", s.Rate)
@@ -446,7 +383,3 @@ func (c *Config) Tier(name string) (Tier, bool) {
 	}
 	return Tier{}, false
 }
-
-// maxLeaseBatch is the engine's largest capacity in tokens (engine.MaxCapacity):
-// no batch above it could ever be granted.
-const maxLeaseBatch = 1_000_000

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"tollgate/engine/route"
+	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/config"
 )
@@ -21,8 +23,8 @@ func BenchmarkServeHTTP(b *testing.B) {
 	defer up.Close()
 	cfg := &config.Config{
 		Auth:   config.Auth{APIKeys: config.APIKeys{Keys: []config.APIKey{{SHA256: auth.HashKey("k"), Tier: "t"}}}},
-		Tiers:  []config.Tier{{Name: "t", Burst: 1e6, Rate: 1e6}},
-		Routes: []config.Route{{Name: "v1", Prefix: "/v1/", Upstream: up.URL}},
+		Tiers:  []config.Tier{{Tier: tier.Tier{Name: "t", Burst: 1e6, Rate: 1e6}}},
+		Routes: []config.Route{{Route: route.Route{Name: "v1", Prefix: "/v1/"}, Upstream: up.URL}},
 		Ledger: config.Ledger{Dir: filepath.Join(b.TempDir(), "ledger")},
 	}
 	cfg.ApplyDefaults()

@@ -11,16 +11,16 @@ import (
 
 	"tollgate/engine"
 	"tollgate/engine/limiter"
+	"tollgate/engine/route"
 	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/cors"
 	"tollgate/gatewayd/headers"
-	"tollgate/gatewayd/ledger"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/respond"
-	"tollgate/gatewayd/route"
 	"tollgate/gatewayd/tracing"
+	"tollgate/schema"
 )
 
 // Decisions, the values of the ledger's decision field and the metrics'
@@ -72,7 +72,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := g.rt.Load()
 	sw := &statusWriter{ResponseWriter: w}
 	tq, r := g.tr.Begin(r) // tracing: nil (and r unchanged) while off
-	rec := ledger.Record{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC(), TraceID: tq.TraceID()}
+	rec := schema.LedgerRecord{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC(), TraceID: tq.TraceID()}
 	n := g.inFlight.Add(1)
 	g.m.InFlight.Inc()
 	defer func() {
@@ -212,6 +212,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	out := lim.Acquire(tq.Limiter(r.Context()), req)
 	tq.EndLimiter(out, lim.Breaker(), rt.backend.leaser != nil)
+	rec.DecidedUS = out.NowUS // the instant the limiter decided at, for replay
+	rec.Cost = engine.MilliToTokens(cost)
 	if out.Err == nil {
 		g.observeBudget(rr.cfg.Name, id.Tier, out.Decision)
 	}
@@ -337,7 +339,7 @@ func (rr *routeRT) shadowFor(trt *tierRT, tierName string) *tier.Compiled {
 
 // shadowFinish collects the candidate's decision, settles it like the
 // enforced one and records any disagreement.
-func (g *Gateway) shadowFinish(rec *ledger.Record, ch chan shadowResult, enforcedAllowed bool, delta int64) {
+func (g *Gateway) shadowFinish(rec *schema.LedgerRecord, ch chan shadowResult, enforcedAllowed bool, delta int64) {
 	if ch == nil {
 		return
 	}
@@ -374,7 +376,7 @@ func violated(res engine.Result) []string {
 }
 
 // finish writes the ledger record and the metrics, and ends the trace.
-func (g *Gateway) finish(rec *ledger.Record, sw *statusWriter, start time.Time, tq *tracing.Request) {
+func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.Time, tq *tracing.Request) {
 	end := time.Now()
 	rec.End = end.UTC()
 	rec.Status = sw.status

@@ -21,6 +21,7 @@ import (
 	"tollgate/engine/memstore"
 	"tollgate/engine/pricing"
 	"tollgate/engine/redisstore"
+	"tollgate/engine/route"
 	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/clientip"
@@ -30,7 +31,6 @@ import (
 	"tollgate/gatewayd/penalty"
 	"tollgate/gatewayd/promload"
 	"tollgate/gatewayd/proxy"
-	"tollgate/gatewayd/route"
 )
 
 // runtime is everything built from one validated config. It is immutable
@@ -100,7 +100,7 @@ func (b *backend) close() {
 
 func newBackend(c config.Store, so *storeObs) (*backend, error) {
 	b := &backend{cfg: c}
-	lopts := limiter.Options{Breaker: limiter.BreakerConfig{Failures: c.Breaker.Failures, Cooldown: c.Breaker.Cooldown.D()}}
+	lopts := limiter.Options{Breaker: c.Breaker}
 	switch c.Kind {
 	case "memory":
 		b.store = observedStore{memstore.New(memstore.Options{}), so}
@@ -141,7 +141,7 @@ func newBackend(c config.Store, so *storeObs) (*backend, error) {
 		}
 		b.store = observedStore{b.store, so} // what a request waits for, queueing included
 		if c.Lease.Batch > 0 {
-			b.leaser = lease.New(b.store, lease.Options{Batch: c.Lease.Batch, TTL: c.Lease.TTL.D()})
+			b.leaser = lease.New(b.store, c.Lease.Options())
 			b.store = b.leaser
 		}
 		// One timeout for the whole store call, pool wait included.
@@ -151,22 +151,6 @@ func newBackend(c config.Store, so *storeObs) (*backend, error) {
 	}
 	b.lim = limiter.New(b.store, engine.ClockFunc(time.Now), lopts)
 	return b, nil
-}
-
-// toTier converts a config tier.
-func toTier(t config.Tier) tier.Tier {
-	out := tier.Tier{Name: t.Name, Algorithm: engine.Algorithm(t.Algorithm), Burst: t.Burst, Rate: t.Rate,
-		Period: t.Period.D(), RefillCap: t.RefillCap,
-		Quotas:      tier.Quotas{Hour: t.Quotas.Hour, Day: t.Quotas.Day, Month: t.Quotas.Month},
-		Operational: tier.Rate{Burst: t.Operational.Burst, Rate: t.Operational.Rate, Period: t.Operational.Period.D()},
-		Concurrency: t.Concurrency, FailOpen: t.FailOpen}
-	if len(t.Methods) > 0 {
-		out.Methods = make(map[string]tier.Rate, len(t.Methods))
-		for m, r := range t.Methods {
-			out.Methods[m] = tier.Rate{Burst: r.Burst, Rate: r.Rate, Period: r.Period.D()}
-		}
-	}
-	return out
 }
 
 // candidate returns the tier with a shadow policy's overrides: zero fields
@@ -182,7 +166,7 @@ func candidate(t tier.Tier, s config.Shadow) tier.Tier {
 		t.Rate = s.Rate
 	}
 	if s.Period > 0 {
-		t.Period = s.Period.D()
+		t.Period = s.Period
 	}
 	if s.RefillCap > 0 {
 		t.RefillCap = s.RefillCap
@@ -197,11 +181,11 @@ func candidate(t tier.Tier, s config.Shadow) tier.Tier {
 func Check(cfg *config.Config) error {
 	var errs []error
 	for i, t := range cfg.Tiers {
-		if _, err := tier.Compile(toTier(t)); err != nil {
+		if _, err := tier.Compile(t.Tier); err != nil {
 			errs = append(errs, fmt.Errorf("tiers[%d]: %w", i, err))
 		}
 		if t.Shadow != nil {
-			if _, err := tier.Compile(candidate(toTier(t), *t.Shadow)); err != nil {
+			if _, err := tier.Compile(candidate(t.Tier, *t.Shadow)); err != nil {
 				errs = append(errs, fmt.Errorf("tiers[%d].shadow: %w", i, err))
 			}
 		}
@@ -213,15 +197,14 @@ func Check(cfg *config.Config) error {
 			continue
 		}
 		for j, t := range cfg.Tiers {
-			if _, err := tier.Compile(candidate(toTier(t), *r.Shadow)); err != nil {
+			if _, err := tier.Compile(candidate(t.Tier, *r.Shadow)); err != nil {
 				errs = append(errs, fmt.Errorf("routes[%d].shadow (tier %d %q): %w", i, j, t.Name, err))
 			}
 		}
 	}
-	p := cfg.Pricing
-	if _, err := pricing.New(pricing.Config{Costs: costs, DefaultCost: p.DefaultCost, Alpha: p.Alpha,
-		SurgeThreshold: p.SurgeThreshold, SurgeMultiplier: p.SurgeMultiplier, MinMultiplier: p.MinMultiplier,
-		MaxMultiplier: p.MaxMultiplier, MaxStep: p.MaxStep, Interval: p.Interval.D()}); err != nil {
+	p := cfg.Pricing.Config
+	p.Costs = costs
+	if _, err := pricing.New(p); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -241,14 +224,14 @@ func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *
 	names := make([]string, 0, len(cfg.Tiers))
 	for i, t := range cfg.Tiers {
 		names = append(names, t.Name)
-		c, err := tier.Compile(toTier(t))
+		c, err := tier.Compile(t.Tier)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("tiers[%d]: %w", i, err))
 			continue
 		}
 		trt := &tierRT{c: c}
 		if t.Shadow != nil {
-			s, err := tier.Compile(candidate(toTier(t), *t.Shadow))
+			s, err := tier.Compile(candidate(t.Tier, *t.Shadow))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tiers[%d].shadow: %w", i, err))
 			}
@@ -286,7 +269,7 @@ func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *
 		if r.Shadow != nil {
 			rr.shadow = map[string]*tier.Compiled{}
 			for j, t := range cfg.Tiers {
-				s, err := tier.Compile(candidate(toTier(t), *r.Shadow))
+				s, err := tier.Compile(candidate(t.Tier, *r.Shadow))
 				if err != nil {
 					errs = append(errs, fmt.Errorf("routes[%d].shadow (tier %d %q): %w", i, j, t.Name, err))
 					continue
@@ -300,10 +283,9 @@ func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *
 	}
 	rt.routes = route.New(prefixes, routes)
 
-	p := cfg.Pricing
-	pr, err := pricing.New(pricing.Config{Costs: costs, DefaultCost: p.DefaultCost, Alpha: p.Alpha,
-		SurgeThreshold: p.SurgeThreshold, SurgeMultiplier: p.SurgeMultiplier, MinMultiplier: p.MinMultiplier,
-		MaxMultiplier: p.MaxMultiplier, MaxStep: p.MaxStep, Interval: p.Interval.D()})
+	p := cfg.Pricing.Config
+	p.Costs = costs
+	pr, err := pricing.New(p)
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -19,10 +19,12 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"tollgate/engine/route"
+	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/config"
-	"tollgate/gatewayd/ledger"
 	"tollgate/gatewayd/tracing"
+	"tollgate/schema"
 )
 
 // otlpReceiver is a loopback OTLP/HTTP trace receiver: it decodes each
@@ -113,8 +115,8 @@ func TestTracingOTLPHTTP(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ledger")
 	cfg := &config.Config{
 		Auth:    config.Auth{APIKeys: config.APIKeys{Keys: []config.APIKey{{SHA256: keyHash, Tier: "gold"}}}},
-		Tiers:   []config.Tier{{Name: "gold", Burst: 3, Rate: 0.001}},
-		Routes:  []config.Route{{Name: "v1", Prefix: "/v1/", Upstream: up.URL, Cost: 1}},
+		Tiers:   []config.Tier{{Tier: tier.Tier{Name: "gold", Burst: 3, Rate: 0.001}}},
+		Routes:  []config.Route{{Route: route.Route{Name: "v1", Prefix: "/v1/", Cost: 1}, Upstream: up.URL}},
 		Ledger:  config.Ledger{Dir: dir, FlushInterval: config.Duration(1e6)},
 		Penalty: config.Penalty{Threshold: 1},
 		Tracing: config.Tracing{Endpoint: collector.URL, Sampling: &one, TrustedClients: []string{"10.1.2.3"}},
@@ -197,7 +199,7 @@ func TestTracingOTLPHTTP(t *testing.T) {
 	}
 
 	// Match server spans to requests by their request id order in the ledger.
-	recs, err := ledger.ReadAll(dir)
+	recs, _, err := schema.ReadLedgerAll(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

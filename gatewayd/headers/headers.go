@@ -1,6 +1,6 @@
 // Package headers writes the rate-limit response headers in the IETF httpapi
 // draft's structured-field form (draft-ietf-httpapi-ratelimit-headers-10,
-// research/ratelimiters.md section 3) and Retry-After (RFC 9110 10.2.3), and
+// https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/) and Retry-After (RFC 9110 10.2.3), and
 // parses them back for clients and tests.
 //
 //	RateLimit-Policy: "basic";q=10;w=10

@@ -5,13 +5,15 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"tollgate/schema"
 )
 
 // appendRecord appends r as one JSON object, byte for byte what
 // json.Marshal(r) produces (TestAppendRecordMatchesMarshal checks it), without
 // reflection or allocation: the ledger goroutine encodes every request the
 // gateway answers, so encoding/json's reflection showed in CPU profiles.
-func appendRecord(b []byte, r *Record) []byte {
+func appendRecord(b []byte, r *schema.LedgerRecord) []byte {
 	b = append(b, `{"id":`...)
 	b = appendString(b, r.ID)
 	if r.KeyHash != "" {
@@ -37,6 +39,10 @@ func appendRecord(b []byte, r *Record) []byte {
 	if r.Unmetered {
 		b = append(b, `,"unmetered":true`...)
 	}
+	if r.Cost != 0 {
+		b = append(b, `,"cost":`...)
+		b = appendFloat(b, r.Cost)
+	}
 	b = append(b, `,"cost_charged":`...)
 	b = appendFloat(b, r.CostCharged)
 	b = append(b, `,"cost_settled":`...)
@@ -55,6 +61,21 @@ func appendRecord(b []byte, r *Record) []byte {
 	if r.UpstreamMS != 0 {
 		b = append(b, `,"upstream_ms":`...)
 		b = appendFloat(b, r.UpstreamMS)
+	}
+	if r.DecidedUS != 0 {
+		b = append(b, `,"decided_us":`...)
+		b = strconv.AppendInt(b, r.DecidedUS, 10)
+	}
+	if r.Count != 0 {
+		b = append(b, `,"count":`...)
+		b = strconv.AppendInt(b, r.Count, 10)
+	}
+	if r.Client != "" {
+		b = append(b, `,"client":`...)
+		b = appendString(b, r.Client)
+	}
+	if r.PathTruncated {
+		b = append(b, `,"path_truncated":true`...)
 	}
 	if r.TraceID != "" {
 		b = append(b, `,"trace_id":`...)

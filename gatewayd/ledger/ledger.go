@@ -9,64 +9,23 @@
 // flushes and fsyncs; a record appended after Close is counted as dropped.
 //
 //	w, err := ledger.Open(ledger.Options{Dir: "ledger", BatchSize: 512, FlushInterval: 200 * time.Millisecond}, nil, log)
-//	w.Append(ledger.Record{ID: id, Decision: "allowed", ...})
+//	w.Append(schema.LedgerRecord{ID: id, Decision: "allowed", ...})
 //	defer w.Close()
 package ledger
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// Record is one request the gateway answered. Costs are in tokens.
-type Record struct {
-	// ID is the request id, also sent upstream and back as X-Request-Id.
-	ID string `json:"id"`
-	// KeyHash is the SHA-256 hex of the API key or of the JWT issuer and
-	// subject; empty when the client was not identified.
-	KeyHash string `json:"key_hash,omitempty"`
-	Tier    string `json:"tier,omitempty"`
-	Route   string `json:"route,omitempty"`
-	Method  string `json:"method"`
-	Path    string `json:"path"`
-	// Status is the HTTP status sent to the client.
-	Status int `json:"status"`
-	// Decision is the admission decision: allowed, limited, penalty,
-	// unauthenticated, shed, unavailable, preflight, no_route,
-	// method_not_allowed or too_large.
-	Decision string `json:"decision"`
-	// Unmetered marks a fail-open admission the store did not count.
-	Unmetered bool `json:"unmetered,omitempty"`
-	// CostCharged is what the admission reserved; CostSettled what the
-	// request finally cost after settle (equal without dynamic pricing).
-	CostCharged float64 `json:"cost_charged"`
-	CostSettled float64 `json:"cost_settled"`
-	// Shadow is the candidate policy's decision (allowed or limited) when
-	// shadow mode is on; ShadowDisagrees marks a difference with Decision.
-	Shadow          string `json:"shadow,omitempty"`
-	ShadowDisagrees bool   `json:"shadow_disagrees,omitempty"`
-	// Start and End are when the request arrived and was answered.
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
-	// UpstreamMS is the upstream service time (to response headers), in ms.
-	UpstreamMS float64 `json:"upstream_ms,omitempty"`
-	// TraceID is the request's W3C trace id (32 hex digits) while tracing is
-	// on, sampled or not: the id the upstream received and the log lines
-	// carry, so a disputed 429 can be found in the traces.
-	TraceID string `json:"trace_id,omitempty"`
-}
+	"tollgate/schema"
+)
 
 // Sink receives each flushed batch as JSON lines (without newlines).
 type Sink interface {
@@ -97,7 +56,7 @@ type Writer struct {
 
 	mu     sync.RWMutex // guards closed against Append
 	closed bool
-	queue  chan Record
+	queue  chan schema.LedgerRecord
 	done   chan struct{}
 
 	file    *os.File
@@ -140,7 +99,7 @@ func Open(opts Options, sink Sink, log *slog.Logger) (*Writer, error) {
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("ledger: dir %q: %w", opts.Dir, err)
 	}
-	w := &Writer{opts: opts, sink: sink, log: log, queue: make(chan Record, opts.QueueSize), done: make(chan struct{})}
+	w := &Writer{opts: opts, sink: sink, log: log, queue: make(chan schema.LedgerRecord, opts.QueueSize), done: make(chan struct{})}
 	if err := w.rotate(); err != nil {
 		return nil, err
 	}
@@ -150,7 +109,7 @@ func Open(opts Options, sink Sink, log *slog.Logger) (*Writer, error) {
 
 // Append queues a record. It blocks while the queue is full; after Close it
 // drops the record and counts it.
-func (w *Writer) Append(r Record) {
+func (w *Writer) Append(r schema.LedgerRecord) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
@@ -233,7 +192,7 @@ func (w *Writer) run() {
 	}
 }
 
-func (w *Writer) encode(r Record) {
+func (w *Writer) encode(r schema.LedgerRecord) {
 	start := len(w.pending)
 	w.pending = appendRecord(w.pending, &r)
 	if w.sink != nil {
@@ -313,56 +272,4 @@ func (w *Writer) rotate() error {
 	}
 	w.file, w.size = f, 0
 	return nil
-}
-
-// Files returns the ledger files in dir, oldest first.
-func Files(dir string) ([]string, error) {
-	m, err := filepath.Glob(filepath.Join(dir, "usage-*.jsonl"))
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(m)
-	return m, nil
-}
-
-// ReadAll reads every record from every file in dir, oldest file first. A
-// torn last line (a crash mid-write) is reported as an error naming the file.
-func ReadAll(dir string) ([]Record, error) {
-	files, err := Files(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []Record
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		rs, err := read(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("ledger: %s: %w", name, err)
-		}
-		out = append(out, rs...)
-	}
-	return out, nil
-}
-
-func read(r io.Reader) ([]Record, error) {
-	var out []Record
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
-		var rec Record
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			return out, fmt.Errorf("line %d: %w", line, err)
-		}
-		out = append(out, rec)
-	}
-	return out, sc.Err()
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tollgate/schema"
 )
 
 func TestWriterBatchesRotatesAndFlushesOnClose(t *testing.T) {
@@ -21,7 +23,7 @@ func TestWriterBatchesRotatesAndFlushesOnClose(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < n/5; i++ {
-				w.Append(Record{ID: fmt.Sprintf("%d-%d", g, i), Decision: "allowed", Method: "GET", Path: "/v1/x", Status: 200, CostCharged: 1, CostSettled: 1})
+				w.Append(schema.LedgerRecord{ID: fmt.Sprintf("%d-%d", g, i), Decision: "allowed", Method: "GET", Path: "/v1/x", Status: 200, CostCharged: 1, CostSettled: 1})
 			}
 		}(g)
 	}
@@ -29,11 +31,11 @@ func TestWriterBatchesRotatesAndFlushesOnClose(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	w.Append(Record{ID: "late"})
+	w.Append(schema.LedgerRecord{ID: "late"})
 	if w.Dropped() != 1 {
 		t.Errorf("dropped = %d, want 1", w.Dropped())
 	}
-	recs, err := ReadAll(dir)
+	recs, _, err := schema.ReadLedgerAll(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestWriterBatchesRotatesAndFlushesOnClose(t *testing.T) {
 		}
 		seen[r.ID] = true
 	}
-	files, _ := Files(dir)
+	files, _ := schema.LedgerFiles(dir)
 	if len(files) < 2 {
 		t.Errorf("want rotation into several files, got %d", len(files))
 	}
@@ -60,8 +62,8 @@ func TestPendingBytesAndLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	w.Append(Record{ID: "a", Method: "GET", Path: "/", Decision: "allowed", End: end})
-	w.Append(Record{ID: "b", Method: "GET", Path: "/", Decision: "allowed", End: end.Add(time.Second)})
+	w.Append(schema.LedgerRecord{ID: "a", Method: "GET", Path: "/", Decision: "allowed", End: end})
+	w.Append(schema.LedgerRecord{ID: "b", Method: "GET", Path: "/", Decision: "allowed", End: end.Add(time.Second)})
 	deadline := time.Now().Add(10 * time.Second)
 	for w.PendingBytes() == 0 {
 		if time.Now().After(deadline) {

@@ -56,7 +56,7 @@ func TestSpanTree(t *testing.T) {
 	ctx := q.Limiter(r.Context())
 	st := StoreSpan(ctx, "acquire", 1)
 	st.End()
-	br := limiter.NewBreaker(limiter.BreakerConfig{Failures: 3, Cooldown: time.Second})
+	br := limiter.NewBreaker(limiter.BreakerConfig{Failures: 3, Cooldown: engine.Duration(time.Second)})
 	q.EndLimiter(limiter.Outcome{Result: engine.Result{Decision: engine.Decision{Allowed: true, Policy: "burst", Remaining: 4000}}}, br, true)
 	h := http.Header{}
 	_, up := q.Upstream(r.Context(), h)

@@ -9,7 +9,7 @@ type Variant struct {
 	Assumptions Assumptions
 }
 
-// WorkedVariants are research/costs.md section 3's fleets S1..S5': three
+// WorkedVariants are the worked example's fleets S1..S5' (docs/reports.md): three
 // nodes, one per zone, with Valkey Serverless for the medium fleets and a
 // node-based Valkey primary and replica (cache.t4g.small) for the large ones.
 func WorkedVariants() []Variant {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 func loadSheet(t testing.TB) *Sheet {
@@ -19,12 +19,12 @@ func loadSheet(t testing.TB) *Sheet {
 	return sh
 }
 
-// near reports whether got rounds to the research's figure, which is given
+// near reports whether got rounds to the worked example's figure, which is given
 // to the cent (half a cent either way, plus float noise).
 func near(got, want float64) bool { return math.Abs(got-want) <= 0.0051 }
 
-// TestManagedTiers checks the tier arithmetic of research/costs.md section 3
-// (a) and (b) exactly, and the tier boundaries.
+// TestManagedTiers checks the REST and HTTP API tier arithmetic of the worked
+// example in docs/reports.md exactly, and the tier boundaries.
 func TestManagedTiers(t *testing.T) {
 	sh := loadSheet(t)
 	cases := []struct {
@@ -72,7 +72,7 @@ func TestEgressTiers(t *testing.T) {
 	}
 }
 
-// TestWorkedExample reproduces research/costs.md section 3 (c): the shared
+// TestWorkedExample reproduces the worked example in docs/reports.md: the shared
 // line items and every variant's total excluding egress.
 func TestWorkedExample(t *testing.T) {
 	sh := loadSheet(t)
@@ -222,11 +222,11 @@ func TestParseCount(t *testing.T) {
 // TestSummaryUsage scales an hour-long run to a month.
 func TestSummaryUsage(t *testing.T) {
 	sh := loadSheet(t)
-	s := &summary.Summary{
+	s := &schema.Summary{
 		DurationS: 3600,
-		Requests:  summary.Requests{Total: 1_369_863},
-		Fleet: summary.Fleet{
-			Nodes:             []summary.NodeHours{{InstanceType: "c7g.medium", Market: "spot", Hours: 3}},
+		Requests:  schema.Requests{Total: 1_369_863},
+		Fleet: schema.Fleet{
+			Nodes:             []schema.NodeHours{{InstanceType: "c7g.medium", Market: "spot", Hours: 3}},
 			LoadBalancerHours: 1,
 			Requests:          1_369_863, // 1e9 / 730
 		},

@@ -6,9 +6,9 @@
 // requests.
 //
 // The defaults reproduce the worked example of a billion requests a month in
-// research/costs.md section 3: a fleet of three c7g.medium on-demand costs
-// about $153 a month before egress, against $930 for the HTTP API and
-// $3,033.10 for the REST API.
+// docs/reports.md: a fleet of three c7g.medium on-demand costs about $153 a
+// month before egress, against $930 for the HTTP API and $3,033.10 for the
+// REST API.
 //
 // Example:
 //

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // ErrFleet is wrapped by fleet-spec and usage errors.
@@ -73,7 +73,7 @@ func FormatFleet(f []FleetNode) string {
 }
 
 // Assumptions are what a bill needs beyond the fleet: payload sizes, logging,
-// the Redis choice. The defaults are research/costs.md section 3's.
+// the Redis choice. The defaults are the worked example's (docs/reports.md).
 type Assumptions struct {
 	// RequestBytes and ResponseBytes are the average payload sizes through the
 	// load balancer; responses leave to the internet.
@@ -181,7 +181,7 @@ func FleetUsage(sh *Sheet, requests float64, fleet []FleetNode, a Assumptions) U
 func (a Assumptions) fill(sh *Sheet, u *Usage, requests, nodeHours, lbHours float64) {
 	h := sh.HoursPerMonth
 	u.LoadBalancerHours = lbHours
-	u.LBNewConnsPerS = 0 // keep-alive: bytes dominate (research/costs.md section 3)
+	u.LBNewConnsPerS = 0 // keep-alive: bytes dominate (docs/reports.md, worked example)
 	u.PublicIPv4Hours = float64(a.Zones) * lbHours
 	u.EBSGBMonths = a.EBSGBPerNode * nodeHours / h
 	switch r := a.Redis; {
@@ -205,7 +205,7 @@ func (a Assumptions) fill(sh *Sheet, u *Usage, requests, nodeHours, lbHours floa
 // the measured duration). What the summary measured it takes as measured;
 // what it leaves at zero (egress, cross-zone bytes, Redis) comes from a,
 // and each such line is listed in Usage.Notes.
-func SummaryUsage(sh *Sheet, s *summary.Summary, a Assumptions) (Usage, error) {
+func SummaryUsage(sh *Sheet, s *schema.Summary, a Assumptions) (Usage, error) {
 	if !(s.DurationS > 0) || math.IsInf(s.DurationS, 0) {
 		return Usage{}, fmt.Errorf("%w: duration_s: must be > 0, got %v", ErrFleet, s.DurationS)
 	}

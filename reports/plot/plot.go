@@ -24,7 +24,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"tollgate/reports/cost"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // ErrNoData is returned when a figure has nothing to draw.
@@ -123,12 +123,12 @@ func newPlot(title, x, y string) *plot.Plot {
 // Series is a labelled latency CDF.
 type Series struct {
 	Label string
-	CDF   []summary.CDFPoint
+	CDF   []schema.CDFPoint
 }
 
 // LatencyCDF plots each series' cumulative distribution with the latency on
 // a log axis; marks the first series' p50, p99 and p99.9 when given.
-func LatencyCDF(title string, series []Series, marks summary.Percentiles) (*Figure, error) {
+func LatencyCDF(title string, series []Series, marks schema.Percentiles) (*Figure, error) {
 	p := newPlot(title, "latency (ms, log scale)", "fraction of requests ≤ latency")
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = logTicks{}
@@ -196,7 +196,7 @@ func LatencyCDF(title string, series []Series, marks summary.Percentiles) (*Figu
 
 // Timeline plots the 429 rate and the error rate per interval, in percent,
 // with each fault shaded from its start to its end and named at the top.
-func Timeline(title string, tl []summary.Interval, intervalS float64, faults []summary.Fault) (*Figure, error) {
+func Timeline(title string, tl []schema.Interval, intervalS float64, faults []schema.Fault) (*Figure, error) {
 	if len(tl) == 0 {
 		return nil, fmt.Errorf("%w: timeline: no intervals", ErrNoData)
 	}
@@ -426,20 +426,20 @@ func Nines(a float64) float64 {
 // Comparison draws algorithms (or any labelled runs) side by side: latency
 // percentiles, 429 rate, false 429s, over-admission, Redis operations per
 // request and availability, one panel each.
-func Comparison(title string, labels []string, runs []*summary.Summary) (*Figure, error) {
+func Comparison(title string, labels []string, runs []*schema.Summary) (*Figure, error) {
 	if len(runs) == 0 || len(labels) != len(runs) {
 		return nil, fmt.Errorf("%w: comparison: %d labels for %d runs", ErrNoData, len(labels), len(runs))
 	}
 	type panel struct {
 		title, unit string
-		get         func(s *summary.Summary) float64
+		get         func(s *schema.Summary) float64
 	}
 	panels := []panel{
-		{"429 rate", "% of requests", func(s *summary.Summary) float64 { return s.Rate429.Overall * 100 }},
-		{"false 429s", "% of requests", func(s *summary.Summary) float64 { return s.False429.Rate * 100 }},
-		{"over-admission", "% of admitted cost", func(s *summary.Summary) float64 { return s.OverAdmission.Ratio * 100 }},
-		{"Redis ops per request", "operations", func(s *summary.Summary) float64 { return s.RedisOpsPerRequest }},
-		{"availability", "nines", func(s *summary.Summary) float64 { return Nines(s.Availability) }},
+		{"429 rate", "% of requests", func(s *schema.Summary) float64 { return s.Rate429.Overall * 100 }},
+		{"false 429s", "% of requests", func(s *schema.Summary) float64 { return s.False429.Rate * 100 }},
+		{"over-admission", "% of admitted cost", func(s *schema.Summary) float64 { return s.OverAdmission.Ratio * 100 }},
+		{"Redis ops per request", "operations", func(s *schema.Summary) float64 { return s.RedisOpsPerRequest }},
+		{"availability", "nines", func(s *schema.Summary) float64 { return Nines(s.Availability) }},
 	}
 	var plots []*plot.Plot
 	// Latency: grouped bars of p50/p90/p99/p99.9 per run, log scale.
@@ -448,9 +448,9 @@ func Comparison(title string, labels []string, runs []*summary.Summary) (*Figure
 	lat.Y.Tick.Marker = logTicks{}
 	pct := []struct {
 		name string
-		get  func(p summary.Percentiles) float64
-	}{{"p50", func(p summary.Percentiles) float64 { return p.P50 }}, {"p90", func(p summary.Percentiles) float64 { return p.P90 }},
-		{"p99", func(p summary.Percentiles) float64 { return p.P99 }}, {"p99.9", func(p summary.Percentiles) float64 { return p.P999 }}}
+		get  func(p schema.Percentiles) float64
+	}{{"p50", func(p schema.Percentiles) float64 { return p.P50 }}, {"p90", func(p schema.Percentiles) float64 { return p.P90 }},
+		{"p99", func(p schema.Percentiles) float64 { return p.P99 }}, {"p99.9", func(p schema.Percentiles) float64 { return p.P999 }}}
 	// gonum's bars start at zero, which a log axis cannot show: draw each
 	// bar as a rectangle from the axis minimum instead.
 	lo, hi := math.Inf(1), math.Inf(-1)

@@ -17,27 +17,27 @@ import (
 	"gonum.org/v1/plot/plotter"
 
 	"tollgate/reports/cost"
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden images in testdata/")
 
 // lognormalCDF is a fixed latency distribution: median 8 ms, sigma 0.8.
-func lognormalCDF(median, sigma float64) []summary.CDFPoint {
+func lognormalCDF(median, sigma float64) []schema.CDFPoint {
 	d := distuv.LogNormal{Mu: math.Log(median), Sigma: sigma}
-	var out []summary.CDFPoint
+	var out []schema.CDFPoint
 	for _, f := range []float64{0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 1} {
 		q := f
 		if q == 1 {
 			q = 0.99999
 		}
-		out = append(out, summary.CDFPoint{ValueMS: d.Quantile(q), Fraction: f})
+		out = append(out, schema.CDFPoint{ValueMS: d.Quantile(q), Fraction: f})
 	}
 	return out
 }
 
-func fixtureTimeline() ([]summary.Interval, []summary.Fault) {
-	var tl []summary.Interval
+func fixtureTimeline() ([]schema.Interval, []schema.Fault) {
+	var tl []schema.Interval
 	for i := range 60 {
 		total := int64(1000)
 		rej := int64(20 + 10*math.Sin(float64(i)/5)*math.Sin(float64(i)/5))
@@ -46,9 +46,9 @@ func fixtureTimeline() ([]summary.Interval, []summary.Fault) {
 			errs = int64(120 - 20*(i-20))
 			rej += 60
 		}
-		tl = append(tl, summary.Interval{StartS: float64(i), Total: total, Rejected: rej, Errors: errs, Admitted: total - rej - errs})
+		tl = append(tl, schema.Interval{StartS: float64(i), Total: total, Rejected: rej, Errors: errs, Admitted: total - rej - errs})
 	}
-	return tl, []summary.Fault{{Kind: "spot-interruption", Target: "az-a/node-1", StartS: 20, EndS: 22}, {Kind: "az-outage", Target: "az-b", StartS: 40, EndS: 50}}
+	return tl, []schema.Fault{{Kind: "spot-interruption", Target: "az-a/node-1", StartS: 20, EndS: 22}, {Kind: "az-outage", Target: "az-b", StartS: 40, EndS: 50}}
 }
 
 func fixtureBills(t *testing.T) []cost.Bill {
@@ -163,7 +163,7 @@ func columnsWith(img image.Image, c color.RGBA) (lo, hi int) {
 
 func TestLatencyCDF(t *testing.T) {
 	cdf := lognormalCDF(8, 0.8)
-	f, err := LatencyCDF("baseline / gcra", []Series{{Label: "gcra", CDF: cdf}}, summary.Percentiles{P50: 8, P99: 51.5, P999: 94})
+	f, err := LatencyCDF("baseline / gcra", []Series{{Label: "gcra", CDF: cdf}}, schema.Percentiles{P50: 8, P99: 51.5, P999: 94})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestLatencyCDF(t *testing.T) {
 	if n := countColor(img, Color(1)); n > 0 {
 		t.Errorf("second colour present with one series: %d px", n)
 	}
-	f2, err := LatencyCDF("two", []Series{{"a", cdf}, {"b", lognormalCDF(20, 0.5)}}, summary.Percentiles{})
+	f2, err := LatencyCDF("two", []Series{{"a", cdf}, {"b", lognormalCDF(20, 0.5)}}, schema.Percentiles{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestLatencyCDF(t *testing.T) {
 	if countColor(img2, Color(1)) < 200 {
 		t.Errorf("second series not drawn")
 	}
-	if _, err := LatencyCDF("empty", []Series{{"a", []summary.CDFPoint{{ValueMS: 0, Fraction: 1}}}}, summary.Percentiles{}); !errors.Is(err, ErrNoData) {
+	if _, err := LatencyCDF("empty", []Series{{"a", []schema.CDFPoint{{ValueMS: 0, Fraction: 1}}}}, schema.Percentiles{}); !errors.Is(err, ErrNoData) {
 		t.Errorf("all-zero latencies: %v, want ErrNoData (a log axis cannot show 0)", err)
 	}
 }
@@ -239,17 +239,17 @@ func TestCostBreakdown(t *testing.T) {
 	}
 }
 
-func comparisonRuns() ([]string, []*summary.Summary) {
+func comparisonRuns() ([]string, []*schema.Summary) {
 	algs := []string{"fixed-window", "sliding-window", "token-bucket", "gcra"}
-	var runs []*summary.Summary
+	var runs []*schema.Summary
 	for i, a := range algs {
 		k := float64(i)
-		runs = append(runs, &summary.Summary{
+		runs = append(runs, &schema.Summary{
 			Algorithm:          a,
-			LatencyMS:          summary.Percentiles{P50: 3 + k, P90: 8 + k, P99: 30 - 4*k, P999: 120 - 15*k},
-			Rate429:            summary.Rate429{Overall: 0.08 - 0.01*k},
-			False429:           summary.Count{Rate: 0.01 / (k + 1)},
-			OverAdmission:      summary.OverAdmission{Ratio: 0.04 / (k + 1)},
+			LatencyMS:          schema.Percentiles{P50: 3 + k, P90: 8 + k, P99: 30 - 4*k, P999: 120 - 15*k},
+			Rate429:            schema.Rate429{Overall: 0.08 - 0.01*k},
+			False429:           schema.Count{Rate: 0.01 / (k + 1)},
+			OverAdmission:      schema.OverAdmission{Ratio: 0.04 / (k + 1)},
 			RedisOpsPerRequest: 1 + 0.5*k,
 			Availability:       1 - math.Pow(10, -3-k/2),
 		})
@@ -332,11 +332,11 @@ func TestLogTicks(t *testing.T) {
 // TestTimelineMonth: a month in hourly intervals is drawn in days, and a
 // two-minute interruption is still shaded visibly.
 func TestTimelineMonth(t *testing.T) {
-	var tl []summary.Interval
+	var tl []schema.Interval
 	for i := range 720 {
-		tl = append(tl, summary.Interval{StartS: float64(i) * 3600, Total: 1000, Rejected: int64(50 + 40*math.Sin(float64(i)/24*2*math.Pi))})
+		tl = append(tl, schema.Interval{StartS: float64(i) * 3600, Total: 1000, Rejected: int64(50 + 40*math.Sin(float64(i)/24*2*math.Pi))})
 	}
-	f, err := Timeline("month", tl, 3600, []summary.Fault{{Kind: "spot-interruption", Target: "a-0", StartS: 1087929, EndS: 1088049}})
+	f, err := Timeline("month", tl, 3600, []schema.Fault{{Kind: "spot-interruption", Target: "a-0", StartS: 1087929, EndS: 1088049}})
 	if err != nil {
 		t.Fatal(err)
 	}

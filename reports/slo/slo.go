@@ -1,5 +1,5 @@
 // Package slo is tollgate's SLO gate: it checks each run against its
-// scenario's SLO block (summary.SLO) and against a committed baseline of
+// scenario's SLO block (schema.SLO) and against a committed baseline of
 // summaries with per-metric tolerances, and renders every breach and every
 // regression as a table. Simulated runs are deterministic, so the gate has no
 // noise: a change in a figure is a change in the code or the scenario.
@@ -21,21 +21,21 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
 // Metric names, as they appear in tables and tolerances.json.
 const (
-	P99MS          = "p99_ms"
-	Rate429        = "rate_429"
-	False429Rate   = "false_429_rate"
-	OverAdmission  = "over_admission"
-	Availability   = "availability"
-	CostPerBillion = "cost_per_billion"
+	P99MS          = schema.ObjectiveP99MS
+	Rate429        = schema.ObjectiveRate429
+	False429Rate   = schema.ObjectiveFalse429Rate
+	OverAdmission  = schema.ObjectiveOverAdmission
+	Availability   = schema.ObjectiveAvailability
+	CostPerBillion = schema.ObjectiveCostPerBillion
 )
 
 // Names lists the metrics in table order.
-var Names = []string{P99MS, Rate429, False429Rate, OverAdmission, Availability, CostPerBillion}
+var Names = schema.Objectives
 
 // Metrics are the figures the gate checks for one run.
 type Metrics struct {
@@ -49,7 +49,7 @@ type Metrics struct {
 
 // MetricsOf takes a summary's figures; costPerBillion comes from the cost
 // model (the summary carries resources, not prices).
-func MetricsOf(s *summary.Summary, costPerBillion float64) Metrics {
+func MetricsOf(s *schema.Summary, costPerBillion float64) Metrics {
 	return Metrics{
 		P99MS:          s.LatencyMS.P99,
 		Rate429:        s.Rate429.Overall,
@@ -83,23 +83,7 @@ func (m Metrics) Get(name string) float64 {
 func higherIsBetter(name string) bool { return name == Availability }
 
 // Objective returns the SLO's limit for the named metric (0: not checked).
-func Objective(o summary.SLO, name string) float64 {
-	switch name {
-	case P99MS:
-		return o.P99MS
-	case Rate429:
-		return o.Max429Rate
-	case False429Rate:
-		return o.MaxFalse429Rate
-	case OverAdmission:
-		return o.MaxOverAdmission
-	case Availability:
-		return o.MinAvailability
-	case CostPerBillion:
-		return o.MaxCostPerBillion
-	}
-	return 0
-}
+func Objective(o schema.SLO, name string) float64 { return o.Limit(name) }
 
 // Tolerance is how far a metric may move the wrong way from the baseline
 // before it is a regression: the larger of Abs and Rel times the baseline.
@@ -161,6 +145,12 @@ const (
 	StatusRegression = "REGRESSION"
 	StatusBoth       = "BREACH+REGRESSION"
 	StatusNoBaseline = "NO BASELINE"
+	// StatusExpected is a breach the scenario lists in expect_breach: a
+	// demonstration of a bad design that still shows it. It passes.
+	StatusExpected = "EXPECTED BREACH"
+	// StatusMet is an objective listed in expect_breach that was met: the
+	// demonstration no longer demonstrates, so it fails.
+	StatusMet = "MET, BREACH EXPECTED"
 )
 
 // Row is one metric of one scenario.
@@ -180,13 +170,13 @@ type Row struct {
 }
 
 // Failed reports whether the row fails the gate.
-func (r Row) Failed() bool { return r.Status != StatusOK }
+func (r Row) Failed() bool { return r.Status != StatusOK && r.Status != StatusExpected }
 
 // Run is one scenario's outcome to check.
 type Run struct {
 	Scenario string
 	Seed     uint64
-	SLO      summary.SLO
+	SLO      schema.SLO
 	Metrics  Metrics
 }
 
@@ -217,6 +207,16 @@ func Check(runs []Run, base map[string]*Base, tol Tolerances, allowMissing bool)
 					why = append(why, fmt.Sprintf("SLO %s %s, got %s", bound(name), Format(name, row.Objective), Format(name, row.Actual)))
 				}
 			}
+			expected := r.SLO.Expects(name)
+			met := false
+			if expected {
+				if breach {
+					why = append(why, "expected: the scenario demonstrates a design that breaks this objective")
+				} else {
+					met = true
+					why = append(why, fmt.Sprintf("the scenario lists %s in expect_breach but met SLO %s %s with %s: fix the scenario or drop it from expect_breach", name, bound(name), Format(name, row.Objective), Format(name, row.Actual)))
+				}
+			}
 			regress, missing := false, false
 			switch {
 			case b == nil && !allowMissing:
@@ -241,9 +241,13 @@ func Check(runs []Run, base map[string]*Base, tol Tolerances, allowMissing bool)
 				}
 			}
 			switch {
-			case breach && regress:
+			case met:
+				row.Status = StatusMet
+			case expected && breach && !regress:
+				row.Status = StatusExpected
+			case breach && regress && !expected:
 				row.Status = StatusBoth
-			case breach:
+			case breach && !expected:
 				row.Status = StatusBreach
 			case regress:
 				row.Status = StatusRegression
@@ -299,6 +303,8 @@ func Failures(rows []Row) (breaches, regressions, missing int) {
 			regressions++
 		case StatusNoBaseline:
 			missing++
+		case StatusMet:
+			breaches++
 		}
 	}
 	return
@@ -355,7 +361,7 @@ const tolerancesFile = "tolerances.json"
 // ReadBaseline reads every DIR/*.json summary (keyed by its scenario name)
 // and DIR/tolerances.json (DefaultTolerances if absent; metrics it leaves
 // out keep their default).
-func ReadBaseline(dir string) (map[string]*summary.Summary, Tolerances, error) {
+func ReadBaseline(dir string) (map[string]*schema.Summary, Tolerances, error) {
 	tol := DefaultTolerances()
 	b, err := os.ReadFile(filepath.Join(dir, tolerancesFile))
 	switch {
@@ -379,12 +385,12 @@ func ReadBaseline(dir string) (map[string]*summary.Summary, Tolerances, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("slo: %w", err)
 	}
-	out := map[string]*summary.Summary{}
+	out := map[string]*schema.Summary{}
 	for _, p := range paths {
 		if filepath.Base(p) == tolerancesFile {
 			continue
 		}
-		s, err := summary.ReadFile(p)
+		s, err := schema.ReadSummary(p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("slo: baseline: %w", err)
 		}
@@ -399,7 +405,7 @@ func ReadBaseline(dir string) (map[string]*summary.Summary, Tolerances, error) {
 
 // WriteBaseline writes each summary as DIR/<scenario>.json and the
 // tolerances as DIR/tolerances.json, creating DIR.
-func WriteBaseline(dir string, runs []*summary.Summary, tol Tolerances) error {
+func WriteBaseline(dir string, runs []*schema.Summary, tol Tolerances) error {
 	if err := tol.Validate(); err != nil {
 		return fmt.Errorf("slo: %w", err)
 	}
@@ -410,7 +416,7 @@ func WriteBaseline(dir string, runs []*summary.Summary, tol Tolerances) error {
 		if s.Scenario == "" || strings.ContainsAny(s.Scenario, `/\`) {
 			return fmt.Errorf("slo: baseline: scenario name must be a plain file name, got %q", s.Scenario)
 		}
-		if err := summary.WriteFile(filepath.Join(dir, s.Scenario+".json"), s); err != nil {
+		if err := schema.WriteSummary(filepath.Join(dir, s.Scenario+".json"), s); err != nil {
 			return fmt.Errorf("slo: baseline: %w", err)
 		}
 	}

@@ -7,26 +7,26 @@ import (
 	"strings"
 	"testing"
 
-	"tollgate/sim/summary"
+	"tollgate/schema"
 )
 
-func sampleSummary() *summary.Summary {
-	return &summary.Summary{
-		Version: summary.Version, Scenario: "spot-loss", Seed: 7, Algorithm: "gcra",
+func sampleSummary() *schema.Summary {
+	return &schema.Summary{
+		Version: schema.SummaryVersion, Scenario: "spot-loss", Seed: 7, Algorithm: "gcra",
 		DurationS: 600,
-		LatencyMS: summary.Percentiles{P50: 4, P90: 9, P99: 21.5, P999: 60},
-		Rate429:   summary.Rate429{Overall: 0.031},
-		False429:  summary.Count{Count: 3, Rate: 0.0004},
-		OverAdmission: summary.OverAdmission{
+		LatencyMS: schema.Percentiles{P50: 4, P90: 9, P99: 21.5, P999: 60},
+		Rate429:   schema.Rate429{Overall: 0.031},
+		False429:  schema.Count{Count: 3, Rate: 0.0004},
+		OverAdmission: schema.OverAdmission{
 			Ratio: 0.002,
 		},
 		Availability: 0.99995,
-		SLO: summary.SLO{P99MS: 50, Max429Rate: 0.05, MaxFalse429Rate: 0.001, MaxOverAdmission: 0.01,
+		SLO: schema.SLO{P99MS: 50, Max429Rate: 0.05, MaxFalse429Rate: 0.001, MaxOverAdmission: 0.01,
 			MinAvailability: 0.9999, MaxCostPerBillion: 200},
 	}
 }
 
-func runOf(s *summary.Summary, cpb float64) Run {
+func runOf(s *schema.Summary, cpb float64) Run {
 	return Run{Scenario: s.Scenario, Seed: s.Seed, SLO: s.SLO, Metrics: MetricsOf(s, cpb)}
 }
 
@@ -56,7 +56,7 @@ func TestPassesAgainstItself(t *testing.T) {
 func TestTightenedSLOFails(t *testing.T) {
 	s := sampleSummary()
 	base := map[string]*Base{s.Scenario: {Seed: s.Seed, Metrics: MetricsOf(s, 110)}}
-	s.SLO = summary.SLO{P99MS: 20, Max429Rate: 0.03, MaxFalse429Rate: 0.0001, MaxOverAdmission: 0.001,
+	s.SLO = schema.SLO{P99MS: 20, Max429Rate: 0.03, MaxFalse429Rate: 0.0001, MaxOverAdmission: 0.001,
 		MinAvailability: 0.99999, MaxCostPerBillion: 100}
 	rows := Check([]Run{runOf(s, 110)}, base, DefaultTolerances(), false)
 	b, g, m := Failures(rows)
@@ -136,7 +136,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 	s := sampleSummary()
 	tol := DefaultTolerances()
 	tol[P99MS] = Tolerance{Rel: 0.1}
-	if err := WriteBaseline(dir, []*summary.Summary{s}, tol); err != nil {
+	if err := WriteBaseline(dir, []*schema.Summary{s}, tol); err != nil {
 		t.Fatal(err)
 	}
 	got, gotTol, err := ReadBaseline(dir)
@@ -202,5 +202,47 @@ func TestCommittedBaseline(t *testing.T) {
 		if r.Failed() {
 			t.Errorf("%s %s: %s %s", r.Scenario, r.Metric, r.Status, r.Why)
 		}
+	}
+}
+
+// TestExpectBreach: an objective listed in expect_breach passes when it is
+// breached and fails when it is met, so a demonstration of a bad design stays
+// honest both ways; objectives not listed are checked as usual.
+func TestExpectBreach(t *testing.T) {
+	s := sampleSummary()
+	base := map[string]*Base{s.Scenario: {Seed: s.Seed, Metrics: MetricsOf(s, 110)}}
+	cases := []struct {
+		name      string
+		slo       schema.SLO
+		breaches  int
+		wantState map[string]string
+	}{
+		{"breached as expected", schema.SLO{MinAvailability: 0.99999, P99MS: 50, ExpectBreach: []string{Availability}}, 0,
+			map[string]string{Availability: StatusExpected, P99MS: StatusOK}},
+		{"expected but met", schema.SLO{MinAvailability: 0.999, ExpectBreach: []string{Availability}}, 1,
+			map[string]string{Availability: StatusMet}},
+		{"another objective still breaches", schema.SLO{MinAvailability: 0.99999, P99MS: 20, ExpectBreach: []string{Availability}}, 1,
+			map[string]string{Availability: StatusExpected, P99MS: StatusBreach}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s.SLO = c.slo
+			rows := Check([]Run{runOf(s, 110)}, base, DefaultTolerances(), false)
+			if b, g, m := Failures(rows); b != c.breaches || g != 0 || m != 0 {
+				t.Errorf("failures %d %d %d, want %d 0 0", b, g, m, c.breaches)
+			}
+			for _, r := range rows {
+				if want, ok := c.wantState[r.Metric]; ok && r.Status != want {
+					t.Errorf("%s: status %q, want %q (%s)", r.Metric, r.Status, want, r.Why)
+				}
+			}
+			var buf bytes.Buffer
+			if err := WriteTable(&buf, rows, false); err != nil {
+				t.Fatal(err)
+			}
+			if c.breaches == 0 && !strings.Contains(buf.String(), StatusExpected) {
+				t.Errorf("table does not show the expected breach:\n%s", buf.String())
+			}
+		})
 	}
 }

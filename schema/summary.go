@@ -1,9 +1,4 @@
-// Package summary defines summary.json, the one file every simulated run
-// writes and every report, comparison and SLO check reads. It is the contract
-// between the simulator and the reports: plain data, JSON tags, no behaviour
-// beyond encoding. Maps are encoded with sorted keys, so the same run gives the
-// same bytes.
-package summary
+package schema
 
 import (
 	"bytes"
@@ -13,10 +8,13 @@ import (
 	"os"
 )
 
-// Version is the schema version written in every summary.
-const Version = 1
+// SummaryVersion is the version of summary.json written in every summary.
+const SummaryVersion = 1
 
-// Summary is the outcome of one simulated (or measured) run.
+// Summary is summary.json: the outcome of one simulated (or measured) run,
+// the one file every simulated run writes and every report, comparison and
+// SLO check reads. Maps are encoded with sorted keys, so the same run gives
+// the same bytes.
 type Summary struct {
 	Version   int    `json:"version"`
 	Scenario  string `json:"scenario"`
@@ -64,6 +62,63 @@ type Summary struct {
 	Fleet Fleet `json:"fleet"`
 	// SLO is the scenario's SLO block, copied so a summary can be checked alone.
 	SLO SLO `json:"slo"`
+	// Replay is set when the summary is of gwlab replay: a recorded ledger
+	// decided again under a policy. Requests, Rate429, False429 and
+	// OverAdmission are then the replayed policy's, over the records a
+	// limiter decided.
+	Replay *Replay `json:"replay,omitempty"`
+}
+
+// Replay is what gwlab replay found: the ledger read, and the requests the
+// replayed policy decided differently from the recorded decision.
+type Replay struct {
+	// Ledger is the ledger file or directory replayed; Recorded and
+	// Candidate the configs of the recorded and the replayed policy.
+	Ledger    string `json:"ledger"`
+	Recorded  string `json:"recorded"`
+	Candidate string `json:"candidate"`
+	// Records is how many ledger records were read, Requests how many
+	// requests they stand for (aggregates count their requests).
+	Records  int64 `json:"records"`
+	Requests int64 `json:"requests"`
+	// Decided is how many records carried a limiter decision (allowed or
+	// limited, not fail-open) and were decided again.
+	Decided int64 `json:"decided"`
+	// Skipped counts requests with no limiter decision to compare, by their
+	// recorded decision (unauthenticated, no_route, penalty, unavailable, ...).
+	Skipped map[string]int64 `json:"skipped"`
+	// Late counts records answered so long after their decision that they
+	// were replayed out of decision order (see the reorder window).
+	Late int64 `json:"late"`
+	// TornLines is how many torn last lines (a crash mid-write) were skipped.
+	TornLines int `json:"torn_lines"`
+	// DecisionDifferences is how many requests the replayed policy decided
+	// differently from the recorded decision: NewlyRefused (recorded
+	// allowed, now refused) plus NewlyAdmitted.
+	DecisionDifferences int64 `json:"decision_differences"`
+	NewlyRefused        int64 `json:"newly_refused"`
+	NewlyAdmitted       int64 `json:"newly_admitted"`
+	// RecordedAdmitted/Refused and CandidateAdmitted/Refused split Decided
+	// by the recorded and the replayed decision.
+	RecordedAdmitted  int64 `json:"recorded_admitted"`
+	RecordedRefused   int64 `json:"recorded_refused"`
+	CandidateAdmitted int64 `json:"candidate_admitted"`
+	CandidateRefused  int64 `json:"candidate_refused"`
+	// AdmittedTokens is the cost the replayed policy admitted, in tokens
+	// (what would be billed).
+	AdmittedTokens float64 `json:"admitted_tokens"`
+	// ByTier and ByRoute break the differences down by the replayed
+	// policy's tier and route names.
+	ByTier  map[string]ReplayDiff `json:"by_tier"`
+	ByRoute map[string]ReplayDiff `json:"by_route"`
+}
+
+// ReplayDiff is one tier's or route's part of a replay.
+type ReplayDiff struct {
+	Decided       int64 `json:"decided"`
+	Refused       int64 `json:"refused"`
+	NewlyRefused  int64 `json:"newly_refused"`
+	NewlyAdmitted int64 `json:"newly_admitted"`
 }
 
 // Requests counts requests by outcome. Total = Admitted + Rejected + Errors.
@@ -98,6 +153,9 @@ type CDFPoint struct {
 type Rate429 struct {
 	Overall float64            `json:"overall"`
 	PerTier map[string]float64 `json:"per_tier"`
+	// PerRoute is the 429 share per route name (replays; simulated runs
+	// leave it empty).
+	PerRoute map[string]float64 `json:"per_route,omitempty"`
 }
 
 // Count is a count with its rate over all requests.
@@ -185,51 +243,99 @@ type SLO struct {
 	MaxOverAdmission  float64 `json:"max_over_admission,omitempty"`
 	MinAvailability   float64 `json:"min_availability,omitempty"`
 	MaxCostPerBillion float64 `json:"max_cost_per_billion,omitempty"`
+	// ExpectBreach names the objectives (Objectives) a scenario demonstrating
+	// a bad design must still breach; the gate fails if one of them is met.
+	ExpectBreach []string `json:"expect_breach,omitempty"`
 }
 
-// Encode writes s as indented JSON with a trailing newline.
-func Encode(w io.Writer, s *Summary) error {
+// Objective names, as expect_breach, the SLO gate's tables and its
+// tolerances name them.
+const (
+	ObjectiveP99MS          = "p99_ms"
+	ObjectiveRate429        = "rate_429"
+	ObjectiveFalse429Rate   = "false_429_rate"
+	ObjectiveOverAdmission  = "over_admission"
+	ObjectiveAvailability   = "availability"
+	ObjectiveCostPerBillion = "cost_per_billion"
+)
+
+// Objectives lists the objective names in table order.
+var Objectives = []string{ObjectiveP99MS, ObjectiveRate429, ObjectiveFalse429Rate, ObjectiveOverAdmission,
+	ObjectiveAvailability, ObjectiveCostPerBillion}
+
+// Limit returns the SLO's limit for the named objective (0: not checked, or
+// an unknown name).
+func (o SLO) Limit(name string) float64 {
+	switch name {
+	case ObjectiveP99MS:
+		return o.P99MS
+	case ObjectiveRate429:
+		return o.Max429Rate
+	case ObjectiveFalse429Rate:
+		return o.MaxFalse429Rate
+	case ObjectiveOverAdmission:
+		return o.MaxOverAdmission
+	case ObjectiveAvailability:
+		return o.MinAvailability
+	case ObjectiveCostPerBillion:
+		return o.MaxCostPerBillion
+	}
+	return 0
+}
+
+// Expects reports whether the SLO expects the named objective to breach.
+func (o SLO) Expects(name string) bool {
+	for _, n := range o.ExpectBreach {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// EncodeSummary writes s as indented JSON with a trailing newline.
+func EncodeSummary(w io.Writer, s *Summary) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return fmt.Errorf("summary: encode: %w", err)
+		return fmt.Errorf("schema: summary: encode: %w", err)
 	}
 	b = append(b, '\n')
 	_, err = w.Write(b)
 	return err
 }
 
-// Decode reads a summary, rejecting unknown fields.
-func Decode(r io.Reader) (*Summary, error) {
+// DecodeSummary reads a summary, rejecting unknown fields.
+func DecodeSummary(r io.Reader) (*Summary, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var s Summary
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("summary: decode: %w", err)
+		return nil, fmt.Errorf("schema: summary: decode: %w", err)
 	}
 	return &s, nil
 }
 
-// ReadFile decodes the summary in path.
-func ReadFile(path string) (*Summary, error) {
+// ReadSummary decodes the summary.json in path.
+func ReadSummary(path string) (*Summary, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("summary: %w", err)
+		return nil, fmt.Errorf("schema: summary: %w", err)
 	}
-	s, err := Decode(bytes.NewReader(b))
+	s, err := DecodeSummary(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
 }
 
-// WriteFile encodes s into path.
-func WriteFile(path string, s *Summary) error {
+// WriteSummary encodes s into path.
+func WriteSummary(path string, s *Summary) error {
 	var buf bytes.Buffer
-	if err := Encode(&buf, s); err != nil {
+	if err := EncodeSummary(&buf, s); err != nil {
 		return err
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("summary: %w", err)
+		return fmt.Errorf("schema: summary: %w", err)
 	}
 	return nil
 }
