@@ -95,8 +95,10 @@ func Start(tb testing.TB, o Options) *Server {
 		"global": map[string]any{"scrape_interval": o.Interval.String(), "evaluation_interval": o.Interval.String(),
 			"scrape_timeout": o.Interval.String()},
 		"rule_files": rules,
-		"scrape_configs": []any{map[string]any{"job_name": o.Job,
-			"static_configs": []any{map[string]any{"targets": o.Targets}}}},
+	}
+	if len(o.Targets) > 0 {
+		cfg["scrape_configs"] = []any{map[string]any{"job_name": o.Job,
+			"static_configs": []any{map[string]any{"targets": o.Targets}}}}
 	}
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
