@@ -67,7 +67,7 @@ func (s *syncBuffer) String() string {
 
 // gw is one gatewayd process.
 type gw struct {
-	t        *testing.T
+	t        testing.TB
 	cmd      *exec.Cmd
 	url      string // proxy listener base URL
 	admin    string // admin base URL
@@ -80,7 +80,7 @@ type gw struct {
 
 // freeAddrs returns two distinct free loopback addresses: both listeners are
 // open at once, so the kernel cannot hand out the same port twice.
-func freeAddrs(t *testing.T) (string, string) {
+func freeAddrs(t testing.TB) (string, string) {
 	t.Helper()
 	a, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -98,7 +98,7 @@ func freeAddrs(t *testing.T) (string, string) {
 // startGW writes cfg (with LEDGER replaced by a fresh directory) and starts
 // gatewayd on free ports given by -listen and -admin-listen, then waits for
 // /readyz.
-func startGW(t *testing.T, cfg string) *gw {
+func startGW(t testing.TB, cfg string) *gw {
 	t.Helper()
 	listen, admin := freeAddrs(t)
 	return startGWAt(t, cfg, listen, admin)
@@ -106,7 +106,7 @@ func startGW(t *testing.T, cfg string) *gw {
 
 // startGWAt is startGW on given listen and admin addresses (a test that must
 // know the admin address before gatewayd starts: a Prometheus scraping it).
-func startGWAt(t *testing.T, cfg, listen, admin string) *gw {
+func startGWAt(t testing.TB, cfg, listen, admin string) *gw {
 	t.Helper()
 	dir := t.TempDir()
 	g := &gw{t: t, cfgPath: filepath.Join(dir, "gatewayd.yaml"), ledger: filepath.Join(dir, "ledger"),
@@ -116,6 +116,31 @@ func startGWAt(t *testing.T, cfg, listen, admin string) *gw {
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	g.launchAt(listen, admin)
+	return g
+}
+
+// restart starts a new gatewayd process on the same config and ledger
+// directory (after this one exited or was killed).
+func (g *gw) restart() *gw {
+	g.t.Helper()
+	n := &gw{t: g.t, cfgPath: g.cfgPath, ledger: g.ledger, log: &syncBuffer{}, done: make(chan struct{})}
+	n.launch()
+	return n
+}
+
+// launch starts the process on free ports given by -listen and
+// -admin-listen and waits for /readyz.
+func (g *gw) launch() {
+	g.t.Helper()
+	listen, admin := freeAddrs(g.t)
+	g.launchAt(listen, admin)
+}
+
+// launchAt is launch on given addresses.
+func (g *gw) launchAt(listen, admin string) {
+	t := g.t
+	t.Helper()
 	g.url, g.admin = "http://"+listen, "http://"+admin
 	g.cmd = exec.Command(gatewaydBin, "-config", g.cfgPath, "-listen", listen, "-admin-listen", admin)
 	g.cmd.Stderr = g.log
@@ -149,7 +174,7 @@ func startGWAt(t *testing.T, cfg, listen, admin string) *gw {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return g
+				return
 			}
 		}
 		select {
@@ -224,7 +249,7 @@ func (g *gw) metric(name string, labels ...string) float64 {
 
 // waitFor polls cond until it holds (no timing assertion: a deadline only
 // bounds a hung test).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -245,7 +270,7 @@ type result struct {
 
 var client = &http.Client{Timeout: 30 * time.Second}
 
-func do(t *testing.T, method, url string, body io.Reader, hdr map[string]string) result {
+func do(t testing.TB, method, url string, body io.Reader, hdr map[string]string) result {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), method, url, body)
 	if err != nil {
@@ -276,7 +301,7 @@ type upstream struct {
 	arrived chan struct{}
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	u := &upstream{arrived: make(chan struct{}, 1024)}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := io.Copy(io.Discard, r.Body)

@@ -64,6 +64,7 @@ func newFlags(out io.Writer) (*flag.FlagSet, *options) {
 		fmt.Fprintf(out, `gatewayd: tollgate's API gateway (auth, pricing, rate limiting, usage ledger).
 
 Usage: gatewayd -config FILE [flags]
+       gatewayd ledger verify|migrate|ship ...   (gatewayd ledger, for its usage)
 
 Signals: SIGTERM/SIGINT drain and exit 0 (readyz 503, in-flight requests finish within
 shutdown.grace, ledger flushed); SIGHUP reloads FILE atomically (an invalid file is
@@ -81,6 +82,9 @@ func main() {
 }
 
 func run(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ledger" {
+		return ledgerCmd(args[1:], os.Stdout, stderr)
+	}
 	fs, o := newFlags(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -137,20 +137,17 @@ func (h *pendingHeap) Pop() any {
 	return x
 }
 
-// contract is a key's published contract, burst and sustained rate, kept by
-// golang.org/x/time/rate: the reference for false 429s and over-admission,
-// sharing no code with the engine. Tokens are in millitokens.
-type contract struct {
-	lim *rate.Limiter
-}
-
-func newContract(t tier.Tier) contract {
+// newContract is a key's published contract, burst and sustained rate, kept
+// by golang.org/x/time/rate: the reference for false 429s and
+// over-admission, sharing no code with the engine. Tokens are in
+// millitokens. A key keeps the contract of the tier it was first seen on.
+func newContract(t tier.Tier) *rate.Limiter {
 	per := t.MainPeriod().Seconds()
 	r := t.Rate
 	if r <= 0 { // window algorithms: the limit per window
 		r = t.Burst
 	}
-	return contract{lim: rate.NewLimiter(rate.Limit(r*engine.MilliPerToken/per), int(math.Round(t.Burst*engine.MilliPerToken)))}
+	return rate.NewLimiter(rate.Limit(r*engine.MilliPerToken/per), int(math.Round(t.Burst*engine.MilliPerToken)))
 }
 
 // Run replays the ledger at path (a file or a directory of rotated files)
@@ -176,23 +173,20 @@ func Run(path string, opts Options) (*schema.Summary, error) {
 		return nil, err
 	}
 	defer sc.Close()
-	ord := schema.NewLedgerOrder(sc, opts.Window, func(r *schema.LedgerRecord) int64 {
-		if r.DecidedUS > 0 {
-			return r.DecidedUS
-		}
-		return r.Start.UnixMicro()
-	})
-
 	rp := &run{opts: opts, rec: recP, cand: candP, store: memstore.New(memstore.Options{Shards: 1}),
-		contracts: map[string]contract{},
+		contracts: map[int32]*rate.Limiter{}, keyIndex: map[string]int32{}, sc: sc,
 		out: schema.Replay{Ledger: path, Recorded: opts.Recorded.File, Candidate: cand.File,
 			Skipped: map[string]int64{}, ByTier: map[string]schema.ReplayDiff{}, ByRoute: map[string]schema.ReplayDiff{}}}
+	ord := schema.NewLedgerOrder(sc, opts.Window, rp.keep)
 	for ord.Next() {
-		r := ord.Record()
-		if err := rp.record(&r); err != nil {
-			file, line := sc.Pos()
-			return nil, fmt.Errorf("replay: %s line %d (record %s): %w", file, line, r.ID, err)
+		if rp.err != nil {
+			break
 		}
+		d, _ := ord.Value()
+		rp.decide(&d)
+	}
+	if rp.err != nil {
+		return nil, rp.err
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
@@ -203,21 +197,48 @@ func Run(path string, opts Options) (*schema.Summary, error) {
 	rp.out.Requests = st.Requests
 	rp.out.Late = ord.Late
 	rp.out.TornLines = len(st.Torn)
-	return rp.summary(st, cand), nil
+	return rp.summary(cand), nil
+}
+
+// decision is what a replay keeps of a record while putting the ledger back
+// in decision order: a few integers and pointers, not the record's strings.
+type decision struct {
+	decided, end int64
+	// charged is the cost to ask, settle the delta to apply at end
+	// (millitokens, on the candidate's prices).
+	charged, settle int64
+	key             int32
+	tier            int32 // index into run.tierNames
+	route           int32 // index into run.routeNames
+	plan            *engine.Plan
+	compiled        *tier.Compiled
+	recordedAllowed bool
 }
 
 type run struct {
 	opts      Options
 	rec, cand *compiledPolicy
 	store     *memstore.Store
-	contracts map[string]contract
+	sc        *schema.LedgerScanner
+	err       error
 	due       pendingHeap
 	seq       int64
 	out       schema.Replay
 
+	keyIndex   map[string]int32
+	keys       []string
+	tierNames  []string
+	tierIdx    map[string]int32
+	routeNames []string
+	routeIdx   map[string]int32
+	diffs      []schema.ReplayDiff // by tier, then by route (offset len(tierNames)) at the end
+	tierDiffs  map[int32]*schema.ReplayDiff
+	routeDiffs map[int32]*schema.ReplayDiff
+	contracts  map[int32]*rate.Limiter // by key, on its first tier
+
 	false429, compliant        int64
 	overTokens, admittedTokens float64
-	overKeys                   map[string]bool
+	overKeys                   map[int32]bool
 	errors, answered           int64
 	first, last                int64
 }
@@ -251,7 +272,25 @@ func (rp *run) candidateTier(name string) (*tier.Compiled, string, error) {
 		ErrPolicy, name, rp.out.Candidate, strings.Join(rp.cand.tierNms, ", "), name)
 }
 
-func (rp *run) record(r *schema.LedgerRecord) error {
+func (rp *run) intern(idx *map[string]int32, names *[]string, n string) int32 {
+	if *idx == nil {
+		*idx = map[string]int32{}
+	}
+	i, ok := (*idx)[n]
+	if !ok {
+		i = int32(len(*names))
+		(*idx)[n] = i
+		*names = append(*names, n)
+	}
+	return i
+}
+
+// keep turns a record into a decision to replay, or counts it as skipped.
+// It runs in file order, as the scanner reads.
+func (rp *run) keep(r *schema.LedgerRecord) (int64, decision, bool) {
+	if rp.err != nil {
+		return 0, decision{}, false
+	}
 	if !r.Start.IsZero() {
 		if s := r.Start.UnixMicro(); rp.first == 0 || s < rp.first {
 			rp.first = s
@@ -268,19 +307,23 @@ func (rp *run) record(r *schema.LedgerRecord) error {
 		// no limiter decision to compare: unauthenticated, unrouted, shed,
 		// penalty box, store down (unmetered admissions were not counted)
 		rp.out.Skipped[r.Decision] += r.Requests()
-		return nil
+		return 0, decision{}, false
 	}
-	rp.drain(r.DecidedUS)
+	fail := func(err error) (int64, decision, bool) {
+		file, line := rp.sc.Pos()
+		rp.err = fmt.Errorf("replay: %s line %d (record %s): %w", file, line, r.ID, err)
+		return 0, decision{}, false
+	}
 	ct, tierName, err := rp.candidateTier(r.Tier)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	cr, ok := rp.cand.routeOf(r)
 	if !ok {
-		return fmt.Errorf("%w: route %q (path %q) matches no route of %s (its routes: %s)",
-			ErrPolicy, r.Route, r.Path, rp.out.Candidate, strings.Join(rp.cand.names, ", "))
+		return fail(fmt.Errorf("%w: route %q (path %q) matches no route of %s (its routes: %s)",
+			ErrPolicy, r.Route, r.Path, rp.out.Candidate, strings.Join(rp.cand.names, ", ")))
 	}
-	// The recorded cost, carried onto the candidate's price for the route.
+	// The asked cost, carried onto the candidate's price for the route.
 	asked := r.Cost
 	if asked == 0 { // a ledger written before gatewayd recorded the asked cost
 		asked = r.CostCharged
@@ -302,36 +345,63 @@ func (rp *run) record(r *schema.LedgerRecord) error {
 	if cr.Operational {
 		plan = ct.OperationalPlan()
 	}
-	res, err := rp.store.Apply(context.Background(), engine.Op{Kind: engine.Acquire, Key: r.KeyHash, Plan: plan, Cost: charged, Now: r.DecidedUS})
-	if err != nil {
-		return fmt.Errorf("decide: %w", err)
+	key, ok := rp.keyIndex[r.KeyHash]
+	if !ok {
+		key = int32(len(rp.keys))
+		rp.keyIndex[r.KeyHash] = key
+		rp.keys = append(rp.keys, r.KeyHash)
 	}
-	recordedAllowed := r.Decision == decisionAllowed
+	return r.DecidedUS, decision{decided: r.DecidedUS, end: max(r.End.UnixMicro(), r.DecidedUS), charged: charged,
+		settle: settled - charged, key: key, plan: plan, compiled: ct,
+		tier:  rp.intern(&rp.tierIdx, &rp.tierNames, tierName),
+		route: rp.intern(&rp.routeIdx, &rp.routeNames, cr.Name), recordedAllowed: r.Decision == decisionAllowed}, true
+}
+
+func (rp *run) diff(m *map[int32]*schema.ReplayDiff, i int32) *schema.ReplayDiff {
+	if *m == nil {
+		*m = map[int32]*schema.ReplayDiff{}
+	}
+	d := (*m)[i]
+	if d == nil {
+		d = &schema.ReplayDiff{}
+		(*m)[i] = d
+	}
+	return d
+}
+
+// decide asks the store again for one request, in decision order.
+func (rp *run) decide(d *decision) {
+	rp.drain(d.decided)
+	key := rp.keys[d.key]
+	res, err := rp.store.Apply(context.Background(), engine.Op{Kind: engine.Acquire, Key: key, Plan: d.plan, Cost: d.charged, Now: d.decided})
+	if err != nil {
+		rp.err = fmt.Errorf("replay: decide %s at %d: %w", rp.tierNames[d.tier], d.decided, err)
+		return
+	}
 	rp.out.Decided++
 	if res.Allowed {
 		rp.out.CandidateAdmitted++
-		rp.admittedTokens += engine.MilliToTokens(charged)
+		rp.admittedTokens += engine.MilliToTokens(d.charged)
 		var release int64
-		if ct.ConcurrencyPolicy() != "" {
-			release = charged
+		if d.compiled.ConcurrencyPolicy() != "" {
+			release = d.charged
 		}
-		if settled-charged != 0 || release > 0 {
+		if d.settle != 0 || release > 0 {
 			rp.seq++
-			heap.Push(&rp.due, pending{at: max(r.End.UnixMicro(), r.DecidedUS), seq: rp.seq, key: r.KeyHash, plan: plan,
-				settle: settled - charged, release: release})
+			heap.Push(&rp.due, pending{at: d.end, seq: rp.seq, key: key, plan: d.plan, settle: d.settle, release: release})
 		}
 	} else {
 		rp.out.CandidateRefused++
 	}
-	if recordedAllowed {
+	if d.recordedAllowed {
 		rp.out.RecordedAdmitted++
 	} else {
 		rp.out.RecordedRefused++
 	}
-	td, rd := rp.out.ByTier[tierName], rp.out.ByRoute[cr.Name]
+	td, rd := rp.diff(&rp.tierDiffs, d.tier), rp.diff(&rp.routeDiffs, d.route)
 	td.Decided++
 	rd.Decided++
-	if res.Allowed != recordedAllowed {
+	if res.Allowed != d.recordedAllowed {
 		rp.out.DecisionDifferences++
 		if res.Allowed {
 			rp.out.NewlyAdmitted++
@@ -347,29 +417,25 @@ func (rp *run) record(r *schema.LedgerRecord) error {
 		td.Refused++
 		rd.Refused++
 	}
-	rp.out.ByTier[tierName], rp.out.ByRoute[cr.Name] = td, rd
 
 	// the independent contract reference, on the recorded clock
-	k := tierName + "|" + r.KeyHash
-	c, ok := rp.contracts[k]
-	if !ok {
-		c = newContract(ct.Tier())
-		rp.contracts[k] = c
+	c := rp.contracts[d.key]
+	if c == nil {
+		c = newContract(d.compiled.Tier())
+		rp.contracts[d.key] = c
 	}
-	compliant := c.lim.AllowN(time.UnixMicro(r.DecidedUS), int(charged))
-	if compliant {
+	if c.AllowN(time.UnixMicro(d.decided), int(d.charged)) {
 		rp.compliant++
 		if !res.Allowed {
 			rp.false429++
 		}
 	} else if res.Allowed {
-		rp.overTokens += engine.MilliToTokens(charged)
+		rp.overTokens += engine.MilliToTokens(d.charged)
 		if rp.overKeys == nil {
-			rp.overKeys = map[string]bool{}
+			rp.overKeys = map[int32]bool{}
 		}
-		rp.overKeys[k] = true
+		rp.overKeys[d.key] = true
 	}
-	return nil
 }
 
 func ratio(a, b int64) float64 {
@@ -379,7 +445,7 @@ func ratio(a, b int64) float64 {
 	return float64(a) / float64(b)
 }
 
-func (rp *run) summary(st schema.LedgerStats, cand Policy) *schema.Summary {
+func (rp *run) summary(cand Policy) *schema.Summary {
 	o := rp.out
 	s := &schema.Summary{Version: schema.SummaryVersion, Scenario: "replay", Clock: "recorded", Deployment: "self-hosted"}
 	if len(cand.Tiers) > 0 {
@@ -390,11 +456,13 @@ func (rp *run) summary(st schema.LedgerStats, cand Policy) *schema.Summary {
 	}
 	s.Requests = schema.Requests{Total: o.Decided, Admitted: o.CandidateAdmitted, Rejected: o.CandidateRefused}
 	s.Rate429 = schema.Rate429{Overall: ratio(o.CandidateRefused, o.Decided), PerTier: map[string]float64{}, PerRoute: map[string]float64{}}
-	for name, d := range o.ByTier {
-		s.Rate429.PerTier[name] = ratio(d.Refused, d.Decided)
+	for i, d := range rp.tierDiffs {
+		o.ByTier[rp.tierNames[i]] = *d
+		s.Rate429.PerTier[rp.tierNames[i]] = ratio(d.Refused, d.Decided)
 	}
-	for name, d := range o.ByRoute {
-		s.Rate429.PerRoute[name] = ratio(d.Refused, d.Decided)
+	for i, d := range rp.routeDiffs {
+		o.ByRoute[rp.routeNames[i]] = *d
+		s.Rate429.PerRoute[rp.routeNames[i]] = ratio(d.Refused, d.Decided)
 	}
 	s.False429 = schema.Count{Count: rp.false429, Rate: ratio(rp.false429, o.Decided)}
 	s.OverAdmission = schema.OverAdmission{Tokens: rp.overTokens, Keys: int64(len(rp.overKeys))}

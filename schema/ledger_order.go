@@ -14,58 +14,64 @@ import (
 // answer (the longest route timeout plus the time to write the response).
 // A record read after one with a later instant was already yielded is
 // yielded at once and counted in Late: a replay still sees it, out of order.
-// Memory holds the records of one Window.
-type LedgerOrder struct {
+//
+// The caller keeps what it needs of each record as a T (a few integers where
+// a LedgerRecord holds a dozen strings), so memory holds one Window of Ts.
+type LedgerOrder[T any] struct {
 	sc     *LedgerScanner
-	at     func(*LedgerRecord) int64
+	keep   func(*LedgerRecord) (at int64, v T, ok bool)
 	window int64
-	held   recHeap
+	held   heldHeap[T]
 	maxEnd int64
 	last   int64
 	seq    int64
 	done   bool
-	cur    LedgerRecord
+	cur    T
+	curAt  int64
 
 	// Late counts records yielded after a record with a later instant.
 	Late int64
 }
 
-// NewLedgerOrder orders sc's records by at (microseconds) with the given
-// window.
-func NewLedgerOrder(sc *LedgerScanner, window time.Duration, at func(*LedgerRecord) int64) *LedgerOrder {
-	return &LedgerOrder{sc: sc, at: at, window: window.Microseconds(), last: -1 << 62}
+// NewLedgerOrder orders sc's records with the given window. keep turns each
+// record into the T to hold and its instant in microseconds, or drops it
+// (ok false: nothing to order, its end still counts).
+func NewLedgerOrder[T any](sc *LedgerScanner, window time.Duration, keep func(*LedgerRecord) (at int64, v T, ok bool)) *LedgerOrder[T] {
+	return &LedgerOrder[T]{sc: sc, keep: keep, window: window.Microseconds(), last: -1 << 62}
 }
 
-type heldRec struct {
+type held[T any] struct {
 	at, seq int64
-	r       LedgerRecord
+	v       T
 }
 
-type recHeap []heldRec
+type heldHeap[T any] []held[T]
 
-func (h recHeap) Len() int { return len(h) }
-func (h recHeap) Less(i, j int) bool {
+func (h heldHeap[T]) Len() int { return len(h) }
+func (h heldHeap[T]) Less(i, j int) bool {
 	if h[i].at != h[j].at {
 		return h[i].at < h[j].at
 	}
 	return h[i].seq < h[j].seq
 }
-func (h recHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *recHeap) Push(x any)   { *h = append(*h, x.(heldRec)) }
-func (h *recHeap) Pop() any {
+func (h heldHeap[T]) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *heldHeap[T]) Push(x any)   { *h = append(*h, x.(held[T])) }
+func (h *heldHeap[T]) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	var zero held[T]
+	old[len(old)-1] = zero
 	*h = old[:len(old)-1]
 	return x
 }
 
 // Next advances to the next record in order; false at the end or on a
 // scanner error (the scanner's Err).
-func (o *LedgerOrder) Next() bool {
+func (o *LedgerOrder[T]) Next() bool {
 	for {
 		if len(o.held) > 0 && (o.done || o.held[0].at <= o.maxEnd-o.window) {
-			h := heap.Pop(&o.held).(heldRec)
-			o.cur, o.last = h.r, h.at
+			h := heap.Pop(&o.held).(held[T])
+			o.cur, o.curAt, o.last = h.v, h.at, h.at
 			return true
 		}
 		if o.done {
@@ -76,19 +82,25 @@ func (o *LedgerOrder) Next() bool {
 			continue
 		}
 		r := o.sc.Record()
-		at := o.at(&r)
 		if e := r.End.UnixMicro(); !r.End.IsZero() && e > o.maxEnd {
 			o.maxEnd = e
 		}
+		at, v, ok := o.keep(&r)
+		if !ok {
+			continue
+		}
 		if at < o.last {
 			o.Late++
-			o.cur = r
+			o.cur, o.curAt = v, at
 			return true
 		}
 		o.seq++
-		heap.Push(&o.held, heldRec{at: at, seq: o.seq, r: r})
+		heap.Push(&o.held, held[T]{at: at, seq: o.seq, v: v})
 	}
 }
 
-// Record returns the record Next yielded.
-func (o *LedgerOrder) Record() LedgerRecord { return o.cur }
+// Value returns what keep made of the record Next yielded, and its instant.
+func (o *LedgerOrder[T]) Value() (T, int64) { return o.cur, o.curAt }
+
+// Held is how many records are held for ordering now.
+func (o *LedgerOrder[T]) Held() int { return len(o.held) }

@@ -57,10 +57,11 @@ func TestLedgerOrderYieldsDecisionOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sc.Close()
-	o := NewLedgerOrder(sc, time.Second, func(r *LedgerRecord) int64 { return r.DecidedUS })
+	o := NewLedgerOrder(sc, time.Second, func(r *LedgerRecord) (int64, string, bool) { return r.DecidedUS, r.ID, true })
 	var got string
 	for o.Next() {
-		got += o.Record().ID
+		id, _ := o.Value()
+		got += id
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)

@@ -236,7 +236,8 @@ type BackendDef struct {
 
 // Traffic is where requests come from.
 type Traffic struct {
-	// Source is "synthetic" (Groups) or "trace" (replay Trace).
+	// Source is "synthetic" (Groups) or "trace" (replay Trace; the groups
+	// then send nothing).
 	Source string `yaml:"source"`
 	// Trace is a gatewayd usage ledger to replay: one JSONL file or a
 	// directory of rotated files (schema.LedgerRecord). Requests arrive at

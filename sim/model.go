@@ -346,7 +346,8 @@ func newModel(cfg *Config) (*model, error) {
 		m.groups = append(m.groups, gr)
 	}
 	if cfg.Traffic.Source == "trace" {
-		ts, err := openTrace(cfg.Traffic.Trace, cfg.Traffic.TraceWindow.D())
+		ts, err := openTrace(cfg.Traffic.Trace)
+
 		if err != nil {
 			return nil, err
 		}

@@ -70,8 +70,11 @@ func (m *model) run(opts Options) error {
 		}
 		m.m.addFault(f.Kind, target, start, end)
 	}
-	for _, g := range m.groups {
-		m.startGroup(g)
+	if m.trace == nil {
+		// a trace source replaces the synthetic groups
+		for _, g := range m.groups {
+			m.startGroup(g)
+		}
 	}
 	if m.trace != nil {
 		if err := m.traceNext(); err != nil {

@@ -15,9 +15,8 @@ type slot struct {
 
 // table is a store's per-key state: dense, indexed by key id and the
 // policy's slot within the key's tier. It applies operations with the
-// engine's own transitions (engine.Step per policy, engine.Binding for the
-// result), exactly as engine.Eval and memstore do, without allocating; a test
-// holds its decisions identical to memstore's.
+// engine's own plan evaluation (engine.EvalInto), as memstore does, without
+// allocating; a test holds its decisions identical to memstore's.
 type table struct {
 	slots []slot
 	// per is the number of slots per key.
@@ -53,44 +52,28 @@ type planRef struct {
 }
 
 // apply applies one operation for key at now (engine microseconds) and
-// returns the binding decision with Allowed for the whole plan.
+// returns the binding decision with Allowed for the whole plan: the plan is
+// evaluated by engine.EvalInto, the code every store runs, into buffers on
+// the stack.
 func (t *table) apply(key int32, pr *planRef, now int64, kind engine.OpKind, cost int64) engine.Decision {
 	base := int(key) * t.per
-	pols := pr.plan.Policies
-	n := len(pols)
-	if n == 1 {
-		// the common single-policy plan: engine.Eval's logic for one policy
-		s := &t.slots[base+pr.slots[0]]
-		ns, wr, ttl, d := engine.Step(pols[0], s.st, s.exp > now, now, kind, cost)
-		if d.Allowed && wr {
-			s.st, s.exp = ns, now+ttl
-		}
-		return d
-	}
-	var ds [maxPlan]engine.Decision
-	var ns [maxPlan]engine.State
-	var wr [maxPlan]bool
+	n := len(pr.plan.Policies)
+	var st, ns [maxPlan]engine.State
+	var ex, wr [maxPlan]bool
 	var ttl [maxPlan]int64
-	allowed := true
-	for i, p := range pols {
+	var ds [maxPlan]engine.Decision
+	for i := 0; i < n; i++ {
 		s := &t.slots[base+pr.slots[i]]
-		exists := s.exp > now
-		ns[i], wr[i], ttl[i], ds[i] = engine.Step(p, s.st, exists, now, kind, cost)
-		if !ds[i].Allowed {
-			allowed = false
+		st[i], ex[i] = s.st, s.exp > now
+	}
+	res := engine.EvalInto(pr.plan, st[:n], ex[:n], now, kind, cost, ns[:n], wr[:n], ttl[:n], ds[:n])
+	for i := 0; i < n; i++ {
+		if wr[i] {
+			s := &t.slots[base+pr.slots[i]]
+			s.st, s.exp = ns[i], now+ttl[i]
 		}
 	}
-	if allowed {
-		for i := 0; i < n; i++ {
-			if wr[i] {
-				s := &t.slots[base+pr.slots[i]]
-				s.st, s.exp = ns[i], now+ttl[i]
-			}
-		}
-	}
-	d := ds[engine.Binding(ds[:n], allowed)]
-	d.Allowed = allowed
-	return d
+	return res.Decision
 }
 
 // check reports whether an Acquire of cost would be allowed, without

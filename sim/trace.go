@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"tollgate/schema"
 	"tollgate/sim/kernel"
@@ -11,11 +10,11 @@ import (
 
 // traceSource streams a gatewayd ledger (a file or a directory of rotated
 // files, read through package schema, the ledger's one definition) in
-// arrival order: one reorder window of records in memory at a time.
+// arrival order: one reorder window of compact records in memory at a time.
 type traceSource struct {
 	path  string
 	sc    *schema.LedgerScanner
-	ord   *schema.LedgerOrder
+	ord   *schema.LedgerOrder[traceRec]
 	first int64 // arrival of the first record, Unix µs
 	keys  map[string]int32
 	// route lookup by "METHOD name"
@@ -23,22 +22,60 @@ type traceSource struct {
 	// skipped counts records that are no request of an identified client
 	// (401s, aggregates, no tier): nothing for a limiter to decide.
 	skipped int64
+	err     error
 }
 
-func openTrace(path string, window time.Duration) (*traceSource, error) {
+// traceRec is what the trace keeps of a record while ordering it.
+type traceRec struct {
+	key   int32
+	route int32
+}
+
+func openTrace(path string) (*traceSource, error) {
 	sc, err := schema.NewLedgerScanner(path)
 	if err != nil {
 		return nil, fmt.Errorf("traffic.trace: %w", err)
 	}
-	ts := &traceSource{path: path, sc: sc, keys: map[string]int32{}}
-	ts.ord = schema.NewLedgerOrder(sc, window, arrivalUS)
-	return ts, nil
+	return &traceSource{path: path, sc: sc, keys: map[string]int32{}}, nil
 }
 
-// arrivalUS is when a recorded request arrived at the gateway.
-func arrivalUS(r *schema.LedgerRecord) int64 { return r.Start.UnixMicro() }
+// keep turns a record into the trace's compact form, interning its key.
+func (m *model) keepTrace(r *schema.LedgerRecord) (int64, traceRec, bool) {
+	ts := m.trace
+	if ts.err != nil || r.KeyHash == "" || r.Tier == "" || r.Start.IsZero() || r.Requests() > 1 {
+		ts.skipped++
+		return 0, traceRec{}, false
+	}
+	ti := -1
+	for i, t := range m.tiers {
+		if t.name == r.Tier {
+			ti = i
+		}
+	}
+	if ti < 0 {
+		file, line := ts.sc.Pos()
+		ts.err = fmt.Errorf("%s line %d: tier: %q is not a tier of the scenario", file, line, r.Tier)
+		return 0, traceRec{}, false
+	}
+	ri, ok := ts.routes[strings.ToUpper(r.Method)+" "+r.Route]
+	if !ok {
+		ri, ok = ts.routes[r.Route]
+	}
+	if !ok {
+		ri = 0
+	}
+	key, ok := ts.keys[r.KeyHash]
+	if !ok {
+		key = int32(len(m.keyTier))
+		ts.keys[r.KeyHash] = key
+		m.keyTier = append(m.keyTier, int16(ti))
+		m.keyGroup = append(m.keyGroup, -1)
+		m.growKeys(len(m.keyTier))
+	}
+	return r.Start.UnixMicro(), traceRec{key: key, route: int32(ri)}, true
+}
 
-// traceNext reads the next record and schedules it; at the end of the
+// traceNext schedules the next record in arrival order; at the end of the
 // ledger it closes the trace.
 func (m *model) traceNext() error {
 	ts := m.trace
@@ -50,50 +87,25 @@ func (m *model) traceNext() error {
 				ts.routes[r.cfg.Name] = i
 			}
 		}
+		ts.ord = schema.NewLedgerOrder(ts.sc, m.cfg.Traffic.TraceWindow.D(), m.keepTrace)
 	}
-	for ts.ord.Next() {
-		r := ts.ord.Record()
-		if r.KeyHash == "" || r.Tier == "" || r.Start.IsZero() || r.Requests() > 1 {
-			ts.skipped++
-			continue
-		}
-		file, line := ts.sc.Pos()
+	next := ts.ord.Next()
+	if ts.err != nil {
+		return fmt.Errorf("traffic.trace: %w", ts.err)
+	}
+	if next {
+		tr, arrival := ts.ord.Value()
 		if ts.first == 0 {
-			ts.first = arrivalUS(&r)
+			ts.first = arrival
 		}
-		at := (arrivalUS(&r) - ts.first) * 1000
+		at := (arrival - ts.first) * 1000
 		if at < m.k.Now() {
 			at = m.k.Now() // read after its window: replayed late, in file order
 		}
-		if at >= m.end {
-			break
+		if at < m.end {
+			m.k.Schedule(at, evTrace, tr.key, int64(tr.route))
+			return nil
 		}
-		ti := -1
-		for i, t := range m.tiers {
-			if t.name == r.Tier {
-				ti = i
-			}
-		}
-		if ti < 0 {
-			return fmt.Errorf("%s:%d: tier: %q is not a tier of the scenario", file, line, r.Tier)
-		}
-		ri, ok := ts.routes[strings.ToUpper(r.Method)+" "+r.Route]
-		if !ok {
-			ri, ok = ts.routes[r.Route]
-		}
-		if !ok {
-			ri = 0
-		}
-		key, ok := ts.keys[r.KeyHash]
-		if !ok {
-			key = int32(len(m.keyTier))
-			ts.keys[r.KeyHash] = key
-			m.keyTier = append(m.keyTier, int16(ti))
-			m.keyGroup = append(m.keyGroup, -1)
-			m.growKeys(len(m.keyTier))
-		}
-		m.k.Schedule(at, evTrace, key, int64(ri))
-		return nil
 	}
 	if err := ts.sc.Err(); err != nil {
 		return fmt.Errorf("traffic.trace: %w", err)

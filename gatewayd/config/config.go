@@ -23,6 +23,7 @@ import (
 	"tollgate/engine/pricing"
 	"tollgate/engine/route"
 	"tollgate/engine/tier"
+	"tollgate/gatewayd/ledger"
 )
 
 // ErrInvalid marks a config that failed decoding or validation.
@@ -325,19 +326,67 @@ type Penalty struct {
 	Shared bool `yaml:"shared"`
 }
 
-// Ledger is the usage ledger.
+// Ledger is the usage ledger (docs/ledger.md). The defaults are
+// gatewayd/ledger's.
 type Ledger struct {
 	// Dir holds the JSONL files (default "ledger"). Relative to the working
 	// directory.
 	Dir string `yaml:"dir"`
 	// MaxFileBytes rotates a file once it reaches this size (default 64 MiB).
 	MaxFileBytes int64 `yaml:"max_file_bytes"`
-	// BatchSize flushes (write + fsync) after this many records (default 512).
+	// Durability is sync (default: a response is released only once its
+	// record is fsynced, group-committed) or batch (records are fsynced in
+	// batches; a crash loses up to flush_interval of them).
+	Durability ledger.Durability `yaml:"durability"`
+	// BatchSize flushes a batch after this many records (batch durability;
+	// default 512).
 	BatchSize int `yaml:"batch_size"`
-	// FlushInterval flushes at least this often (default 200ms).
+	// FlushInterval flushes a batch at least this often (default 200ms).
 	FlushInterval Duration `yaml:"flush_interval"`
+	// SyncWait bounds a request's wait for its record (sync; default 5s).
+	SyncWait Duration `yaml:"sync_wait"`
+	// MaxPendingBytes bounds the memory of records not yet on disk
+	// (default 64 MiB).
+	MaxPendingBytes int64 `yaml:"max_pending_bytes"`
+	// FailAfter: once writes have failed this long (or pending bytes reach
+	// 90% of the bound), on_failure applies (default 5s).
+	FailAfter Duration `yaml:"fail_after"`
+	// OnFailure is refuse (default: 503 and /readyz 503 until the disk
+	// recovers) or admit (serve on; records the bound cannot hold are
+	// counted in gatewayd_ledger_records_dropped and logged).
+	OnFailure ledger.OnFailure `yaml:"on_failure"`
+	// MaxPathBytes cuts recorded paths (default 512).
+	MaxPathBytes int `yaml:"max_path_bytes"`
+	// UnbilledBytesPerSecond bounds the ledger's growth from unidentified
+	// clients' requests, which are aggregated (default 65536).
+	UnbilledBytesPerSecond int64 `yaml:"unbilled_bytes_per_second"`
 	// RedisStream, if set, also appends every record to a Redis Stream.
 	RedisStream *RedisStream `yaml:"redis_stream"`
+	// Postgres, if set, ships the ledger into PostgreSQL from inside the
+	// daemon (gatewayd ledger ship does it as a separate process).
+	Postgres *LedgerPostgres `yaml:"postgres"`
+}
+
+// LedgerPostgres is the PostgreSQL audit ledger (gatewayd/ledger/pgship).
+type LedgerPostgres struct {
+	// DSN is a libpq connection string or URL. Prefer dsn_env (or the
+	// PG* environment variables) for the password.
+	DSN string `yaml:"dsn"`
+	// DSNEnv names an environment variable holding the DSN.
+	DSNEnv string `yaml:"dsn_env"`
+	// Source names this node's ledger in the shipping positions (default
+	// the host name).
+	Source string `yaml:"source"`
+	// BatchSize is the records per COPY transaction (default 5000).
+	BatchSize int `yaml:"batch_size"`
+	// Interval is how often the shipper looks for new records (default 1s).
+	Interval Duration `yaml:"interval"`
+	// MonthsAhead is how many monthly partitions exist beyond the current
+	// one (default 1: this month and the next).
+	MonthsAhead int `yaml:"months_ahead"`
+	// RetentionMonths detaches partitions older than this many months
+	// (0, the default: keep all).
+	RetentionMonths int `yaml:"retention_months"`
 }
 
 // RedisStream is the optional ledger sink.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"tollgate/engine/route"
+	"tollgate/gatewayd/ledger"
+	"tollgate/gatewayd/ledger/pgship"
 )
 
 const minimal = `
@@ -276,5 +278,40 @@ func TestProxyProtocolConfig(t *testing.T) {
 	_, err := Parse([]byte(minimal + "server: {proxy_protocol: true}\n"))
 	if err == nil || !strings.Contains(err.Error(), "server.proxy_protocol: needs server.trusted_proxies") {
 		t.Fatalf("proxy_protocol without trusted proxies: %v", err)
+	}
+}
+
+func TestLedgerConfig(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Ledger
+	if l.Durability != ledger.Sync || l.OnFailure != ledger.Refuse || l.MaxPathBytes != ledger.DefaultMaxPathBytes ||
+		l.MaxPendingBytes != ledger.DefaultMaxPendingBytes || l.SyncWait.D() != ledger.DefaultSyncWait || l.Postgres != nil {
+		t.Errorf("ledger defaults %+v", l)
+	}
+	c, err = Parse([]byte(minimal + "ledger:\n  durability: batch\n  on_failure: admit\n  postgres: {dsn_env: PGDSN, source: a}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pg := c.Ledger.Postgres; pg.BatchSize != pgship.DefaultBatchSize || pg.MonthsAhead != 1 || pg.Interval.D() != time.Second {
+		t.Errorf("postgres defaults %+v", pg)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"ledger:\n  durability: fsync\n", `ledger.durability: must be sync or batch, got "fsync"`},
+		{"ledger:\n  on_failure: ignore\n", `ledger.on_failure: must be refuse or admit, got "ignore"`},
+		{"ledger:\n  max_pending_bytes: 100\n", "ledger.max_pending_bytes: must be >= 65536, got 100"},
+		{"ledger:\n  max_path_bytes: 3\n", "ledger.max_path_bytes: must be >= 16, got 3"},
+		{"ledger:\n  sync_wait: -1s\n", "ledger.sync_wait: must be > 0, got -1s"},
+		{"ledger:\n  postgres: {source: a}\n", "ledger.postgres.dsn: required (or dsn_env)"},
+		{"ledger:\n  postgres: {dsn: x, dsn_env: Y}\n", "ledger.postgres: set dsn or dsn_env, not both"},
+		{"ledger:\n  postgres: {dsn: x, months_ahead: 30}\n", "ledger.postgres.months_ahead: must be 1..24, got 30"},
+		{"ledger:\n  postgres: {dsn: x, retention_months: -1}\n", "ledger.postgres.retention_months: must be >= 0 (0 keeps all), got -1"},
+	} {
+		_, err := Parse([]byte(minimal + tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want an error containing %q", tc.yaml, err, tc.want)
+		}
 	}
 }

@@ -1,10 +1,13 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"time"
 
 	"tollgate/engine/limiter"
+	"tollgate/gatewayd/ledger"
+	"tollgate/gatewayd/ledger/pgship"
 )
 
 // The defaults, in one place.
@@ -35,10 +38,13 @@ const (
 	DefaultPenaltyWindow   = time.Minute
 	DefaultPenaltyCooldown = time.Minute
 	DefaultLedgerDir       = "ledger"
-	DefaultLedgerFileBytes = 64 << 20
-	DefaultLedgerBatch     = 512
-	DefaultLedgerFlush     = 200 * time.Millisecond
+	DefaultLedgerFileBytes = ledger.DefaultMaxFileBytes
+	DefaultLedgerBatch     = ledger.DefaultBatchSize
+	DefaultLedgerFlush     = ledger.DefaultFlushInterval
 	DefaultStreamKey       = "tollgate:ledger"
+	DefaultShipBatch       = pgship.DefaultBatchSize
+	DefaultShipInterval    = pgship.DefaultInterval
+	DefaultShipMonthsAhead = pgship.DefaultMonthsAhead
 	DefaultStreamMaxLen    = 1_000_000
 	DefaultGrace           = 90 * time.Second
 	// SpotNotice is the two-minute spot interruption notice; drain delay plus
@@ -150,6 +156,25 @@ func (c *Config) ApplyDefaults() {
 	setI64(&l.MaxFileBytes, DefaultLedgerFileBytes)
 	setI(&l.BatchSize, DefaultLedgerBatch)
 	setD(&l.FlushInterval, DefaultLedgerFlush)
+	if l.Durability == "" {
+		l.Durability = ledger.DefaultDurability
+	}
+	if l.OnFailure == "" {
+		l.OnFailure = ledger.DefaultOnFailure
+	}
+	setD(&l.SyncWait, ledger.DefaultSyncWait)
+	setI64(&l.MaxPendingBytes, ledger.DefaultMaxPendingBytes)
+	setD(&l.FailAfter, ledger.DefaultFailAfter)
+	setI(&l.MaxPathBytes, ledger.DefaultMaxPathBytes)
+	setI64(&l.UnbilledBytesPerSecond, ledger.DefaultUnbilledBytesPerSecond)
+	if pg := l.Postgres; pg != nil {
+		setI(&pg.BatchSize, DefaultShipBatch)
+		setD(&pg.Interval, DefaultShipInterval)
+		setI(&pg.MonthsAhead, DefaultShipMonthsAhead)
+		if pg.Source == "" {
+			pg.Source, _ = os.Hostname()
+		}
+	}
 	if rs := l.RedisStream; rs != nil {
 		setS(&rs.Addr, c.Store.Redis.Addr)
 		setS(&rs.Key, DefaultStreamKey)

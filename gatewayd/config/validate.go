@@ -14,6 +14,7 @@ import (
 	"tollgate/engine"
 	"tollgate/engine/route"
 	"tollgate/gatewayd/clientip"
+	"tollgate/gatewayd/ledger"
 )
 
 var jwtAlgorithms = map[string]bool{"HS256": true, "RS256": true, "ES256": true}
@@ -321,6 +322,50 @@ func (c *Config) Validate() error {
 	}
 	if l.FlushInterval <= 0 {
 		p.add("ledger.flush_interval", "must be > 0, got %v", l.FlushInterval.D())
+	}
+	if l.Durability != ledger.Sync && l.Durability != ledger.Batch {
+		p.add("ledger.durability", "must be sync or batch, got %q", l.Durability)
+	}
+	if l.OnFailure != ledger.Refuse && l.OnFailure != ledger.Admit {
+		p.add("ledger.on_failure", "must be refuse or admit, got %q", l.OnFailure)
+	}
+	if l.SyncWait <= 0 {
+		p.add("ledger.sync_wait", "must be > 0, got %v", l.SyncWait.D())
+	}
+	if l.MaxPendingBytes < 64<<10 {
+		p.add("ledger.max_pending_bytes", "must be >= 65536, got %d", l.MaxPendingBytes)
+	}
+	if l.FailAfter <= 0 {
+		p.add("ledger.fail_after", "must be > 0, got %v", l.FailAfter.D())
+	}
+	if l.MaxPathBytes < 16 {
+		p.add("ledger.max_path_bytes", "must be >= 16, got %d", l.MaxPathBytes)
+	}
+	if l.UnbilledBytesPerSecond < 1024 {
+		p.add("ledger.unbilled_bytes_per_second", "must be >= 1024, got %d", l.UnbilledBytesPerSecond)
+	}
+	if pg := l.Postgres; pg != nil {
+		switch {
+		case pg.DSN != "" && pg.DSNEnv != "":
+			p.add("ledger.postgres", "set dsn or dsn_env, not both")
+		case pg.DSN == "" && pg.DSNEnv == "":
+			p.add("ledger.postgres.dsn", "required (or dsn_env)")
+		}
+		if pg.BatchSize < 1 {
+			p.add("ledger.postgres.batch_size", "must be >= 1, got %d", pg.BatchSize)
+		}
+		if pg.Interval <= 0 {
+			p.add("ledger.postgres.interval", "must be > 0, got %v", pg.Interval.D())
+		}
+		if pg.MonthsAhead < 1 || pg.MonthsAhead > 24 {
+			p.add("ledger.postgres.months_ahead", "must be 1..24, got %d", pg.MonthsAhead)
+		}
+		if pg.RetentionMonths < 0 {
+			p.add("ledger.postgres.retention_months", "must be >= 0 (0 keeps all), got %d", pg.RetentionMonths)
+		}
+		if strings.TrimSpace(pg.Source) == "" {
+			p.add("ledger.postgres.source", "must not be empty")
+		}
 	}
 	if rs := l.RedisStream; rs != nil {
 		if rs.Addr == "" {

@@ -22,8 +22,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/ledger"
+	"tollgate/gatewayd/ledger/pgship"
 	"tollgate/gatewayd/metrics"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/tracing"
@@ -39,6 +42,10 @@ type Gateway struct {
 	hooks     *hooks
 	// tr is the tracer; nil while tracing is off (see gatewayd/tracing).
 	tr *tracing.Tracer
+
+	pgPool      *pgxpool.Pool
+	shipper     *pgship.Shipper
+	stopShipper func()
 
 	storeLog logLimiter
 
@@ -71,8 +78,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if rs := cfg.Ledger.RedisStream; rs != nil {
 		sink = ledger.NewStreamSink(rs.Addr, cfg.Store.Redis.Password, rs.Key, rs.MaxLen, cfg.Store.Redis.Timeout.D())
 	}
-	lw, err := ledger.Open(ledger.Options{Dir: cfg.Ledger.Dir, MaxFileBytes: cfg.Ledger.MaxFileBytes,
-		BatchSize: cfg.Ledger.BatchSize, FlushInterval: cfg.Ledger.FlushInterval.D()}, sink, log)
+	lw, err := ledger.Open(LedgerOptions(cfg.Ledger), sink, log)
 	if err != nil {
 		rt.backend.close()
 		rt.auth.Close()
@@ -85,16 +91,18 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.ledger = lw
+	if g.pgPool, g.shipper, err = ShipperFor(cfg.Ledger, log); err != nil {
+		_ = lw.Close()
+		rt.backend.close()
+		rt.auth.Close()
+		return nil, err
+	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	g.idPrefix = hex.EncodeToString(b[:]) + "-"
-	g.m = metrics.New(map[string]func() float64{
-		"gatewayd_ready":                  func() float64 { return boolF(g.ready.Load()) },
-		"gatewayd_ledger_records_written": func() float64 { return float64(lw.Written()) },
-		"gatewayd_ledger_records_dropped": func() float64 { return float64(lw.Dropped()) },
-		"gatewayd_ledger_write_errors":    func() float64 { return float64(lw.Errors()) },
-		"gatewayd_ledger_sink_errors":     func() float64 { return float64(lw.SinkErrors()) },
-		"gatewayd_store_errors":           func() float64 { return float64(g.rt.Load().backend.lim.StoreErrors()) },
+	gauges := map[string]func() float64{
+		"gatewayd_ready":        func() float64 { return boolF(g.ready.Load() && g.ledger.Accepting()) },
+		"gatewayd_store_errors": func() float64 { return float64(g.rt.Load().backend.lim.StoreErrors()) },
 		"gatewayd_store_breaker_open": func() float64 {
 			return boolF(g.rt.Load().backend.lim.Breaker().State() != "closed")
 		},
@@ -111,22 +119,22 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			}
 			return 0
 		},
-	}, map[string]string{
+	}
+	help := map[string]string{
 		"gatewayd_penalty_shared_received": "Shared penalty-box messages applied (keys boxed by any node, this one included).",
 		"gatewayd_lease_local_admissions":  "Requests admitted from a local lease without a store call (cumulative, current store; 0 with leases off).",
 		"gatewayd_lease_store_calls":       "Store calls made by the lease layer (cumulative, current store; 0 with leases off).",
 		"gatewayd_ready":                   "1 while /readyz answers 200.",
-		"gatewayd_ledger_records_written":  "Ledger records durable in files (fsynced).",
-		"gatewayd_ledger_records_dropped":  "Ledger records appended after close (should stay 0).",
-		"gatewayd_ledger_write_errors":     "Ledger write or fsync failures (records are retried).",
-		"gatewayd_ledger_sink_errors":      "Ledger batches the Redis Stream sink failed to take.",
 		"gatewayd_store_errors":            "Rate-limit store calls that failed (cumulative, current store).",
 		"gatewayd_store_breaker_open":      "1 while the store circuit breaker is open or half-open.",
-	})
+	}
+	g.ledgerGauges(gauges, help)
+	g.m = metrics.New(gauges, help)
 	registerLedgerMetrics(g.m.Registry, lw)
 	g.hooks.bind(g.m)
 	g.exportPrices(rt)
 	g.ready.Store(true)
+	g.startShipper()
 	go g.tick()
 	return g, nil
 }
@@ -223,6 +231,9 @@ func (g *Gateway) Close() error {
 		close(g.stop)
 		<-g.done
 		err = g.ledger.Close()
+		if g.stopShipper != nil {
+			g.stopShipper()
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if terr := g.tr.Shutdown(sctx); terr != nil {
 			g.log.Warn("tracing: flushing spans at shutdown failed", "err", terr)
@@ -237,7 +248,8 @@ func (g *Gateway) Close() error {
 }
 
 // Admin returns the admin handler: /healthz (200 while the process runs),
-// /readyz (200 while ready, 503 while draining), /metrics.
+// /readyz (200 while ready, 503 while draining or while the ledger refuses),
+// /metrics.
 func (g *Gateway) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -250,6 +262,11 @@ func (g *Gateway) Admin() http.Handler {
 		if !g.ready.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("draining\n"))
+			return
+		}
+		if !g.ledger.Accepting() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("ledger unavailable\n"))
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))

@@ -17,6 +17,7 @@ import (
 	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/cors"
 	"tollgate/gatewayd/headers"
+	"tollgate/gatewayd/ledger"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/respond"
 	"tollgate/gatewayd/tracing"
@@ -45,7 +46,9 @@ type statusWriter struct {
 }
 
 func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
+	// 1xx informational responses (100 Continue) precede the final status;
+	// 101 Switching Protocols is final.
+	if s.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
@@ -65,20 +68,24 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 const settleTimeout = time.Second
 
 // ServeHTTP is the request path. Every request answered produces exactly one
-// ledger record, written before ServeHTTP returns to the server, so a
-// graceful shutdown that waits for handlers loses none.
+// ledger record (or, for an unidentified client, a count in an aggregate
+// record), committed before ServeHTTP returns to the server: with sync
+// durability it is on disk before the response's end is released.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt := g.rt.Load()
 	sw := &statusWriter{ResponseWriter: w}
 	tq, r := g.tr.Begin(r) // tracing: nil (and r unchanged) while off
+	if g.ledger.Durability() == ledger.Sync {
+		sw.ResponseWriter = &ledger.HoldWriter{ResponseWriter: w} // released once the record is durable
+	}
 	rec := schema.LedgerRecord{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC(), TraceID: tq.TraceID()}
 	n := g.inFlight.Add(1)
 	g.m.InFlight.Inc()
 	defer func() {
 		g.inFlight.Add(-1)
 		g.m.InFlight.Dec()
-		g.finish(&rec, sw, start, tq)
+		g.finish(&rec, sw, start, r, tq)
 	}()
 	setHeader(w.Header(), hRequestID, rec.ID)
 
@@ -87,6 +94,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		respond.Write(sw, respond.Error{Status: http.StatusServiceUnavailable, Code: "overloaded",
 			Message: "the gateway is at its in-flight limit; retry shortly"})
+		return
+	}
+
+	if !g.ledger.Accepting() {
+		rec.Decision = DecisionLedgerUnavailable
+		w.Header().Set("Retry-After", "5")
+		respond.Write(sw, respond.Error{Status: http.StatusServiceUnavailable, Code: "ledger_unavailable",
+			Message: "the usage ledger cannot record requests right now; retry shortly"})
 		return
 	}
 
@@ -376,7 +391,7 @@ func violated(res engine.Result) []string {
 }
 
 // finish writes the ledger record and the metrics, and ends the trace.
-func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.Time, tq *tracing.Request) {
+func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.Time, r *http.Request, tq *tracing.Request) {
 	end := time.Now()
 	rec.End = end.UTC()
 	rec.Status = sw.status
@@ -407,7 +422,7 @@ func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.
 		}
 	}
 	lsp := tq.Start(tracing.SpanLedger)
-	g.ledger.Append(*rec)
+	g.record(rec, r, sw)
 	lsp.End()
 	if tq != nil {
 		tq.Finish(tracing.Outcome{RequestID: rec.ID, Route: rec.Route, Tier: rec.Tier, Decision: rec.Decision,

@@ -173,18 +173,11 @@ func (g *Gateway) observeBudget(route, tier string, d engine.Decision) {
 	g.m.For(route, tier, DecisionAllowed).Budget().Observe(min(1, max(0, u)))
 }
 
-// registerLedgerMetrics exports the ledger's health for the alerts
-// TollgateLedgerFailing and TollgateLedgerLagging (deploy/prometheus).
+// registerLedgerMetrics exports the ledger's failures as one counter for
+// the alert TollgateLedgerFailing (deploy/prometheus); its pending bytes and
+// lag are among the ledger gauges (ledger.go).
 func registerLedgerMetrics(reg prometheus.Registerer, lw *ledger.Writer) {
-	reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatewayd_ledger_failures_total",
-			Help: "Ledger file writes, fsyncs and sink batches that failed (records are kept and retried)."},
-			func() float64 { return float64(lw.Failures()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatewayd_ledger_pending_bytes",
-			Help: "Bytes of ledger records encoded but not yet durable."},
-			func() float64 { return float64(lw.PendingBytes()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatewayd_ledger_lag_seconds",
-			Help: "How long the oldest ledger record not yet durable has waited since its answer (0: all durable)."},
-			func() float64 { return lw.Lag(time.Now()).Seconds() }),
-	)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gatewayd_ledger_failures_total",
+		Help: "Ledger file writes, fsyncs, rotations and sink batches that failed (records are kept and retried)."},
+		func() float64 { return float64(lw.Errors() + lw.SinkErrors()) }))
 }

@@ -12,7 +12,7 @@ import (
 
 func TestWriterBatchesRotatesAndFlushesOnClose(t *testing.T) {
 	dir := t.TempDir()
-	w, err := Open(Options{Dir: dir, MaxFileBytes: 4096, BatchSize: 7, FlushInterval: time.Hour}, nil, slog.New(slog.DiscardHandler))
+	w, err := Open(Options{Dir: dir, MaxFileBytes: 4096, Durability: Batch, BatchSize: 7, FlushInterval: time.Hour}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,32 +52,5 @@ func TestWriterBatchesRotatesAndFlushesOnClose(t *testing.T) {
 	files, _ := schema.LedgerFiles(dir)
 	if len(files) < 2 {
 		t.Errorf("want rotation into several files, got %d", len(files))
-	}
-}
-
-// PendingBytes and Lag describe records not yet durable; a flush clears them.
-func TestPendingBytesAndLag(t *testing.T) {
-	w, err := Open(Options{Dir: t.TempDir(), BatchSize: 100, FlushInterval: time.Hour}, nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	end := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	w.Append(schema.LedgerRecord{ID: "a", Method: "GET", Path: "/", Decision: "allowed", End: end})
-	w.Append(schema.LedgerRecord{ID: "b", Method: "GET", Path: "/", Decision: "allowed", End: end.Add(time.Second)})
-	deadline := time.Now().Add(10 * time.Second)
-	for w.PendingBytes() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("records not encoded: pending %d", w.PendingBytes())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if got := w.Lag(end.Add(3 * time.Second)); got != 3*time.Second {
-		t.Errorf("Lag = %v, want 3s (the oldest record's answer time)", got)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if w.PendingBytes() != 0 || w.Lag(end.Add(time.Hour)) != 0 || w.Failures() != 0 {
-		t.Errorf("after Close: pending %d, lag %v, failures %d; want all 0", w.PendingBytes(), w.Lag(end.Add(time.Hour)), w.Failures())
 	}
 }

@@ -15,7 +15,7 @@ import (
 // encoder puts on disk, schema's reader gives back field for field.
 func TestWriterToSchemaReaderRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	w, err := Open(Options{Dir: dir, MaxFileBytes: 8192, BatchSize: 16, FlushInterval: time.Hour}, nil, slog.New(slog.DiscardHandler))
+	w, err := Open(Options{Dir: dir, MaxFileBytes: 8192, Durability: Sync, FlushInterval: time.Hour}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,17 @@ func TestWriterToSchemaReaderRoundTrip(t *testing.T) {
 			Count: rng.Int64N(3), Client: pick("", "c1d2"), PathTruncated: rng.IntN(2) == 0,
 		}
 		want = append(want, r)
-		w.Append(r)
+		// Append writes the record as is; every tenth waits for durability,
+		// so the writes are small enough to rotate files.
+		if err := w.Append(r); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			if err := w.Commit(&schema.LedgerRecord{ID: "sync", KeyHash: "k", Start: start, End: start}, ""); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, schema.LedgerRecord{ID: "sync", KeyHash: "k", Start: start, End: start})
+		}
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,15 +38,15 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"tollgate/internal/loadgen"
 )
 
 type options struct {
@@ -94,19 +95,20 @@ func main() {
 		}
 		return
 	}
+	var pin pinning
 	switch o.pin {
 	case "off":
 	case "proxy", "sut":
-		pinMode = o.pin
-		if err := pinSelf(); err != nil {
+		var err error
+		if pin, err = pinSelf(o.pin); err != nil {
 			fmt.Fprintln(os.Stderr, "gatewayd-bench: not pinning CPUs:", err)
-			pinMode = ""
+			pin = pinning{}
 		}
 	default:
 		fmt.Fprintf(os.Stderr, "gatewayd-bench: -pin: want proxy, sut or off, got %q\n", o.pin)
 		os.Exit(2)
 	}
-	if err := run(o); err != nil {
+	if err := run(o, pin); err != nil {
 		fmt.Fprintln(os.Stderr, "gatewayd-bench:", err)
 		os.Exit(1)
 	}
@@ -115,6 +117,7 @@ func main() {
 // procs tracks the processes started, stopped in reverse order. Safe for
 // concurrent use (a signal may stop them while the bench starts more).
 type procs struct {
+	pin  pinning
 	mu   sync.Mutex
 	list []*exec.Cmd
 }
@@ -122,7 +125,7 @@ type procs struct {
 // start starts a process; proxy marks the proxy under test (gatewayd or
 // nginx), which runs on its own CPUs when the bench pins (see pinSelf).
 func (p *procs) start(proxy bool, name string, args ...string) (*exec.Cmd, error) {
-	if cpus := cpusFor(proxy); cpus != "" {
+	if cpus := p.pin.cpusFor(proxy); cpus != "" {
 		// Go programs size GOMAXPROCS from the affinity mask, so gatewayd
 		// gets GOMAXPROCS = len(proxy CPUs), as nginx gets that many workers.
 		args = append([]string{"-c", cpus, name}, args...)
@@ -157,21 +160,24 @@ func (p *procs) stopAll() {
 	p.list = nil
 }
 
-// used remembers the addresses handed out, so two calls never return the
-// same port (the kernel may reuse a just-closed one).
-var used = map[string]bool{}
+// addrs hands out free loopback addresses, never the same one twice (the
+// kernel may reuse a just-closed port). Not safe for concurrent use.
+type addrs struct{ used map[string]bool }
 
-func freeAddr() (string, error) {
+func (a *addrs) free() (string, error) {
+	if a.used == nil {
+		a.used = map[string]bool{}
+	}
 	for {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return "", err
 		}
-		a := l.Addr().String()
+		addr := l.Addr().String()
 		l.Close()
-		if !used[a] {
-			used[a] = true
-			return a, nil
+		if !a.used[addr] {
+			a.used[addr] = true
+			return addr, nil
 		}
 	}
 }
@@ -193,19 +199,27 @@ func waitHTTP(url string, hdr http.Header) error {
 	return fmt.Errorf("%s did not answer 200", url)
 }
 
-var disableParking bool
+// gwConfig is what varies between the gatewayd configurations the bench
+// writes.
+type gwConfig struct {
+	// store is memory, redis or redis-lease.
+	store, redisAddr string
+	disableParking   bool
+	// leaseBatch is store.lease.batch of the redis-lease store.
+	leaseBatch float64
+}
 
-// leaseBatch is store.lease.batch of the "redis-lease" gateway.
-var leaseBatch float64
-
-func gatewaydConfig(dir, upstream, store, redisAddr string) (string, error) {
+// gatewaydConfig writes a gatewayd configuration into dir and returns its
+// path.
+func gatewaydConfig(dir, upstream string, g gwConfig) (string, error) {
+	store, redisAddr := g.store, g.redisAddr
 	st := "store: {kind: memory}\n"
 	switch store {
 	case "redis":
 		st = fmt.Sprintf("store:\n  kind: redis\n  redis: {addr: %s, timeout: 200ms, pool_size: 128}\n", redisAddr)
 	case "redis-lease":
 		st = fmt.Sprintf("store:\n  kind: redis\n  redis: {addr: %s, timeout: 200ms, pool_size: 128, prefix: tgl}\n  lease: {batch: %g, ttl: 1s}\n",
-			redisAddr, leaseBatch)
+			redisAddr, g.leaseBatch)
 	}
 	cfg := fmt.Sprintf(`%s
 server: {max_in_flight: 100000, disable_parking: %t}
@@ -217,7 +231,7 @@ tiers:
 routes:
   - {name: v1, prefix: /v1/, upstream: %s}
 ledger: {dir: %s}
-`, st, disableParking, benchKeyHash, upstream, filepath.Join(dir, "ledger-"+store))
+`, st, g.disableParking, benchKeyHash, upstream, filepath.Join(dir, "ledger-"+store))
 	p := filepath.Join(dir, "gatewayd-"+store+".yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }
@@ -225,21 +239,19 @@ ledger: {dir: %s}
 // benchKeyHash is the SHA-256 of "bench-key".
 const benchKeyHash = "b0962662e937d44c699c8305d90cbf190b3150c59b13863d1380b5cc3c711bb7"
 
-type latency struct{ p50, p99, p999, max time.Duration }
-
+// run1 is one target's load run: loadgen's record, and the CPU time the
+// system under test used.
 type run1 struct {
-	hist       *hdrhistogram.Histogram
-	name       string
-	rate       int
-	sent, ok   int
-	errs       map[string]int
-	lat        latency
-	throughput float64
+	*loadgen.Run
+	rate int
 	// cpu is the CPU time (user + system) the system under test's processes
 	// used during the run: the proxy, the upstream and redis-server.
 	cpu  [3]float64
 	wall float64 // seconds the attack lasted
 }
+
+// lat is the run's 2xx latency percentiles.
+func (r run1) lat() loadgen.Latency { return loadgen.LatencyOf(r.OKLatency) }
 
 // sut names the processes whose CPU time a run accounts: pids of the proxy
 // (0 for the direct row), the upstream and redis-server (0 if none).
@@ -280,84 +292,41 @@ func cpuSeconds(pid int) float64 {
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on Linux).
 const clockTicks = 100
 
-// attack runs vegeta against url. rate 0 means as fast as workers allow.
-func attack(name, url string, hdr http.Header, rate int, du time.Duration, workers int, who sut) run1 {
+// attack runs loadgen against url with keep-alive connections. rate 0 means
+// closed-model, as fast as workers allow.
+func attack(name, url string, hdr http.Header, rate int, du time.Duration, workers int, who sut) (run1, error) {
 	var cpu0 [3]float64
 	for i, pid := range who {
 		cpu0[i] = cpuSeconds(pid)
 	}
-	// Our own transport, so the attack's connections are closed afterwards
-	// and do not pile up across runs.
-	ht := &http.Transport{MaxIdleConns: 10000, MaxIdleConnsPerHost: 10000, IdleConnTimeout: 30 * time.Second,
-		DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext}
-	defer ht.CloseIdleConnections()
-	opts := []func(*vegeta.Attacker){vegeta.Client(&http.Client{Transport: ht, Timeout: 10 * time.Second}),
-		vegeta.KeepAlive(true), vegeta.MaxBody(0)}
-	var pacer vegeta.Pacer = vegeta.ConstantPacer{Freq: rate, Per: time.Second}
+	opt := loadgen.Options{Name: name, Duration: du, Rate: float64(rate), Timeout: 10 * time.Second, KeepAlive: true,
+		Workers: 64, MaxWorkers: 10000}
 	if rate == 0 {
-		pacer = vegeta.ConstantPacer{}
-		opts = append(opts, vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)))
-	} else {
-		opts = append(opts, vegeta.Workers(64))
+		opt.Workers = uint64(workers)
 	}
-	a := vegeta.NewAttacker(opts...)
-	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: url, Header: hdr})
-	h := hdrhistogram.New(1, int64(30*time.Second/time.Microsecond), 3)
-	r := run1{name: name, rate: rate, errs: map[string]int{}}
 	start := time.Now()
-	var first, last time.Time
-	for res := range a.Attack(tr, pacer, du, name) {
-		r.sent++
-		if res.Code == 200 && res.Error == "" {
-			r.ok++
-			_ = h.RecordValue(res.Latency.Microseconds())
-		} else {
-			e := res.Error
-			if e == "" {
-				e = strconv.Itoa(int(res.Code))
-			}
-			r.errs[e]++
-		}
-		if first.IsZero() || res.Timestamp.Before(first) {
-			first = res.Timestamp
-		}
-		if end := res.End(); end.After(last) {
-			last = end
-		}
+	lr, err := loadgen.Attack(context.Background(),
+		[]loadgen.Tenant{{Name: name, Rate: 1, Target: vegeta.Target{Method: "GET", URL: url, Header: hdr}}}, opt)
+	if err != nil {
+		return run1{}, fmt.Errorf("%s: %w", name, err)
 	}
-	r.wall = time.Since(start).Seconds()
+	r := run1{Run: lr, rate: rate, wall: time.Since(start).Seconds()}
 	for i, pid := range who {
 		r.cpu[i] = cpuSeconds(pid) - cpu0[i]
 	}
-	el := last.Sub(first)
-	if el <= 0 {
-		el = time.Since(start)
-	}
-	r.throughput = float64(r.ok) / el.Seconds()
-	us := func(q float64) time.Duration { return time.Duration(h.ValueAtQuantile(q)) * time.Microsecond }
-	r.lat = latency{p50: us(50), p99: us(99), p999: us(99.9), max: time.Duration(h.Max()) * time.Microsecond}
-	r.hist = h
-	return r
+	return r, nil
 }
 
 // merge adds run b (same target, another round) into a.
 func merge(a, b run1) run1 {
-	if a.hist == nil {
+	if a.Run == nil {
 		return b
 	}
-	a.hist.Merge(b.hist)
+	a.Run.Merge(b.Run)
 	for i := range a.cpu {
 		a.cpu[i] += b.cpu[i]
 	}
 	a.wall += b.wall
-	a.sent += b.sent
-	a.ok += b.ok
-	for k, v := range b.errs {
-		a.errs[k] += v
-	}
-	h := a.hist
-	us := func(q float64) time.Duration { return time.Duration(h.ValueAtQuantile(q)) * time.Microsecond }
-	a.lat = latency{p50: us(50), p99: us(99), p999: us(99.9), max: time.Duration(h.Max()) * time.Microsecond}
 	return a
 }
 
@@ -452,15 +421,15 @@ http {
 }
 `
 
-func run(o options) error {
-	disableParking = o.disableParking
+func run(o options, pin pinning) error {
 	dir, err := os.MkdirTemp("", "gatewayd-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var ps procs
+	ps := procs{pin: pin}
 	defer ps.stopAll()
+	var free addrs
 	// Interrupted, the bench still stops what it started; a closed stdout
 	// (| head) does not kill it before the cleanup either.
 	sigs := make(chan os.Signal, 1)
@@ -476,8 +445,7 @@ func run(o options) error {
 	}()
 	hdr := http.Header{"X-Api-Key": []string{"bench-key"}}
 
-	leaseBatch = o.leaseBatch
-	upAddr, _ := freeAddr()
+	upAddr, _ := free.free()
 	upCmd, err := ps.start(false, o.upstream, "-listen", upAddr, "-quiet")
 	if err != nil {
 		return err
@@ -486,7 +454,7 @@ func run(o options) error {
 		return err
 	}
 	upPID := upCmd.Process.Pid
-	redisAddr, _ := freeAddr()
+	redisAddr, _ := free.free()
 	_, rport, _ := net.SplitHostPort(redisAddr)
 	redisPID := 0
 	if _, err := exec.LookPath("redis-server"); err != nil {
@@ -510,7 +478,7 @@ func run(o options) error {
 	// The floor: a bare httputil.ReverseProxy, no gateway logic, so the
 	// table separates Go's HTTP stack from what gatewayd adds.
 	if exe, err := os.Executable(); err == nil {
-		bareAddr, _ := freeAddr()
+		bareAddr, _ := free.free()
 		bc, err := ps.start(true, exe, "-serve-bare-proxy", bareAddr, "-bare-upstream", "http://"+upAddr)
 		if err != nil {
 			return err
@@ -521,9 +489,9 @@ func run(o options) error {
 		targets = append(targets, target{name: "bare Go ReverseProxy (floor)", url: "http://" + bareAddr + "/v1/x", who: sut{bc.Process.Pid, upPID, 0}})
 	}
 	if _, err := exec.LookPath("nginx"); err == nil {
-		nginxAddr, _ := freeAddr()
+		nginxAddr, _ := free.free()
 		conf := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, upAddr, nginxAddr, nginxWorkers())), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, upAddr, nginxAddr, pin.nginxWorkers())), 0o600); err != nil {
 			return err
 		}
 		nc, err := ps.start(true, "nginx", "-p", dir, "-c", conf)
@@ -545,12 +513,13 @@ func run(o options) error {
 		}
 	}
 	for _, store := range stores {
-		cfg, err := gatewaydConfig(dir, "http://"+upAddr, store, redisAddr)
+		cfg, err := gatewaydConfig(dir, "http://"+upAddr, gwConfig{store: store, redisAddr: redisAddr,
+			disableParking: o.disableParking, leaseBatch: o.leaseBatch})
 		if err != nil {
 			return err
 		}
-		listen, _ := freeAddr()
-		admin, _ := freeAddr()
+		listen, _ := free.free()
+		admin, _ := free.free()
 		cmd, err := ps.start(true, o.gatewayd, "-config", cfg, "-listen", listen, "-admin-listen", admin, "-log-level", "error")
 		if err != nil {
 			return err
@@ -581,18 +550,24 @@ func run(o options) error {
 			// Interleaved rounds, so a stall caused by other work on the
 			// machine spreads over every target instead of spoiling one.
 			for _, tg := range targets {
-				_ = attack("warm-up", tg.url, hdr, rate, time.Second/2, 0, sut{})
+				if _, err := attack("warm-up", tg.url, hdr, rate, time.Second/2, 0, sut{}); err != nil {
+					return err
+				}
 			}
 			acc := make([]run1, len(targets))
 			slice := o.duration / time.Duration(o.rounds)
 			for round := 0; round < o.rounds; round++ {
 				for i, tg := range targets {
-					acc[i] = merge(acc[i], attack(tg.name, tg.url, hdr, rate, slice, 0, tg.who))
+					r, err := attack(tg.name, tg.url, hdr, rate, slice, 0, tg.who)
+					if err != nil {
+						return err
+					}
+					acc[i] = merge(acc[i], r)
 				}
 			}
 			for _, r := range acc {
 				fmt.Fprintf(os.Stderr, "  %5d rps %-40s sent %d ok %d p50 %v p99 %v cpu %.1f us/req errors %v\n",
-					rate, r.name, r.sent, r.ok, r.lat.p50, r.lat.p99, 1e6*sum(r.cpu)/float64(max(1, r.sent)), r.errs)
+					rate, r.Name, r.Sent, r.OK, r.lat().P50, r.lat().P99, 1e6*sum(r.cpu)/float64(max(1, r.Sent)), r.Errors())
 				lat = append(lat, r)
 			}
 		}
@@ -607,29 +582,40 @@ func run(o options) error {
 			if strings.HasPrefix(name, "direct") {
 				name += " (ceiling)"
 			}
-			_ = attack("warm-up", tg.url, hdr, 0, time.Second, o.satWorkers, sut{})
-			r := attack(name, tg.url, hdr, 0, o.satDuration, o.satWorkers, tg.who)
-			fmt.Fprintf(os.Stderr, "  %-40s %.0f req/s ok %d p99 %v errors %v\n", r.name, r.throughput, r.ok, r.lat.p99, r.errs)
+			if _, err := attack("warm-up", tg.url, hdr, 0, time.Second, o.satWorkers, sut{}); err != nil {
+				return err
+			}
+			r, err := attack(name, tg.url, hdr, 0, o.satDuration, o.satWorkers, tg.who)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "  %-40s %.0f req/s ok %d p99 %v errors %v\n", r.Name, r.Throughput(), r.OK, r.lat().P99, r.Errors())
 			sat = append(sat, r)
 		}
 	}
 
 	// 3. Memory with idle keep-alive connections, on a fresh gatewayd.
 	if !strings.Contains(o.parts, "memory") {
-		md := report(o, lat, sat, nil)
+		md, err := report(o, pin, lat, sat, nil)
+		if err != nil {
+			return err
+		}
 		fmt.Print(md)
 		return nil
 	}
 	var mems []memRow
 	for _, dp := range []bool{false, true} {
-		m, err := measureMemory(o, &ps, dir, upAddr, redisAddr, hdr, dp)
+		m, err := measureMemory(o, &ps, &free, dir, upAddr, redisAddr, hdr, dp)
 		if err != nil {
 			return err
 		}
 		mems = append(mems, m)
 	}
 
-	md := report(o, lat, sat, mems)
+	md, err := report(o, pin, lat, sat, mems)
+	if err != nil {
+		return err
+	}
 	fmt.Print(md)
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
@@ -649,16 +635,14 @@ type memRow struct {
 
 // measureMemory starts a fresh gatewayd (memory store), opens the idle
 // keep-alive connections and reads its resident memory.
-func measureMemory(o options, ps *procs, dir, upAddr, redisAddr string, hdr http.Header, noPark bool) (memRow, error) {
-	disableParking = noPark
-	defer func() { disableParking = o.disableParking }()
+func measureMemory(o options, ps *procs, free *addrs, dir, upAddr, redisAddr string, hdr http.Header, noPark bool) (memRow, error) {
 	m := memRow{parking: !noPark}
-	cfg, err := gatewaydConfig(dir, "http://"+upAddr, "memory", redisAddr)
+	cfg, err := gatewaydConfig(dir, "http://"+upAddr, gwConfig{store: "memory", redisAddr: redisAddr, disableParking: noPark})
 	if err != nil {
 		return m, err
 	}
-	listen, _ := freeAddr()
-	admin, _ := freeAddr()
+	listen, _ := free.free()
+	admin, _ := free.free()
 	cmd, err := ps.start(true, o.gatewayd, "-config", cfg, "-listen", listen, "-admin-listen", admin, "-log-level", "error")
 	if err != nil {
 		return m, err
@@ -699,10 +683,10 @@ func sum(v [3]float64) float64 { return v[0] + v[1] + v[2] }
 // cpuSplitUS is a run's CPU per request sent, in µs: total (proxy + upstream
 // + redis-server), the parts that ran omitted.
 func cpuSplitUS(r run1) string {
-	if r.sent == 0 || r.wall == 0 {
+	if r.Run == nil || r.Sent == 0 || r.wall == 0 {
 		return "-"
 	}
-	per := func(v float64) float64 { return 1e6 * v / float64(r.sent) }
+	per := func(v float64) float64 { return 1e6 * v / float64(r.Sent) }
 	parts := []string{}
 	for i, v := range r.cpu {
 		if i == 0 || v > 0 {
@@ -715,18 +699,18 @@ func cpuSplitUS(r run1) string {
 }
 
 // busy is the share of the system under test's CPUs its processes used.
-func busy(r run1) string {
+func busy(r run1, p pinning) string {
 	if r.wall == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.0f%%", 100*sum(r.cpu)/r.wall/float64(nSUTOr1()))
+	return fmt.Sprintf("%.0f%%", 100*sum(r.cpu)/r.wall/float64(p.nSUTOr1()))
 }
 
 // nSUTOr1 is how many CPUs the system under test runs on: its half when
 // pinned, else all of them.
-func nSUTOr1() int {
-	if pinMode == "sut" && nSUT > 0 {
-		return nSUT
+func (p pinning) nSUTOr1() int {
+	if p.mode == "sut" && p.nSUT > 0 {
+		return p.nSUT
 	}
 	return runtime.NumCPU()
 }
@@ -751,8 +735,6 @@ func serveBare(addr, upstream string) error {
 	return nil
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000) }
-
 func cpuModel() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
@@ -766,24 +748,7 @@ func cpuModel() string {
 	return "unknown CPU"
 }
 
-func errSummary(m map[string]int) string {
-	if len(m) == 0 {
-		return "0"
-	}
-	keys := make([]string, 0, len(m))
-	n := 0
-	for k, v := range m {
-		keys = append(keys, k)
-		n += v
-	}
-	sort.Strings(keys)
-	return fmt.Sprintf("%d (%s)", n, strings.Join(keys, "; "))
-}
-
-func report(o options, lat, sat []run1, mems []memRow) string {
-	if len(lat) == 0 {
-		lat = []run1{{name: "none"}}
-	}
+func report(o options, pin pinning, lat, sat []run1, mems []memRow) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# gatewayd benchmarks\n\n")
 	ncpu := runtime.NumCPU()
@@ -792,70 +757,71 @@ func report(o options, lat, sat []run1, mems []memRow) string {
 	}
 	fmt.Fprintf(&b, "Measured by `make bench-gatewayd` (gatewayd/cmd/gatewayd-bench) on %s, %d CPUs (%s), %s, %s.\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), ncpu, cpuModel(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
-	fmt.Fprintf(&b, "Everything runs on the same machine over loopback: the load generator (vegeta library, open model,\n"+
-		"constant pacer), the demo upstream (no service time), redis-server, gatewayd and nginx.\n")
-	switch pinMode {
+	fmt.Fprintf(&b, "Everything runs on the same machine over loopback: the load generator (internal/loadgen: vegeta's library,\n"+
+		"open model, constant pacer, HDR histograms), the demo upstream (no service time), redis-server, gatewayd and nginx.\n")
+	switch pin.mode {
 	case "proxy":
 		fmt.Fprintf(&b, "The CPUs are split with taskset (`-pin proxy`): the proxy under test (gatewayd or nginx) alone on CPU %s,\n"+
 			"the load generator, the demo upstream and redis-server on CPU %s, as if the gateway had its own host; gatewayd\n"+
-			"runs with GOMAXPROCS %d and nginx with %d worker(s).\n", sutCPUs, loadCPUs, nSUT, nginxWorkers())
+			"runs with GOMAXPROCS %d and nginx with %d worker(s).\n", pin.sutCPUs, pin.loadCPUs, pin.nSUT, pin.nginxWorkers())
 	case "sut":
 		fmt.Fprintf(&b, "The CPUs are split with taskset (`-pin sut`): the load generator on CPU %s, the system under test (demo\n"+
 			"upstream, redis-server, gatewayd or nginx) on CPU %s; gatewayd runs with GOMAXPROCS %d and nginx with %d worker(s).\n",
-			loadCPUs, sutCPUs, nSUT, nginxWorkers())
+			pin.loadCPUs, pin.sutCPUs, pin.nSUT, pin.nginxWorkers())
 	default:
-		fmt.Fprintf(&b, "The CPUs are not split (-pin=false or one CPU): the load generator competes with the system under test.\n")
+		fmt.Fprintf(&b, "The CPUs are not split (-pin=off or one CPU): the load generator competes with the system under test.\n")
 	}
 	fmt.Fprintf(&b, "Other work on the machine makes absolute figures noisy; ratios measured in one run are the result.\n"+
 		"Every gateway admits every request (limits far above the load): the full path is measured (API-key auth,\n"+
 		"pricing, the limiter's store call, proxy, ledger append).\n\n")
 
 	fmt.Fprintf(&b, "## Latency added over a direct call (open model, constant rate, keep-alive)\n\n")
-	fmt.Fprintf(&b, "CPU per request is the user + system time of the system under test's processes during the run (from\n"+
-		"/proc), split as proxy + upstream + redis-server; busy is their total over the run's wall time, as a share of\n"+
-		"the %d CPU(s) they run on. A proxy's own cost per request is what decides the rate its CPU can carry.\n\n", max(1, nSUTOr1()))
+	fmt.Fprintf(&b, "Latency is of 2xx answers. CPU per request is the user + system time of the system under test's processes\n"+
+		"during the run (from /proc), split as proxy + upstream + redis-server; busy is their total over the run's wall\n"+
+		"time, as a share of the %d CPU(s) they run on. A proxy's own cost per request is what decides the rate its CPU\n"+
+		"can carry.\n\n", max(1, pin.nSUTOr1()))
 	fmt.Fprintf(&b, "Each target gets %v at each rate, in %d interleaved rounds (every target in turn, then again), so\n"+
 		"a stall caused by other work on the machine spreads over every target.\n\n", o.duration, o.rounds)
-	fmt.Fprintf(&b, "| rate | target | sent | ok | errors | p50 | p99 | p99.9 | added p50 | added p99 | CPU µs/request | busy |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	var base latency
+	var base loadgen.Latency
 	var verdicts []string
 	under := map[string][]string{} // target -> rates with added p99 < 1 ms
 	var order []string
+	var rows []loadgen.Row
 	for _, r := range lat {
-		if r.name == "none" {
-			continue
-		}
 		added50, added99 := "-", "-"
-		if strings.HasPrefix(r.name, "direct") {
-			base = r.lat
-			if want := float64(r.rate) * o.duration.Seconds(); float64(r.sent) < 0.95*want {
+		l := r.lat()
+		if strings.HasPrefix(r.Name, "direct") {
+			base = l
+			if want := float64(r.rate) * o.duration.Seconds(); float64(r.Sent) < 0.95*want {
 				verdicts = append(verdicts, fmt.Sprintf("At %d rps the load generator could not keep pace even against the bare upstream "+
-					"(%d of %.0f requests sent): on this machine that rate measures CPU saturation, not the gateway.", r.rate, r.sent, want))
+					"(%d of %.0f requests sent): on this machine that rate measures CPU saturation, not the gateway.", r.rate, r.Sent, want))
 			}
 		} else {
-			added50, added99 = ms(r.lat.p50-base.p50), ms(r.lat.p99-base.p99)
+			added50, added99 = loadgen.MS(l.P50-base.P50), loadgen.MS(l.P99-base.P99)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.rate, r.name, r.sent,
-			r.ok, errSummary(r.errs), ms(r.lat.p50), ms(r.lat.p99), ms(r.lat.p999), added50, added99, cpuSplitUS(r), busy(r))
-		if strings.HasPrefix(r.name, "direct") {
+		rows = append(rows, loadgen.Row{Run: r.Run, Extra: []string{added50, added99, cpuSplitUS(r), busy(r, pin)}})
+		if strings.HasPrefix(r.Name, "direct") {
 			continue
 		}
-		if _, ok := under[r.name]; !ok {
-			order = append(order, r.name)
-			under[r.name] = nil
+		if _, ok := under[r.Name]; !ok {
+			order = append(order, r.Name)
+			under[r.Name] = nil
 		}
-		held := r.ok == r.sent && float64(r.sent) >= 0.95*float64(r.rate)*o.duration.Seconds()
-		if held && r.lat.p99-base.p99 < time.Millisecond {
-			under[r.name] = append(under[r.name], strconv.Itoa(r.rate))
+		held := r.OK == r.Sent && float64(r.Sent) >= 0.95*float64(r.rate)*o.duration.Seconds()
+		if held && l.P99-base.P99 < time.Millisecond {
+			under[r.Name] = append(under[r.Name], strconv.Itoa(r.rate))
 		}
-		if strings.Contains(r.name, "redis") && r.rate == 5000 {
+		if strings.Contains(r.Name, "redis") && r.rate == 5000 {
 			verdict := "met"
-			if r.lat.p99-base.p99 >= time.Millisecond || !held {
+			if l.P99-base.P99 >= time.Millisecond || !held {
 				verdict = "NOT met"
 			}
 			verdicts = append(verdicts, fmt.Sprintf("Target p99 added < 1 ms at 5000 rps with the Redis store (%s): **%s** (added p99 %s, %d of %d requests sent and answered 200).",
-				r.name, verdict, ms(r.lat.p99-base.p99), r.ok, int(float64(r.rate)*o.duration.Seconds())))
+				r.Name, verdict, loadgen.MS(l.P99-base.P99), r.OK, int(float64(r.rate)*o.duration.Seconds())))
 		}
+	}
+	if err := loadgen.Table(&b, []string{"added p50", "added p99", "CPU µs/request", "busy"}, rows); err != nil {
+		return "", err
 	}
 	if len(verdicts) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", strings.Join(verdicts, "\n\n"))
@@ -873,24 +839,27 @@ func report(o options, lat, sat []run1, mems []memRow) string {
 
 	if len(sat) > 0 {
 		fmt.Fprintf(&b, "\n## Saturation throughput (%d keep-alive connections, as fast as they go, %v)\n\n", o.satWorkers, o.satDuration)
-		fmt.Fprintf(&b, "| target | ok | errors | req/s | p99 | ratio to nginx | CPU µs/request |\n|---|---|---|---|---|---|---|\n")
 		var ngx float64
 		for _, r := range sat {
-			if r.name == nginxName {
-				ngx = r.throughput
+			if r.Name == nginxName {
+				ngx = r.Throughput()
 			}
 		}
+		var rows []loadgen.Row
 		for _, r := range sat {
 			ratio := "-"
 			if ngx > 0 {
-				ratio = fmt.Sprintf("%.2f", r.throughput/ngx)
+				ratio = fmt.Sprintf("%.2f", r.Throughput()/ngx)
 			}
-			fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %s | %s | %s |\n", r.name, r.ok, errSummary(r.errs), r.throughput, ms(r.lat.p99), ratio, cpuSplitUS(r))
+			rows = append(rows, loadgen.Row{Run: r.Run, Extra: []string{ratio, cpuSplitUS(r)}})
+		}
+		if err := loadgen.Table(&b, []string{"2xx/s ratio to nginx", "CPU µs/request"}, rows); err != nil {
+			return "", err
 		}
 		fmt.Fprintf(&b, "\nThe direct row is the ceiling: the bare upstream, driven by the same load generator. nginx: Debian's package,\n"+
 			"`worker_processes %d`, `limit_req zone=perkey burst=1000000 nodelay` keyed on `$http_x_api_key`, upstream\n"+
 			"keepalive 512, access log off. gatewayd: default settings (GOMAXPROCS from its CPUs), ledger on (batched, fsynced).\n",
-			nginxWorkers())
+			pin.nginxWorkers())
 	}
 
 	if len(mems) > 0 {
@@ -913,7 +882,7 @@ func report(o options, lat, sat []run1, mems []memRow) string {
 			o.idleConns, verdict, float64(m.rss1)/1024)
 	}
 	b.WriteString(notes)
-	return b.String()
+	return b.String(), nil
 }
 
 // notes explain the figures; the same text follows every run's tables.
@@ -959,23 +928,25 @@ const notes = `
 // generator, vegeta, runs in this process) and starts every process of the
 // system under test (demo upstream, redis-server, gatewayd, nginx) on the
 // second half. nginx gets as many workers as gatewayd gets GOMAXPROCS.
-var (
+type pinning struct {
+	// mode is "proxy", "sut" or "" (not pinned).
+	mode              string
 	loadCPUs, sutCPUs string
-	nSUT              int
-	pinMode           string // "proxy", "sut" or "" (not pinned)
-)
+	// nSUT is how many CPUs the system under test gets (0: not pinned).
+	nSUT int
+}
 
 // cpusFor returns the taskset CPU list for a process: the proxy under test
 // on the second half; the upstream and redis-server on the first half
 // (-pin proxy) or the second (-pin sut); "" when not pinned.
-func cpusFor(proxy bool) string {
+func (p pinning) cpusFor(proxy bool) string {
 	switch {
-	case pinMode == "":
+	case p.mode == "":
 		return ""
-	case proxy || pinMode == "sut":
-		return sutCPUs
+	case proxy || p.mode == "sut":
+		return p.sutCPUs
 	}
-	return loadCPUs
+	return p.loadCPUs
 }
 
 const pinnedEnv = "GATEWAYD_BENCH_PINNED"
@@ -993,39 +964,40 @@ func cpuSplit(n int) (load, sut string, nsut int) {
 }
 
 // pinSelf re-executes the bench under taskset on the load generator's CPUs
-// (once; the environment marks the pinned run) and records the SUT's CPUs.
-func pinSelf() error {
+// (once; the environment marks the pinned run) and returns the split.
+func pinSelf(mode string) (pinning, error) {
 	n := runtime.NumCPU()
 	if v := os.Getenv(pinnedEnv); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
 	if n < 2 {
-		return fmt.Errorf("%d CPU: nothing to split", n)
+		return pinning{}, fmt.Errorf("%d CPU: nothing to split", n)
 	}
 	ts, err := exec.LookPath("taskset")
 	if err != nil {
-		return err
+		return pinning{}, err
 	}
-	loadCPUs, sutCPUs, nSUT = cpuSplit(n)
+	p := pinning{mode: mode}
+	p.loadCPUs, p.sutCPUs, p.nSUT = cpuSplit(n)
 	if os.Getenv(pinnedEnv) != "" {
-		return nil
+		return p, nil
 	}
-	if sutCPUs == "" { // unreachable; keeps the split well-formed
-		return errors.New("no CPUs for the proxy")
+	if p.sutCPUs == "" { // unreachable; keeps the split well-formed
+		return pinning{}, errors.New("no CPUs for the proxy")
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return pinning{}, err
 	}
 	env := append(os.Environ(), pinnedEnv+"="+strconv.Itoa(n))
-	return syscall.Exec(ts, append([]string{"taskset", "-c", loadCPUs, exe}, os.Args[1:]...), env)
+	return pinning{}, syscall.Exec(ts, append([]string{"taskset", "-c", p.loadCPUs, exe}, os.Args[1:]...), env)
 }
 
 // nginxWorkers is nginx's worker count: the SUT's CPUs when pinned, else
 // one per CPU (as worker_processes auto would choose).
-func nginxWorkers() int {
-	if nSUT > 0 {
-		return nSUT
+func (p pinning) nginxWorkers() int {
+	if p.nSUT > 0 {
+		return p.nSUT
 	}
 	return runtime.NumCPU()
 }
