@@ -1,7 +1,8 @@
-// Package deploy holds the tests of the shipped operations files: the
-// Prometheus rules (deploy/prometheus) and the Grafana dashboard
-// (deploy/grafana). It has no code of its own.
-package deploy
+// The operations files: the Prometheus rules (deploy/prometheus) and the
+// Grafana dashboard (deploy/grafana), held against the metrics gatewayd
+// really exports, promtool, the runbooks and the price sheet.
+
+package deploy_test
 
 import (
 	"encoding/json"
