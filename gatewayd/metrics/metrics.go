@@ -56,6 +56,14 @@ type Metrics struct {
 	// Budget is the deciding policy's budget utilisation at admission,
 	// 1 - remaining/limit, by route and tier.
 	Budget *prometheus.HistogramVec
+	// TunnelBytes counts bytes through upgraded tunnels by route and
+	// direction (in: from the client, out: to the client); TunnelSeconds
+	// their open time by route, added when each closes.
+	TunnelBytes   *prometheus.CounterVec
+	TunnelSeconds *prometheus.CounterVec
+	// ProtocolErrors counts requests Go's HTTP server refused itself before
+	// any handler ran (malformed, 431, 501, 505), by status.
+	ProtocolErrors *prometheus.CounterVec
 
 	children sync.Map // childKey -> *Children
 }
@@ -109,10 +117,19 @@ func New(gauges map[string]func() float64, help map[string]string) *Metrics {
 		Budget: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gatewayd_budget_utilisation_ratio",
 			Help:    "Budget utilisation of the deciding policy at each decision: 1 - remaining/limit (1 = the key's bucket is empty).",
 			Buckets: []float64{.1, .2, .3, .4, .5, .6, .7, .8, .9, .95, .99, 1}}, rt),
+		TunnelBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_tunnel_bytes_total",
+			Help: "Bytes through upgraded (WebSocket) tunnels, by route and direction (in from the client, out to it)."},
+			[]string{"route", "direction"}),
+		TunnelSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_tunnel_seconds_total",
+			Help: "Seconds upgraded tunnels were open, by route, added when each closes."}, []string{"route"}),
+		ProtocolErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_protocol_errors_total",
+			Help: "Requests refused by the HTTP server itself before the gateway saw them (malformed 400, 431, 501, 505), by status."},
+			[]string{"status"}),
 	}
 	r.MustRegister(m.Requests, m.Duration, m.Upstream, m.Charged, m.Settled, m.Unmetered, m.Shadow,
-		m.ShadowDisagree, m.InFlight, m.Reloads, m.StoreDuration, m.PricingMultiplier, m.PricingMultiplierLimit,
-		m.PricingLoad, m.PricingSourceDuration, m.PricingSourceFailures, m.Budget)
+		m.ShadowDisagree, m.InFlight, m.Reloads, m.TunnelBytes, m.TunnelSeconds, m.ProtocolErrors,
+		m.StoreDuration, m.PricingMultiplier, m.PricingMultiplierLimit, m.PricingLoad, m.PricingSourceDuration,
+		m.PricingSourceFailures, m.Budget)
 	for name, f := range gauges {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help[name]}, f))
 	}
