@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -449,46 +446,6 @@ func TestExpectContinueRecordsFinalStatus(t *testing.T) {
 	recs := g.stop()
 	if resp.StatusCode != 200 || len(recs) != 1 || recs[0].Status != 200 {
 		t.Fatalf("client got %d; ledger %+v; want one record with status 200", resp.StatusCode, recs)
-	}
-}
-
-func TestUpgradeRecords101(t *testing.T) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Connection", "Upgrade")
-		w.Header().Set("Upgrade", "echo")
-		w.WriteHeader(http.StatusSwitchingProtocols)
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		line, _ := brw.ReadString('\n')
-		brw.WriteString(line)
-		brw.Flush()
-	}))
-	defer up.Close()
-	g := startGW(t, ledgerConfig(up.URL, "", ""))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(conn, "GET /v1/ws HTTP/1.1\r\nHost: x\r\nX-API-Key: demo-key\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 101 {
-		t.Skipf("the gateway answered an upgrade with %d; nothing to record as 101", resp.StatusCode)
-	}
-	fmt.Fprintf(conn, "ping\n")
-	if echo, _ := br.ReadString('\n'); echo != "ping\n" {
-		t.Errorf("upgraded echo %q", echo)
-	}
-	conn.Close()
-	recs := g.stop()
-	if len(recs) != 1 || recs[0].Status != 101 {
-		t.Fatalf("ledger %+v, want one record with status 101", recs)
 	}
 }
 

@@ -33,6 +33,7 @@ func TestWriterToSchemaReaderRoundTrip(t *testing.T) {
 			ShadowDisagrees: rng.IntN(2) == 0, Start: start, End: start.Add(time.Duration(rng.Int64N(1e9))),
 			UpstreamMS: float64(rng.IntN(100000)) / 1000, DecidedUS: start.UnixMicro() + rng.Int64N(1000),
 			Count: rng.Int64N(3), Client: pick("", "c1d2"), PathTruncated: rng.IntN(2) == 0,
+			BytesIn: rng.Int64N(1 << 40), BytesOut: rng.Int64N(3),
 		}
 		want = append(want, r)
 		// Append writes the record as is; every tenth waits for durability,

@@ -137,9 +137,6 @@ func New(o Options) *httputil.ReverseProxy {
 		ModifyResponse: func(resp *http.Response) error {
 			if t := timing(resp.Request.Context()); t != nil && !t.Start.IsZero() {
 				t.Header = time.Since(t.Start)
-				if resp.StatusCode == http.StatusSwitchingProtocols {
-					t.Status = resp.StatusCode // the upgrade hijacks the connection: no WriteHeader to see
-				}
 			}
 			// The gateway's rate-limit headers are the only ones the client sees.
 			resp.Header.Del("RateLimit")

@@ -232,6 +232,8 @@ type batch struct {
 	decision  []string
 	unmetered []bool
 	cost      []float64
+	bytesIn   []int64
+	bytesOut  []int64
 	charged   []float64
 	settled   []float64
 	shadow    []string
@@ -240,8 +242,6 @@ type batch struct {
 	decided   []int64
 	count     []int64
 	client    []string
-	bytesIn   []int64
-	bytesOut  []int64
 	traceID   []string
 }
 
@@ -263,6 +263,8 @@ func (b *batch) add(r *schema.LedgerRecord, next int64) {
 	b.decision = append(b.decision, r.Decision)
 	b.unmetered = append(b.unmetered, r.Unmetered)
 	b.cost = append(b.cost, r.Cost)
+	b.bytesIn = append(b.bytesIn, r.BytesIn)
+	b.bytesOut = append(b.bytesOut, r.BytesOut)
 	b.charged = append(b.charged, r.CostCharged)
 	b.settled = append(b.settled, r.CostSettled)
 	b.shadow = append(b.shadow, r.Shadow)
@@ -271,8 +273,6 @@ func (b *batch) add(r *schema.LedgerRecord, next int64) {
 	b.decided = append(b.decided, r.DecidedUS)
 	b.count = append(b.count, r.Requests())
 	b.client = append(b.client, r.Client)
-	b.bytesIn = append(b.bytesIn, r.BytesIn)
-	b.bytesOut = append(b.bytesOut, r.BytesOut)
 	b.traceID = append(b.traceID, r.TraceID)
 	b.to = next
 }
