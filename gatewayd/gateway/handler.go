@@ -16,10 +16,12 @@ import (
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/cors"
+	"tollgate/gatewayd/headerpolicy"
 	"tollgate/gatewayd/headers"
 	"tollgate/gatewayd/ledger"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/respond"
+	"tollgate/gatewayd/tunnel"
 	"tollgate/schema"
 )
 
@@ -36,6 +38,9 @@ const (
 	DecisionNoRoute          = "no_route"
 	DecisionMethodNotAllowed = "method_not_allowed"
 	DecisionTooLarge         = "too_large"
+	// DecisionBadRequest: refused by the header, upgrade or body policy
+	// before admission (400), never charged.
+	DecisionBadRequest = "bad_request"
 )
 
 // statusWriter records the status sent.
@@ -134,6 +139,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", rr.allow)
 		respond.Write(sw, respond.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
 			Message: r.Method + " is not allowed on this route"})
+		return
+	}
+
+	if err := headerpolicy.Check(r.Header); err != nil {
+		rec.Decision = DecisionBadRequest
+		respond.Write(sw, respond.Error{Status: http.StatusBadRequest, Code: "duplicate_authorization",
+			Message: "more than one Authorization header; send exactly one"})
+		return
+	}
+
+	upgrade := headerpolicy.Upgrade(r.Header)
+	if upgrade != "" && !headerpolicy.UpgradeAllowed(rr.cfg.Upgrade, upgrade) {
+		rec.Decision = DecisionBadRequest
+		respond.Write(sw, respond.Error{Status: http.StatusBadRequest, Code: "upgrade_refused",
+			Message: "this route does not accept an upgrade to " + strconv.Quote(truncate(upgrade, 32))})
 		return
 	}
 
@@ -277,13 +297,33 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Proxy.
-	setHeader(r.Header, hRequestID, rec.ID)
-	setHeader(r.Header, hTier, id.Tier)
-	setHeader(r.Header, hKeyHash, id.KeyHash)
+	// The identity headers are set by the route's header policy, last, in
+	// the proxy's rewrite (headerpolicy).
+	vouch := headerpolicy.Vouch{RequestID: rec.ID, Tier: id.Tier, KeyHash: id.KeyHash}
+	if id.Scheme == auth.SchemeJWT {
+		vouch.Verified = r.Header.Get("Authorization")
+	}
 	var tm proxy.Timing
-	ctx, cancel := context.WithTimeout(proxy.WithTiming(r.Context(), &tm), rr.cfg.Timeout.D())
-	rr.proxy.ServeHTTP(sw, r.WithContext(ctx))
-	cancel()
+	pctx := headerpolicy.WithVouch(proxy.WithTiming(r.Context(), &tm), vouch)
+	if upgrade != "" {
+		// An opted-in upgrade: after the 101 the connection is a tunnel,
+		// metered by bytes and duration, closed after its maximum lifetime.
+		tw := tunnel.Wrap(sw)
+		ctx, cancel := tunnel.Context(pctx, rr.cfg.Timeout.D(), rr.cfg.MaxTunnelLifetime.D(), tw.Hijacked)
+		rr.proxy.ServeHTTP(tw, r.WithContext(ctx))
+		cancel()
+		if tw.Hijacked() {
+			sw.status = http.StatusSwitchingProtocols
+			rec.BytesIn, rec.BytesOut = tw.Bytes()
+			g.m.TunnelBytes.WithLabelValues(rr.cfg.Name, "in").Add(float64(rec.BytesIn))
+			g.m.TunnelBytes.WithLabelValues(rr.cfg.Name, "out").Add(float64(rec.BytesOut))
+			g.m.TunnelSeconds.WithLabelValues(rr.cfg.Name).Add(time.Since(start).Seconds())
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(pctx, rr.cfg.Timeout.D())
+		rr.proxy.ServeHTTP(sw, r.WithContext(ctx))
+		cancel()
+	}
 	if tm.Status != 0 && sw.status == 0 {
 		sw.status = tm.Status // the client went away; nothing was written
 	}
@@ -425,12 +465,18 @@ func (l *logLimiter) allow(now time.Time) bool {
 // into the map: Header.Set canonicalizes its key on every call, which showed
 // in the CPU profile.
 var (
-	hRequestID = http.CanonicalHeaderKey("X-Request-Id")
-	hTier      = http.CanonicalHeaderKey("X-Tollgate-Tier")
-	hKeyHash   = http.CanonicalHeaderKey("X-Tollgate-Key-Hash")
+	hRequestID = http.CanonicalHeaderKey(headerpolicy.RequestID)
 	hPolicy    = http.CanonicalHeaderKey(headers.Policy)
 	hLimit     = http.CanonicalHeaderKey(headers.Limit)
 )
+
+// truncate bounds client text echoed in an error body.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
 
 // setHeader is Header.Set for a key already in canonical form.
 func setHeader(h http.Header, canonicalKey, v string) { h[canonicalKey] = []string{v} }

@@ -27,6 +27,7 @@ import (
 	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/cors"
+	"tollgate/gatewayd/headerpolicy"
 	"tollgate/gatewayd/headers"
 	"tollgate/gatewayd/penalty"
 	"tollgate/gatewayd/proxy"
@@ -255,7 +256,7 @@ func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *
 		}
 		rr := &routeRT{cfg: r, methods: map[string]bool{}, allow: strings.Join(r.Methods, ", "),
 			proxy: proxy.New(proxy.Options{Upstream: u, StripPrefix: strip, Transport: transport,
-				DropHeaders: []string{cfg.Auth.APIKeys.Header}, Log: log, TrustedPeer: trusted})}
+				Headers: headerpolicy.New(cfg.Auth.APIKeys.Header, r.ForwardCredentials), Log: log, TrustedPeer: trusted})}
 		for _, m := range r.Methods {
 			rr.methods[m] = true
 		}

@@ -28,6 +28,8 @@ func TestAppendRecordMatchesMarshal(t *testing.T) {
 			Shadow: "allowed", ShadowDisagrees: true, Start: start.Add(-time.Hour), End: start, UpstreamMS: 1e22},
 		{ID: "é\u2028\x01\xff", Path: "/v1/\t", CostCharged: -0.001, CostSettled: 123456789.125, UpstreamMS: -3e-9,
 			Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))},
+		{ID: "t", Method: "GET", Path: "/ws", Status: 101, Decision: "allowed", CostCharged: 1, CostSettled: 1,
+			Start: start, End: start.Add(time.Minute), BytesIn: 1234, BytesOut: -5},
 		{ID: "agg", Method: "GET", Path: "/x", Status: 401, Decision: "unauthenticated", Start: start, End: start,
 			DecidedUS: start.UnixMicro(), Count: 42, Client: "c\"1", PathTruncated: true},
 	}

@@ -37,6 +37,14 @@ type Metrics struct {
 	InFlight prometheus.Gauge
 	// Reloads counts SIGHUP reloads by decision (applied or refused).
 	Reloads *prometheus.CounterVec
+	// TunnelBytes counts bytes through upgraded tunnels by route and
+	// direction (in: from the client, out: to the client); TunnelSeconds
+	// their open time by route, added when each closes.
+	TunnelBytes   *prometheus.CounterVec
+	TunnelSeconds *prometheus.CounterVec
+	// ProtocolErrors counts requests Go's HTTP server refused itself before
+	// any handler ran (malformed, 431, 501, 505), by status.
+	ProtocolErrors *prometheus.CounterVec
 
 	children sync.Map // childKey -> *Children
 }
@@ -73,9 +81,17 @@ func New(gauges map[string]func() float64, help map[string]string) *Metrics {
 			Help: "Requests being served."}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_config_reloads_total",
 			Help: "Config reloads by decision: applied or refused."}, []string{"decision"}),
+		TunnelBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_tunnel_bytes_total",
+			Help: "Bytes through upgraded (WebSocket) tunnels, by route and direction (in from the client, out to it)."},
+			[]string{"route", "direction"}),
+		TunnelSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_tunnel_seconds_total",
+			Help: "Seconds upgraded tunnels were open, by route, added when each closes."}, []string{"route"}),
+		ProtocolErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_protocol_errors_total",
+			Help: "Requests refused by the HTTP server itself before the gateway saw them (malformed 400, 431, 501, 505), by status."},
+			[]string{"status"}),
 	}
 	r.MustRegister(m.Requests, m.Duration, m.Upstream, m.Charged, m.Settled, m.Unmetered, m.Shadow,
-		m.ShadowDisagree, m.InFlight, m.Reloads)
+		m.ShadowDisagree, m.InFlight, m.Reloads, m.TunnelBytes, m.TunnelSeconds, m.ProtocolErrors)
 	for name, f := range gauges {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help[name]}, f))
 	}
