@@ -165,6 +165,14 @@ func freeAddrs(t testing.TB) (string, string) {
 // /readyz.
 func startGW(t testing.TB, cfg string) *gw {
 	t.Helper()
+	listen, admin := freeAddrs(t)
+	return startGWAt(t, cfg, listen, admin)
+}
+
+// startGWAt is startGW on given listen and admin addresses (a test that must
+// know the admin address before gatewayd starts: a Prometheus scraping it).
+func startGWAt(t testing.TB, cfg, listen, admin string) *gw {
+	t.Helper()
 	dir := t.TempDir()
 	g := &gw{t: t, cfgPath: filepath.Join(dir, "gatewayd.yaml"), ledger: filepath.Join(dir, "ledger"),
 		log: &syncBuffer{}, done: make(chan struct{})}
@@ -173,7 +181,7 @@ func startGW(t testing.TB, cfg string) *gw {
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g.launch()
+	g.launchAt(listen, admin)
 	return g
 }
 
@@ -189,9 +197,15 @@ func (g *gw) restart() *gw {
 // launch starts the process on free ports given by -listen and
 // -admin-listen and waits for /readyz.
 func (g *gw) launch() {
+	g.t.Helper()
+	listen, admin := freeAddrs(g.t)
+	g.launchAt(listen, admin)
+}
+
+// launchAt is launch on given addresses.
+func (g *gw) launchAt(listen, admin string) {
 	t := g.t
 	t.Helper()
-	listen, admin := freeAddrs(t)
 	g.url, g.admin = "http://"+listen, "http://"+admin
 	g.cmd = exec.Command(gatewaydBin, "-config", g.cfgPath, "-listen", listen, "-admin-listen", admin)
 	g.cmd.Stderr = g.log

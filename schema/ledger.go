@@ -72,6 +72,10 @@ type LedgerRecord struct {
 	// carried from and to the client; its duration is End - Start.
 	BytesIn  int64 `json:"bytes_in,omitempty"`
 	BytesOut int64 `json:"bytes_out,omitempty"`
+	// TraceID is the request's W3C trace id (32 hex digits) while gatewayd's
+	// tracing is on, sampled or not: the id the upstream received and the
+	// request's log lines carry, so a disputed 429 can be found in the traces.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // Requests is the number of requests the record stands for (at least 1).

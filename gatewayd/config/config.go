@@ -54,13 +54,16 @@ type Config struct {
 	// Routes map path prefixes to upstreams; at least one.
 	Routes []Route `yaml:"routes"`
 	// Pricing moves route costs with observed latency and load.
-	Pricing pricing.Config `yaml:"pricing"`
+	Pricing Pricing `yaml:"pricing"`
 	// Penalty is the penalty box for keys that keep hitting 429.
 	Penalty Penalty `yaml:"penalty"`
 	// Ledger is the usage ledger.
 	Ledger Ledger `yaml:"ledger"`
 	// Shutdown governs SIGTERM.
 	Shutdown Shutdown `yaml:"shutdown"`
+	// Tracing exports OpenTelemetry traces over OTLP; off by default (see
+	// observability.go).
+	Tracing Tracing `yaml:"tracing"`
 }
 
 // Server holds client-facing limits.
@@ -310,6 +313,19 @@ type CORS struct {
 	AllowCredentials bool `yaml:"allow_credentials"`
 	// MaxAge caches preflights (default 10m).
 	MaxAge Duration `yaml:"max_age"`
+}
+
+// Pricing is engine/pricing's configuration (the same YAML keys as in a
+// scenario) plus where gatewayd reads the load signal from, a gatewayd-side
+// concern.
+type Pricing struct {
+	pricing.Config `yaml:",inline"`
+	// Source is where the load signal comes from: "local" (default: this
+	// node's in-flight requests over server.max_in_flight) or "prometheus"
+	// (a PromQL query per route, see Prometheus).
+	Source string `yaml:"source"`
+	// Prometheus configures source "prometheus" (see observability.go).
+	Prometheus *PricingPrometheus `yaml:"prometheus"`
 }
 
 // Penalty is the penalty box.

@@ -129,7 +129,7 @@ func (c *Config) ApplyDefaults() {
 
 	// Tiers have no defaults here: engine/tier applies its own (algorithm,
 	// period, operational bucket) when it compiles them.
-	c.Pricing = c.Pricing.WithDefaults()
+	c.Pricing.Config = c.Pricing.Config.WithDefaults()
 
 	for i := range c.Routes {
 		rt := &c.Routes[i]
@@ -187,4 +187,5 @@ func (c *Config) ApplyDefaults() {
 	}
 
 	setD(&c.Shutdown.Grace, DefaultGrace)
+	c.applyObservabilityDefaults()
 }

@@ -398,6 +398,8 @@ func (c *Config) Validate() error {
 			SpotNotice, c.Shutdown.DrainDelay.D(), c.Shutdown.Grace.D())
 	}
 
+	c.validateObservability(&p)
+
 	if len(p) == 0 {
 		return nil
 	}

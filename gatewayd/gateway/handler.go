@@ -21,6 +21,7 @@ import (
 	"tollgate/gatewayd/ledger"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/respond"
+	"tollgate/gatewayd/tracing"
 	"tollgate/gatewayd/tunnel"
 	"tollgate/schema"
 )
@@ -79,16 +80,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt := g.rt.Load()
 	sw := &statusWriter{ResponseWriter: w}
+	tq, r := g.tr.Begin(r) // tracing: nil (and r unchanged) while off
 	if g.ledger.Durability() == ledger.Sync {
 		sw.ResponseWriter = &ledger.HoldWriter{ResponseWriter: w} // released once the record is durable
 	}
-	rec := schema.LedgerRecord{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC()}
+	rec := schema.LedgerRecord{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC(), TraceID: tq.TraceID()}
 	n := g.inFlight.Add(1)
 	g.m.InFlight.Inc()
 	defer func() {
 		g.inFlight.Add(-1)
 		g.m.InFlight.Dec()
-		g.finish(&rec, sw, start, r)
+		g.finish(&rec, sw, start, r, tq)
 	}()
 	setHeader(w.Header(), hRequestID, rec.ID)
 
@@ -159,6 +161,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var id auth.Identity
 	var aerr *auth.Error
+	asp := tq.Start(tracing.SpanAuth)
 	if anon := rr.cfg.AnonymousTier; anon != "" && !rt.auth.HasCredentials(r) {
 		// A public route: no credentials, limited per client address.
 		if a, ok := rt.clients.Client(r.RemoteAddr, r.Header.Values("X-Forwarded-For")); ok {
@@ -169,6 +172,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		id, aerr = rt.auth.Authenticate(r, start)
 	}
+	if aerr != nil {
+		asp.Fail(aerr.Code)
+	}
+	asp.End()
 	if aerr != nil {
 		rec.Decision = DecisionUnauthenticated
 		if rt.cfg.Auth.JWT != nil {
@@ -212,10 +219,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	psp := tq.Start(tracing.SpanPricing)
 	price := rr.cfg.Cost
 	if rt.cfg.Pricing.Dynamic {
 		price = rt.pricer.Price(rr.cfg.Name, r.Method)
 	}
+	tq.EndPricing(psp, rr.cfg.Name, price)
 	cost := engine.Tokens(price)
 	if cost < 1 {
 		cost = 1
@@ -236,9 +245,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 
-	out := lim.Acquire(r.Context(), req)
+	out := lim.Acquire(tq.Limiter(r.Context()), req)
+	tq.EndLimiter(out, lim.Breaker(), rt.backend.leaser != nil)
 	rec.DecidedUS = out.NowUS // the instant the limiter decided at, for replay
 	rec.Cost = engine.MilliToTokens(cost)
+	if out.Err == nil {
+		g.observeBudget(rr.cfg.Name, id.Tier, out.Decision)
+	}
 	if out.Err == nil || !out.Unmetered {
 		setHeader(w.Header(), hLimit, headers.LimitValue(plan, out.Result))
 	}
@@ -248,7 +261,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// client gone. Never reported as the store being down.
 		rec.Decision = DecisionUnavailable
 		w.Header().Del(headers.Limit)
-		g.log.Error("rate-limit decision failed", "tier", id.Tier, "route", rr.cfg.Name, "err", out.Err)
+		g.log.ErrorContext(r.Context(), "rate-limit decision failed", "tier", id.Tier, "route", rr.cfg.Name, "err", out.Err)
 		respond.Write(sw, respond.Error{Status: http.StatusInternalServerError, Code: "limiter_error",
 			Message: "the rate limiter could not decide this request"})
 		g.shadowFinish(&rec, shadowDone, false, 0)
@@ -259,7 +272,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Del(headers.Limit)
 		w.Header().Set(headers.RetryAfter, strconv.FormatInt(secs, 10))
 		if g.storeLog.allow(start) {
-			g.log.Warn("rate-limit store unavailable; refusing (fail-closed tier)", "tier", id.Tier, "err", out.Err)
+			g.log.WarnContext(r.Context(), "rate-limit store unavailable; refusing (fail-closed tier)", "tier", id.Tier, "err", out.Err)
 		}
 		respond.Write(sw, respond.Error{Status: http.StatusServiceUnavailable, Code: "limiter_unavailable",
 			Message: "the rate-limit store is unavailable and this tier fails closed",
@@ -282,7 +295,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		respond.Write(sw, respond.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: msg, Extra: extra})
 		if rt.box.Limited(id.Key, start) {
-			g.log.Info("key put in the penalty box", "key_hash", id.KeyHash, "tier", id.Tier, "cooldown", rt.cfg.Penalty.Cooldown.D())
+			g.log.InfoContext(r.Context(), "key put in the penalty box", "key_hash", id.KeyHash, "tier", id.Tier, "cooldown", rt.cfg.Penalty.Cooldown.D())
 			g.publishPenalty(rt, id.Key, rt.cfg.Penalty.Cooldown.D())
 		}
 		g.shadowFinish(&rec, shadowDone, false, 0)
@@ -293,7 +306,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Unmetered = out.Unmetered
 	rec.CostCharged = engine.MilliToTokens(cost)
 	if out.Unmetered && g.storeLog.allow(start) {
-		g.log.Warn("rate-limit store unavailable; admitting unmetered (fail-open tier)", "tier", id.Tier, "err", out.Err)
+		g.log.WarnContext(r.Context(), "rate-limit store unavailable; admitting unmetered (fail-open tier)", "tier", id.Tier, "err", out.Err)
 	}
 
 	// Proxy.
@@ -304,7 +317,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		vouch.Verified = r.Header.Get("Authorization")
 	}
 	var tm proxy.Timing
-	pctx := headerpolicy.WithVouch(proxy.WithTiming(r.Context(), &tm), vouch)
+	uctx, usp := tq.Upstream(proxy.WithTiming(r.Context(), &tm), r.Header) // writes the upstream's traceparent
+	pctx := headerpolicy.WithVouch(uctx, vouch)
 	if upgrade != "" {
 		// An opted-in upgrade: after the 101 the connection is a tunnel,
 		// metered by bytes and duration, closed after its maximum lifetime.
@@ -324,6 +338,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rr.proxy.ServeHTTP(sw, r.WithContext(ctx))
 		cancel()
 	}
+	tq.EndUpstream(usp, tm.Status, tm.Header, tm.Err != nil)
 	if tm.Status != 0 && sw.status == 0 {
 		sw.status = tm.Status // the client went away; nothing was written
 	}
@@ -353,10 +368,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !out.Unmetered && (delta != 0 || hasConcurrency(plan)) {
 		sctx, scancel := context.WithTimeout(context.Background(), settleTimeout)
 		if err := lim.Settle(sctx, req, delta); err != nil && g.storeLog.allow(start) {
-			g.log.Warn("settle failed", "tier", id.Tier, "route", rr.cfg.Name, "err", err)
+			g.log.WarnContext(r.Context(), "settle failed", "tier", id.Tier, "route", rr.cfg.Name, "err", err)
 		}
 		if err := lim.Release(sctx, req); err != nil && g.storeLog.allow(start) {
-			g.log.Warn("release failed", "tier", id.Tier, "route", rr.cfg.Name, "err", err)
+			g.log.WarnContext(r.Context(), "release failed", "tier", id.Tier, "route", rr.cfg.Name, "err", err)
 		}
 		scancel()
 	}
@@ -415,8 +430,8 @@ func violated(res engine.Result) []string {
 	return out
 }
 
-// finish writes the ledger record and the metrics.
-func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.Time, r *http.Request) {
+// finish writes the ledger record and the metrics, and ends the trace.
+func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.Time, r *http.Request, tq *tracing.Request) {
 	end := time.Now()
 	rec.End = end.UTC()
 	rec.Status = sw.status
@@ -446,7 +461,13 @@ func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.
 			g.m.ShadowDisagree.WithLabelValues(routeL, tierL, rec.Shadow).Inc()
 		}
 	}
+	lsp := tq.Start(tracing.SpanLedger)
 	g.record(rec, r, sw)
+	lsp.End()
+	if tq != nil {
+		tq.Finish(tracing.Outcome{RequestID: rec.ID, Route: rec.Route, Tier: rec.Tier, Decision: rec.Decision,
+			Status: rec.Status, CostCharged: rec.CostCharged, CostSettled: rec.CostSettled, Unmetered: rec.Unmetered})
+	}
 }
 
 // logLimiter lets one log line through per second, so a dead store does not

@@ -85,6 +85,10 @@ func appendRecord(b []byte, r *schema.LedgerRecord) []byte {
 		b = append(b, `,"bytes_out":`...)
 		b = strconv.AppendInt(b, r.BytesOut, 10)
 	}
+	if r.TraceID != "" {
+		b = append(b, `,"trace_id":`...)
+		b = appendString(b, r.TraceID)
+	}
 	return append(b, '}')
 }
 
