@@ -153,6 +153,7 @@ func TestJWTAndAPIKeys(t *testing.T) {
 	up := newUpstream(t)
 	dir := t.TempDir()
 	secret := []byte("an-hs256-secret-of-at-least-32-bytes!")
+	noteSecret(string(secret))
 	secretFile := writeFile(t, dir, "hs.secret", secret)
 	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.MarshalPKIXPublicKey(&ek.PublicKey)
@@ -202,6 +203,7 @@ ledger: {dir: LEDGER}
 		if err != nil {
 			t.Fatal(err)
 		}
+		noteSecret(s)
 		return map[string]string{"Authorization": "Bearer " + s}
 	}
 	for name, tc := range map[string]struct {
@@ -220,6 +222,7 @@ ledger: {dir: LEDGER}
 		"unknown tier":     {sign(jwt.SigningMethodHS256, secret, "", claims("gold", time.Hour)), 401, "", "unknown_tier"},
 		"bad signature":    {sign(jwt.SigningMethodHS256, []byte("another-secret-of-at-least-32-bytes!!"), "", claims("pro", time.Hour)), 401, "", "invalid_token"},
 		"not bearer":       {map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, 401, "", "invalid_token"},
+		"wrong api key 2":  {key("not-a-known-key"), 401, "", "invalid_api_key"},
 		"RS256 rotated in": {nil, 0, "", ""},
 	} {
 		if tc.status == 0 {
@@ -258,8 +261,8 @@ ledger: {dir: LEDGER}
 			}
 		}
 	}
-	if n401 != 7 {
-		t.Errorf("ledger has %d 401s, want 7", n401)
+	if n401 != 8 {
+		t.Errorf("ledger has %d 401s, want 8", n401)
 	}
 }
 
@@ -440,7 +443,7 @@ func TestInFlightLimitSheds(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest("GET", g.url+"/v1/hold?delay=3s&k="+strconv.Itoa(i), nil)
+			req, _ := http.NewRequest("GET", g.url+"/v1/hold?hold=1&k="+strconv.Itoa(i), nil)
 			req.Header.Set("X-API-Key", "demo-key")
 			resp, err := client.Do(req)
 			if err == nil {
@@ -454,6 +457,7 @@ func TestInFlightLimitSheds(t *testing.T) {
 	if r.status != 503 || r.body["error"] != "overloaded" || r.header.Get("Retry-After") == "" {
 		t.Errorf("third request: %d %s, want a fast 503", r.status, r.raw)
 	}
+	up.release()
 	wg.Wait()
 }
 
@@ -573,8 +577,13 @@ func TestSIGHUPReload(t *testing.T) {
 	}
 	g.signal(syscall.SIGHUP)
 	waitFor(t, "reload refused", func() bool { return g.metric("gatewayd_config_reloads_total", "decision", "refused") == 1 })
-	if !strings.Contains(g.log.String(), "reload refused") || !strings.Contains(g.log.String(), "bogus_field") {
-		t.Errorf("refusal reason not logged:\n%s", g.log.String())
+	// The log line may land after the metric moves: wait for it.
+	waitFor(t, "the refusal's reason in the log", func() bool {
+		return strings.Contains(g.log.String(), "reload refused") && strings.Contains(g.log.String(), "bogus_field")
+	})
+	// Every problem at once: the decode error does not hide the validation one.
+	if !strings.Contains(g.log.String(), "tiers[0].burst: must be > 0, got -3") {
+		t.Errorf("validation problem hidden behind the decode error:\n%s", g.log.String())
 	}
 	if r := do(t, "GET", g.url+"/v2/x", nil, key("demo-key")); r.status != 200 {
 		t.Errorf("/v2 after a refused reload: %d (the old config must stay)", r.status)
@@ -585,9 +594,9 @@ func TestSIGHUPReload(t *testing.T) {
 	}
 	g.signal(syscall.SIGHUP)
 	waitFor(t, "second refusal", func() bool { return g.metric("gatewayd_config_reloads_total", "decision", "refused") == 2 })
-	if !strings.Contains(g.log.String(), "tiers[0].burst: must be > 0, got -3") {
-		t.Errorf("validation reason not logged:\n%s", g.log.String())
-	}
+	waitFor(t, "the second refusal's reason in the log", func() bool {
+		return strings.Count(g.log.String(), "tiers[0].burst: must be > 0, got -3") == 2
+	})
 	g.stop()
 }
 

@@ -41,7 +41,72 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if leaks := leakedSecrets(); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "secrets in gatewayd output:\n%s\n", strings.Join(leaks, "\n"))
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// The secret check: every test registers the keys, tokens and passwords it
+// hands gatewayd (noteSecret), every gatewayd process's log and every -check
+// output is kept (keepOutput), and no output may contain any secret. Each
+// process is checked when it stops, and TestMain checks every output against
+// every secret once more at the end, so a secret registered by a later test
+// is still looked for in an earlier test's logs.
+var (
+	secretsMu sync.Mutex
+	secretSet = map[string]bool{"demo-key": true}
+	outputs   []*syncBuffer
+)
+
+// noteSecret registers secrets no gatewayd output may contain.
+func noteSecret(s ...string) {
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	for _, x := range s {
+		if x != "" {
+			secretSet[x] = true
+		}
+	}
+}
+
+// keepOutput registers an output for the final secret check.
+func keepOutput(b *syncBuffer) {
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	outputs = append(outputs, b)
+}
+
+// secretsIn returns the registered secrets that s contains.
+func secretsIn(s string) []string {
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	var out []string
+	for x := range secretSet {
+		if strings.Contains(s, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func leakedSecrets() []string {
+	secretsMu.Lock()
+	outs := append([]*syncBuffer(nil), outputs...)
+	secretsMu.Unlock()
+	var leaks []string
+	for _, o := range outs {
+		text := o.String()
+		for _, x := range secretsIn(text) {
+			for _, line := range strings.Split(text, "\n") {
+				if strings.Contains(line, x) {
+					leaks = append(leaks, fmt.Sprintf("%q in: %s", x, line))
+				}
+			}
+		}
+	}
+	return leaks
 }
 
 // demoKeyHash is the SHA-256 of "demo-key".
@@ -100,6 +165,14 @@ func freeAddrs(t testing.TB) (string, string) {
 // /readyz.
 func startGW(t testing.TB, cfg string) *gw {
 	t.Helper()
+	listen, admin := freeAddrs(t)
+	return startGWAt(t, cfg, listen, admin)
+}
+
+// startGWAt is startGW on given listen and admin addresses (a test that must
+// know the admin address before gatewayd starts: a Prometheus scraping it).
+func startGWAt(t testing.TB, cfg, listen, admin string) *gw {
+	t.Helper()
 	dir := t.TempDir()
 	g := &gw{t: t, cfgPath: filepath.Join(dir, "gatewayd.yaml"), ledger: filepath.Join(dir, "ledger"),
 		log: &syncBuffer{}, done: make(chan struct{})}
@@ -108,7 +181,7 @@ func startGW(t testing.TB, cfg string) *gw {
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g.launch()
+	g.launchAt(listen, admin)
 	return g
 }
 
@@ -124,12 +197,19 @@ func (g *gw) restart() *gw {
 // launch starts the process on free ports given by -listen and
 // -admin-listen and waits for /readyz.
 func (g *gw) launch() {
+	g.t.Helper()
+	listen, admin := freeAddrs(g.t)
+	g.launchAt(listen, admin)
+}
+
+// launchAt is launch on given addresses.
+func (g *gw) launchAt(listen, admin string) {
 	t := g.t
 	t.Helper()
-	listen, admin := freeAddrs(t)
 	g.url, g.admin = "http://"+listen, "http://"+admin
 	g.cmd = exec.Command(gatewaydBin, "-config", g.cfgPath, "-listen", listen, "-admin-listen", admin)
 	g.cmd.Stderr = g.log
+	keepOutput(g.log)
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +229,9 @@ func (g *gw) launch() {
 		default:
 			_ = g.cmd.Process.Kill()
 			<-g.done
+		}
+		if leaks := secretsIn(g.log.String()); len(leaks) > 0 {
+			t.Errorf("gatewayd's log holds secrets %q", leaks)
 		}
 		if t.Failed() {
 			t.Logf("gatewayd log:\n%s", g.log.String())
@@ -278,25 +361,44 @@ func do(t testing.TB, method, url string, body io.Reader, hdr map[string]string)
 
 func key(k string) map[string]string { return map[string]string{"X-API-Key": k} }
 
-// upstream is a real HTTP upstream: it echoes what it saw, waits ?delay=,
-// and counts requests.
+// upstream is a real HTTP upstream: it echoes what it saw, waits ?delay=
+// (or, with ?hold=1, until release), and counts requests.
 type upstream struct {
 	*httptest.Server
-	mu      sync.Mutex
-	seen    []http.Header
-	arrived chan struct{}
+	mu       sync.Mutex
+	seen     []http.Header
+	bodies   [][]byte
+	arrived  chan struct{}
+	held     chan struct{}
+	released sync.Once
 }
 
+// release lets every ?hold=1 request, present and future, answer.
+func (u *upstream) release() { u.released.Do(func() { close(u.held) }) }
+
 func newUpstream(t testing.TB) *upstream {
-	u := &upstream{arrived: make(chan struct{}, 1024)}
+	u := &upstream{arrived: make(chan struct{}, 1024), held: make(chan struct{})}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := io.Copy(io.Discard, r.Body)
+		body, _ := io.ReadAll(r.Body)
+		n := len(body)
+		h := r.Header.Clone()
+		if len(r.TransferEncoding) > 0 {
+			h["Transfer-Encoding"] = r.TransferEncoding // as received; net/http takes it out of Header
+		}
 		u.mu.Lock()
-		u.seen = append(u.seen, r.Header.Clone())
+		u.seen = append(u.seen, h)
+		u.bodies = append(u.bodies, body)
 		u.mu.Unlock()
 		select {
 		case u.arrived <- struct{}{}:
 		default:
+		}
+		if r.URL.Query().Get("hold") == "1" {
+			select {
+			case <-u.held:
+			case <-r.Context().Done():
+				return
+			}
 		}
 		if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil {
 			select {
@@ -310,7 +412,7 @@ func newUpstream(t testing.TB) *upstream {
 		_ = json.NewEncoder(w).Encode(map[string]any{"path": r.URL.Path, "tier": r.Header.Get("X-Tollgate-Tier"),
 			"api_key": r.Header.Get("X-API-Key"), "body_bytes": n, "request_id": r.Header.Get("X-Request-Id")})
 	}))
-	t.Cleanup(u.Close)
+	t.Cleanup(func() { u.release(); u.Close() })
 	return u
 }
 
@@ -326,9 +428,13 @@ func (netDialer) dial(addr string) (net.Conn, error) {
 	return net.DialTimeout("tcp", addr, 5*time.Second)
 }
 
-// execOut runs a command and returns its combined output.
+// execOut runs a command and returns its combined output, kept for the
+// secret check.
 func execOut(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
+	b := &syncBuffer{}
+	b.Write(out)
+	keepOutput(b)
 	return string(out), err
 }
 

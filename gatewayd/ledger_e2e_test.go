@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -452,42 +449,53 @@ func TestExpectContinueRecordsFinalStatus(t *testing.T) {
 	}
 }
 
-func TestUpgradeRecords101(t *testing.T) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Connection", "Upgrade")
-		w.Header().Set("Upgrade", "echo")
-		w.WriteHeader(http.StatusSwitchingProtocols)
-		conn, brw, err := http.NewResponseController(w).Hijack()
+func TestLedgerVerifyCommand(t *testing.T) {
+	line := func(id string) string {
+		return `{"id":"` + id + `","method":"GET","path":"/","status":200,"decision":"allowed","cost_charged":1,"cost_settled":1,"start":"2026-12-01T10:00:00Z","end":"2026-12-01T10:00:01Z"}` + "\n"
+	}
+	for _, tc := range []struct {
+		name, a, b string
+		code       int
+		want       string
+	}{
+		{"clean with a torn tail", line("a"), line("b") + `{"id":"c","me`, 0, "torn lines 1"},
+		{"duplicate id", line("a"), line("a"), 1, "duplicates 1"},
+		{"damage mid-file", line("a") + "garbage\n" + line("b"), line("c"), 1, "usage-1.jsonl line 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "usage-1.jsonl"), []byte(tc.a), 0o600)
+			os.WriteFile(filepath.Join(dir, "usage-2.jsonl"), []byte(tc.b), 0o600)
+			out, code := verifyCmd(t, dir)
+			if code != tc.code || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want %d; output lacks %q:\n%s", code, tc.code, tc.want, out)
+			}
+		})
+	}
+}
+
+func TestLedgerMigrateCommand(t *testing.T) {
+	pg := pgtest.Start(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gatewayd.yaml")
+	body := strings.ReplaceAll(ledgerConfig("http://127.0.0.1:9", "  postgres: {dsn_env: TEST_PG_DSN}\n", ""), "LEDGER", filepath.Join(dir, "ledger"))
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func() string {
+		cmd := exec.Command(gatewaydBin, "ledger", "migrate", "-config", cfg)
+		cmd.Env = append(os.Environ(), "TEST_PG_DSN="+pg.DSN())
+		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return
+			t.Fatalf("migrate: %v\n%s", err, out)
 		}
-		defer conn.Close()
-		line, _ := brw.ReadString('\n')
-		brw.WriteString(line)
-		brw.Flush()
-	}))
-	defer up.Close()
-	g := startGW(t, ledgerConfig(up.URL, "", ""))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
+		return string(out)
 	}
-	fmt.Fprintf(conn, "GET /v1/ws HTTP/1.1\r\nHost: x\r\nX-API-Key: demo-key\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
+	all, _ := pgship.Migrations()
+	if out := run(); !strings.Contains(out, fmt.Sprintf("applied %d migrations", len(all))) {
+		t.Errorf("first migrate: %s", out)
 	}
-	if resp.StatusCode != 101 {
-		t.Skipf("the gateway answered an upgrade with %d; nothing to record as 101", resp.StatusCode)
-	}
-	fmt.Fprintf(conn, "ping\n")
-	if echo, _ := br.ReadString('\n'); echo != "ping\n" {
-		t.Errorf("upgraded echo %q", echo)
-	}
-	conn.Close()
-	recs := g.stop()
-	if len(recs) != 1 || recs[0].Status != 101 {
-		t.Fatalf("ledger %+v, want one record with status 101", recs)
+	if out := run(); !strings.Contains(out, "applied 0 migrations") {
+		t.Errorf("second migrate: %s", out)
 	}
 }

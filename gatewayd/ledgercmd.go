@@ -14,6 +14,7 @@ import (
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/gateway"
 	"tollgate/gatewayd/ledger/pgship"
+	"tollgate/gatewayd/redact"
 	"tollgate/schema"
 )
 
@@ -48,12 +49,13 @@ func ledgerCmd(args []string, stdout, stderr io.Writer) int {
 			}
 			return 2
 		}
-		log, _ := newLogger(stderr, "info", "text")
+		log, redactor, _ := newLogger(stderr, "info", "text")
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
-			fmt.Fprintf(stderr, "gatewayd: invalid config:\n%s\n", indent(err))
+			fmt.Fprintf(stderr, "gatewayd: invalid config:\n%s\n", redact.String(indent(err)))
 			return 1
 		}
+		redactor.SetSecrets(secrets(cfg)...)
 		if cfg.Ledger.Postgres == nil {
 			fmt.Fprintf(stderr, "gatewayd ledger %s: %s has no ledger.postgres section\n", args[0], *cfgPath)
 			return 1

@@ -32,6 +32,8 @@ import (
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/gateway"
 	"tollgate/gatewayd/park"
+	"tollgate/gatewayd/protoerr"
+	"tollgate/gatewayd/redact"
 )
 
 // options are the command-line flags.
@@ -96,21 +98,22 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatewayd: unexpected arguments %q (flags only; see -help)\n", fs.Args())
 		return 2
 	}
-	log, err := newLogger(stderr, o.logLevel, o.logFormat)
+	log, redactor, err := newLogger(stderr, o.logLevel, o.logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatewayd: %v\n", err)
 		return 2
 	}
 	cfg, pair, err := load(o)
 	if err != nil {
-		fmt.Fprintf(stderr, "gatewayd: invalid config:\n%s\n", indent(err))
+		fmt.Fprintf(stderr, "gatewayd: invalid config:\n%s\n", redact.String(indent(err)))
 		return 1
 	}
+	redactor.SetSecrets(secrets(cfg)...)
 	if o.check {
 		fmt.Fprintf(stderr, "gatewayd: %s is valid\n", o.config)
 		return 0
 	}
-	return serve(o, cfg, pair, log)
+	return serve(o, cfg, pair, log, redactor)
 }
 
 // load reads the config and applies the flag overrides, validating again.
@@ -146,24 +149,43 @@ func indent(err error) string {
 	return "  " + strings.ReplaceAll(err.Error(), "\n", "\n  ")
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+// newLogger returns the process logger: every line passes through the
+// redactor, which removes URL userinfo, token text and the config's literal
+// secrets (docs/security.md).
+func newLogger(w io.Writer, level, format string) (*slog.Logger, *redact.Handler, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("-log-level: %q: want debug, info, warn or error", level)
+		return nil, nil, fmt.Errorf("-log-level: %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, nil, fmt.Errorf("-log-format: %q: want text or json", format)
 	}
-	return nil, fmt.Errorf("-log-format: %q: want text or json", format)
+	r := redact.NewHandler(h)
+	return slog.New(r), r, nil
+}
+
+// secrets are the config's literal secrets the log redactor removes: the
+// Redis password, inline or from its file.
+func secrets(cfg *config.Config) []string {
+	out := []string{cfg.Store.Redis.Password}
+	if f := cfg.Store.Redis.PasswordFile; f != "" {
+		if b, err := os.ReadFile(f); err == nil {
+			out = append(out, strings.TrimRight(string(b), "\r\n"))
+		}
+	}
+	return out
 }
 
 // serve runs the gateway; pair is cfg's TLS certificate, loaded by load
 // (nil without TLS).
-func serve(o *options, cfg *config.Config, pair *tls.Certificate, log *slog.Logger) int {
+func serve(o *options, cfg *config.Config, pair *tls.Certificate, log *slog.Logger, redactor *redact.Handler) int {
 	// Signals are caught before anything listens, so a SIGHUP or SIGTERM
 	// that follows the first /readyz is never lost to the default action.
 	sigs := make(chan os.Signal, 4)
@@ -217,6 +239,13 @@ func serve(o *options, cfg *config.Config, pair *tls.Certificate, log *slog.Logg
 		ln = park.Wrap(ln, s.IdleTimeout.D())
 		srv.ConnState = park.ConnState
 	}
+	if tlsCerts == nil {
+		// The server's own protocol errors (400, 431, 501, 505) are counted,
+		// ledgered and answered in JSON (package protoerr; not under TLS).
+		ln = protoerr.Wrap(ln, g.ProtocolError)
+		srv.ConnState = protoerr.ConnState(srv.ConnState)
+		srv.ConnContext = protoerr.ConnContext
+	}
 	errc := make(chan error, 2)
 	go func() {
 		if tlsCerts != nil {
@@ -237,7 +266,7 @@ func serve(o *options, cfg *config.Config, pair *tls.Certificate, log *slog.Logg
 			return 1
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(o, g, tlsCerts, log)
+				reload(o, g, tlsCerts, log, redactor)
 				continue
 			}
 			return shutdown(g, srv, admin, log, sig)
@@ -248,7 +277,7 @@ func serve(o *options, cfg *config.Config, pair *tls.Certificate, log *slog.Logg
 // reload re-reads the config file; an invalid one is refused and logged.
 // A TLS listener re-reads its certificate and key (a renewed certificate is
 // served from the next handshake); turning TLS on or off needs a restart.
-func reload(o *options, g *gateway.Gateway, tlsCerts *certs.Holder, log *slog.Logger) {
+func reload(o *options, g *gateway.Gateway, tlsCerts *certs.Holder, log *slog.Logger, redactor *redact.Handler) {
 	cfg, pair, err := load(o) // load refuses a certificate pair that does not load
 	if err != nil {
 		log.Error("reload refused: invalid config; keeping the running one", "config", o.config, "err", err)
@@ -264,6 +293,7 @@ func reload(o *options, g *gateway.Gateway, tlsCerts *certs.Holder, log *slog.Lo
 		log.Error("reload refused; keeping the running config", "config", o.config, "err", err)
 		return
 	}
+	redactor.SetSecrets(secrets(cfg)...)
 	if pair != nil {
 		tlsCerts.Set(pair)
 	}

@@ -27,3 +27,5 @@ ci-gatewayd: ## gatewayd's Redis end-to-end tests with a real redis-server (requ
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendRecord$$' -fuzztime 5s ./gatewayd/ledger/
 	$(GO) test -run '^$$' -fuzz '^FuzzClient$$' -fuzztime 5s ./gatewayd/clientip/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePenalty$$' -fuzztime 5s ./gatewayd/gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzInboundHeaders$$' -fuzztime 20s ./gatewayd/gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime 5s ./gatewayd/redact/

@@ -120,6 +120,18 @@ func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, er
 		}
 		d.table(table{head: []string{"tier", "429 rate"}, right: []bool{false, true}, rows: tr})
 	}
+	if len(s.Rate429.PerRoute) > 0 {
+		routes := make([]string, 0, len(s.Rate429.PerRoute))
+		for r := range s.Rate429.PerRoute {
+			routes = append(routes, r)
+		}
+		sort.Strings(routes)
+		var rr [][]string
+		for _, r := range routes {
+			rr = append(rr, []string{r, pct(s.Rate429.PerRoute[r], 3)})
+		}
+		d.table(table{head: []string{"route", "429 rate"}, right: []bool{false, true}, rows: rr})
+	}
 	if f, err := plot.Timeline(s.Scenario+" / "+s.Algorithm, s.Timeline, s.IntervalS, s.Faults); err == nil {
 		figs = append(figs, f)
 		d.figure(figure{fig: f})

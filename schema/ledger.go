@@ -32,7 +32,8 @@ type LedgerRecord struct {
 	Status int `json:"status"`
 	// Decision is the admission decision: allowed, limited, penalty,
 	// unauthenticated, shed, unavailable, preflight, no_route,
-	// method_not_allowed, too_large or ledger_unavailable.
+	// method_not_allowed, too_large, bad_request, protocol_error or
+	// ledger_unavailable.
 	Decision string `json:"decision"`
 	// Unmetered marks a fail-open admission the store did not count.
 	Unmetered bool `json:"unmetered,omitempty"`
@@ -67,6 +68,14 @@ type LedgerRecord struct {
 	Client string `json:"client,omitempty"`
 	// PathTruncated marks a Path cut to the ledger's bound.
 	PathTruncated bool `json:"path_truncated,omitempty"`
+	// BytesIn and BytesOut are the bytes an upgraded tunnel (status 101)
+	// carried from and to the client; its duration is End - Start.
+	BytesIn  int64 `json:"bytes_in,omitempty"`
+	BytesOut int64 `json:"bytes_out,omitempty"`
+	// TraceID is the request's W3C trace id (32 hex digits) while gatewayd's
+	// tracing is on, sampled or not: the id the upstream received and the
+	// request's log lines carry, so a disputed 429 can be found in the traces.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // Requests is the number of requests the record stands for (at least 1).

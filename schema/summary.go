@@ -153,8 +153,8 @@ type CDFPoint struct {
 type Rate429 struct {
 	Overall float64            `json:"overall"`
 	PerTier map[string]float64 `json:"per_tier"`
-	// PerRoute is the 429 share per route name (replays; simulated runs
-	// leave it empty).
+	// PerRoute is the 429 share per route name (the gatewayd config's
+	// names under gwlab run -gateway).
 	PerRoute map[string]float64 `json:"per_route,omitempty"`
 }
 

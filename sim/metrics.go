@@ -101,10 +101,11 @@ func usOf(ns int64) int64 {
 }
 
 // record counts one request sent at t.
-func (mt *metrics) record(t int64, tr *tierRT, o *outcome, retry, compliant bool) {
+func (mt *metrics) record(t int64, tr *tierRT, rt *routeRT, o *outcome, retry, compliant bool) {
 	mt.total++
 	mt.ops += o.ops
 	tr.total++
+	rt.total++
 	if retry {
 		mt.retries++
 	}
@@ -132,6 +133,7 @@ func (mt *metrics) record(t int64, tr *tierRT, o *outcome, retry, compliant bool
 	case okRejected:
 		mt.rejected++
 		tr.rejected++
+		rt.rejected++
 		in.Rejected++
 		if compliant {
 			mt.false429++
@@ -254,6 +256,16 @@ func (m *model) summarize() *schema.Summary {
 	s.Rate429 = schema.Rate429{Overall: ratio(mt.rejected, mt.total), PerTier: map[string]float64{}}
 	for _, t := range m.tiers {
 		s.Rate429.PerTier[t.name] = ratio(t.rejected, t.total)
+	}
+	// per route name: several entries (methods, paths) may share a name
+	byRoute := map[string][2]int64{}
+	for _, r := range m.routes {
+		c := byRoute[r.cfg.Name]
+		byRoute[r.cfg.Name] = [2]int64{c[0] + r.total, c[1] + r.rejected}
+	}
+	s.Rate429.PerRoute = map[string]float64{}
+	for name, c := range byRoute {
+		s.Rate429.PerRoute[name] = ratio(c[1], c[0])
 	}
 	s.False429 = schema.Count{Count: mt.false429, Rate: ratio(mt.false429, mt.total)}
 	s.OverAdmission = schema.OverAdmission{Tokens: float64(mt.excessMilli) / 1000,

@@ -120,6 +120,8 @@ type routeRT struct {
 	count    int64   // admitted this second
 	factor   float64 // latency factor from last second's load
 	respB    int64
+	// total and rejected count the measured requests on this entry.
+	total, rejected int64
 }
 
 // tierRT is a compiled tier.

@@ -54,7 +54,7 @@ func (m *model) request(t int64, key int32, ri int, attempt int) {
 	}
 	o.cost = cost
 	if t >= m.warm && t < m.end {
-		m.m.record(t, tr, &o, attempt > 0, compliant && metered)
+		m.m.record(t, tr, rt, &o, attempt > 0, compliant && metered)
 	}
 	// client behaviour after a refusal or an error
 	if o.kind == okAdmitted || o.permanent {

@@ -27,8 +27,9 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 	jobs := fs.Int("j", runtime.GOMAXPROCS(0), "simulations to run at once")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a scenario field for every variant (repeatable)")
+	gw := addGatewayFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gwlab compare [-algos a,b,c | -sweep path=v1,v2,...] [-set path=value]... [-seed N] [-out DIR] NAME|FILE")
+		fmt.Fprintln(stderr, "usage: gwlab compare [-algos a,b,c | -sweep path=v1,v2,...] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-seed N] [-out DIR] NAME|FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -43,6 +44,9 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := applySets(base, sets); err != nil {
+		return err
+	}
+	if err := gw.apply(base); err != nil {
 		return err
 	}
 	dir := *out

@@ -48,7 +48,7 @@ func (g gatewayFlags) apply(sc *scenarios.Scenario) error {
 
 // gatewayOf is a gatewayd config's design in the scenarios' terms.
 func gatewayOf(file string, cfg *config.Config) scenarios.Gateway {
-	return scenarios.Gateway{File: file, Tiers: cfg.PolicyTiers(), Routes: cfg.PolicyRoutes(), Pricing: cfg.Pricing,
+	return scenarios.Gateway{File: file, Tiers: cfg.PolicyTiers(), Routes: cfg.PolicyRoutes(), Pricing: cfg.Pricing.Config,
 		Store: cfg.Store.Kind, StoreTimeout: cfg.Store.Redis.Timeout, Breaker: cfg.Store.Breaker,
 		Lease: cfg.Store.Lease, Clock: cfg.Store.Redis.Clock}
 }

@@ -43,6 +43,9 @@ func TestRunGateway(t *testing.T) {
 	if _, ok := s.Rate429.PerTier["basic"]; !ok || s.Requests.Total == 0 {
 		t.Fatalf("tiers %v requests %d, want basic", s.Rate429.PerTier, s.Requests.Total)
 	}
+	if _, ok := s.Rate429.PerRoute["api"]; !ok || len(s.Rate429.PerRoute) != 1 {
+		t.Fatalf("routes %v, want only the config's api", s.Rate429.PerRoute)
+	}
 	// example.yaml's single basic tier (burst 10, 1/s) refuses most of the
 	// scenario's traffic; its memory store decides per node, so the fleet
 	// admits more than one budget: the simulator reports it.

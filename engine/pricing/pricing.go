@@ -188,6 +188,13 @@ type entry struct {
 	mu       sync.Mutex
 	ema      float64 // seconds
 	observed bool
+
+	// own is the float64 bits of the route's own load signal (SetRouteLoad),
+	// NaN while the entry follows the node's load. smoothed and surging are
+	// its smoothed value and surge switch, guarded by Pricer.mu.
+	own      atomic.Uint64
+	smoothed float64
+	surging  bool
 }
 
 func (e *entry) multiplier() float64 { return math.Float64frombits(e.mult.Load()) }
@@ -199,6 +206,7 @@ type Pricer struct {
 	entries map[string]*entry // by entryKey; immutable after New
 	list    []*entry          // sorted by key, for Tick
 	def     *entry
+	byRoute map[string][]*entry // entries of each route; immutable after New
 
 	load atomic.Uint64 // float64 bits of the latest SetLoad
 
@@ -215,11 +223,13 @@ func New(cfg Config) (*Pricer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Pricer{cfg: cfg, entries: make(map[string]*entry, len(cfg.Costs))}
+	p := &Pricer{cfg: cfg, entries: make(map[string]*entry, len(cfg.Costs)), byRoute: map[string][]*entry{}}
 	keys := make([]string, 0, len(cfg.Costs))
 	for _, rc := range cfg.Costs {
 		e := &entry{cost: rc.Cost, reference: rc.Reference.Seconds()}
 		e.mult.Store(math.Float64bits(1))
+		e.own.Store(math.Float64bits(math.NaN()))
+		p.byRoute[rc.Route] = append(p.byRoute[rc.Route], e)
 		k := entryKey(rc.Route, normMethod(rc.Method))
 		p.entries[k] = e
 		keys = append(keys, k)
@@ -230,6 +240,7 @@ func New(cfg Config) (*Pricer, error) {
 	}
 	p.def = &entry{cost: cfg.DefaultCost}
 	p.def.mult.Store(math.Float64bits(1))
+	p.def.own.Store(math.Float64bits(math.NaN()))
 	p.list = append(p.list, p.def)
 	return p, nil
 }
@@ -297,6 +308,31 @@ func (p *Pricer) SetLoad(load float64) {
 	p.load.Store(math.Float64bits(load))
 }
 
+// SetRouteLoad gives a route's entries their own load signal in [0, 1]
+// (values outside are clamped; NaN is ignored), used instead of the node's
+// SetLoad from the next step on: gatewayd's Prometheus pricing source. Each
+// such entry smooths its signal and switches its surge as the node's load
+// does. It reports whether the route has entries.
+func (p *Pricer) SetRouteLoad(route string, load float64) bool {
+	es, ok := p.byRoute[route]
+	if !ok || math.IsNaN(load) {
+		return ok
+	}
+	load = math.Max(0, math.Min(1, load))
+	for _, e := range es {
+		e.own.Store(math.Float64bits(load))
+	}
+	return true
+}
+
+// ClearRouteLoad returns a route's entries to the node's load signal (the
+// fallback when the route's own signal is unavailable).
+func (p *Pricer) ClearRouteLoad(route string) {
+	for _, e := range p.byRoute[route] {
+		e.own.Store(math.Float64bits(math.NaN()))
+	}
+}
+
 // Surging reports whether the surge multiplier is in force.
 func (p *Pricer) Surging() bool {
 	p.mu.Lock()
@@ -331,8 +367,28 @@ func (p *Pricer) Tick(now time.Time) {
 		surge = p.cfg.SurgeMultiplier
 	}
 	for _, e := range p.list {
+		if own := math.Float64frombits(e.own.Load()); !math.IsNaN(own) {
+			p.step(e, p.routeSurge(e, own))
+			continue
+		}
 		p.step(e, surge)
 	}
+}
+
+// routeSurge smooths an entry's own load and switches its surge, exactly as
+// Tick does for the node's load. Called with p.mu held.
+func (p *Pricer) routeSurge(e *entry, load float64) float64 {
+	e.smoothed += p.cfg.Alpha * (load - e.smoothed)
+	switch {
+	case !e.surging && e.smoothed > p.cfg.SurgeThreshold:
+		e.surging = true
+	case e.surging && e.smoothed < p.cfg.SurgeThreshold*(1-SurgeHysteresis):
+		e.surging = false
+	}
+	if e.surging {
+		return p.cfg.SurgeMultiplier
+	}
+	return 1
 }
 
 // target returns the entry's target multiplier.

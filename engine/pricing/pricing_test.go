@@ -311,3 +311,36 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+// A route with its own load signal surges on it alone; the others follow the
+// node's load; clearing the signal returns the route to the node's load.
+func TestRouteLoad(t *testing.T) {
+	p := mustNew(t, Config{Costs: []RouteCost{{Route: "hot", Cost: 1}, {Route: "cold", Cost: 1}}, Alpha: 1, MaxStep: 0.9})
+	if !p.SetRouteLoad("hot", 0.95) {
+		t.Fatal("SetRouteLoad(hot) = false, want true")
+	}
+	if p.SetRouteLoad("missing", 0.5) {
+		t.Fatal("SetRouteLoad(missing) = true, want false")
+	}
+	p.SetLoad(0.1)
+	p.Tick(t0)
+	if got := p.Multiplier("hot", "GET"); got != DefaultSurgeMultiplier {
+		t.Fatalf("hot multiplier = %v, want the surge %v", got, DefaultSurgeMultiplier)
+	}
+	if got := p.Multiplier("cold", "GET"); got != 1 {
+		t.Fatalf("cold multiplier = %v, want 1 (node load 0.1)", got)
+	}
+	if p.Surging() {
+		t.Fatal("node surging on a route's own load")
+	}
+	p.ClearRouteLoad("hot")
+	p.Tick(t0.Add(time.Second))
+	if got := p.Multiplier("hot", "GET"); got != 1 {
+		t.Fatalf("hot multiplier after ClearRouteLoad = %v, want 1 (node load 0.1)", got)
+	}
+	p.SetRouteLoad("hot", math.NaN()) // ignored
+	p.Tick(t0.Add(2 * time.Second))
+	if got := p.Multiplier("hot", "GET"); got != 1 {
+		t.Fatalf("hot multiplier after a NaN load = %v, want 1", got)
+	}
+}

@@ -9,7 +9,7 @@
 //	"<tier>-hour"        fixed-window quota over the UTC hour   (if Quotas.Hour > 0)
 //	"<tier>-day"         fixed-window quota over the UTC day    (if Quotas.Day > 0)
 //	"<tier>-month"       fixed-window quota over the UTC month  (if Quotas.Month > 0)
-//	"<tier>-<method>"    token bucket per HTTP method, method lowercased (Methods)
+//	"<tier>-<method>"    token bucket per HTTP method, method lowercased (Methods); HEAD shares GET's unless named
 //	"<tier>-concurrency" in-flight limit (if Concurrency > 0); release it after the response
 //	"<tier>-ops"         operational bucket for health and metrics routes, used instead of the main budget
 //
@@ -315,6 +315,13 @@ func Compile(t Tier) (*Compiled, error) {
 		out.methods[strings.ToUpper(m)] = build(compile("methods."+m, engine.Limit{Name: name,
 			Algorithm: engine.TokenBucket, Capacity: r.Burst, Rate: r.Rate, Period: r.Period.D()}))
 	}
+	// HEAD is GET without the body (RFC 9110 9.3.2): it counts against the
+	// GET limit, on the same state, unless the tier names HEAD itself.
+	if get, ok := out.methods["GET"]; ok {
+		if _, own := out.methods["HEAD"]; !own {
+			out.methods["HEAD"] = get
+		}
+	}
 	// A method named like a built-in suffix would share its state.
 	for _, reserved := range []string{"hour", "day", "month", "concurrency", "ops"} {
 		if f, ok := names[t.Name+"-"+reserved]; ok {
@@ -360,7 +367,8 @@ func CompileAll(ts []Tier) (map[string]*Compiled, error) {
 
 // Plan returns the plan for a request with the given HTTP method (any case):
 // the main budget, the quotas, the method's limit if the tier has one, and the
-// concurrency cap. The plan is built once; the same pointer is returned on
+// concurrency cap. HEAD gets GET's plan unless the tier has a HEAD limit of
+// its own. The plan is built once; the same pointer is returned on
 // every call.
 func (c *Compiled) Plan(method string) *engine.Plan {
 	if pl, ok := c.methods[method]; ok {

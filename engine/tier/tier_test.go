@@ -231,3 +231,50 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+// TestHeadCountsAsGet: HEAD is checked against the GET limit, on the same
+// state, unless the tier names HEAD itself.
+func TestHeadCountsAsGet(t *testing.T) {
+	c, err := Compile(Tier{Name: "t", Burst: 100, Rate: 1, Methods: map[string]Rate{"GET": {Burst: 2, Rate: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(names(c.Plan("HEAD")), " "); got != "t t-get" {
+		t.Errorf("Plan(HEAD) = %q, want %q", got, "t t-get")
+	}
+	if c.Plan("head") != c.Plan("GET") {
+		t.Error("HEAD does not share GET's plan")
+	}
+	s := memstore.New(memstore.Options{})
+	now := engine.Micros(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	allowed := 0
+	for i, m := range []string{"GET", "HEAD", "HEAD", "GET"} {
+		r, err := s.Apply(context.Background(), engine.Op{Kind: engine.Acquire, Key: "k", Plan: c.Plan(m), Cost: 1000, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Allowed {
+			allowed++
+		} else if i < 2 {
+			t.Errorf("request %d (%s) refused within the GET burst", i, m)
+		}
+	}
+	if allowed != 2 {
+		t.Errorf("GET and HEAD together admitted %d, want the GET burst of 2", allowed)
+	}
+	own, err := Compile(Tier{Name: "t", Burst: 100, Rate: 1,
+		Methods: map[string]Rate{"GET": {Burst: 2, Rate: 1}, "HEAD": {Burst: 50, Rate: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(names(own.Plan("HEAD")), " "); got != "t t-head" {
+		t.Errorf("a tier naming HEAD: Plan(HEAD) = %q, want %q", got, "t t-head")
+	}
+	none, err := Compile(Tier{Name: "t", Burst: 100, Rate: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if none.Plan("HEAD") != none.Plan("GET") {
+		t.Error("without method limits HEAD and GET differ")
+	}
+}

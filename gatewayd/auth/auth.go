@@ -35,9 +35,16 @@ type Identity struct {
 	KeyHash string
 	// Tier is the client's tier name, one of the configured tiers.
 	Tier string
-	// Scheme is "api_key" or "jwt".
+	// Scheme is SchemeAPIKey, SchemeJWT or SchemeAnonymous.
 	Scheme string
 }
+
+// Identity schemes.
+const (
+	SchemeAPIKey    = "api_key"
+	SchemeJWT       = "jwt"
+	SchemeAnonymous = "anonymous"
+)
 
 // Error is an authentication failure: always 401, with a machine-readable
 // code and a message safe to show the client.

@@ -258,3 +258,50 @@ func FuzzAuthenticate(f *testing.F) {
 		}
 	})
 }
+
+// TestJWTRefusalsNameTheClaim: a refused token's message names each failing
+// claim and never holds the token.
+func TestJWTRefusalsNameTheClaim(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	cfg := config.Config{Auth: config.Auth{JWT: &config.JWT{HMACSecretFile: writeFile(t, "secret", secret),
+		Issuer: "idp", Audience: "api"}}}
+	cfg.ApplyDefaults()
+	a, err := New(cfg.Auth, []string{"pro"}, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	good := func() jwt.MapClaims { c := claims("pro"); c["aud"] = "api"; return c }
+	for name, tc := range map[string]struct {
+		edit     func(jwt.MapClaims)
+		code     string
+		contains []string
+	}{
+		"no exp":       {func(c jwt.MapClaims) { delete(c, "exp") }, "invalid_token", []string{`claim "exp" is required and missing`}},
+		"no aud":       {func(c jwt.MapClaims) { delete(c, "aud") }, "invalid_token", []string{`claim "aud" is required and missing`}},
+		"no exp+aud":   {func(c jwt.MapClaims) { delete(c, "exp"); delete(c, "aud") }, "invalid_token", []string{`"exp"`, `"aud"`}},
+		"wrong aud":    {func(c jwt.MapClaims) { c["aud"] = "other" }, "invalid_token", []string{`claim "aud" does not include`}},
+		"no iss":       {func(c jwt.MapClaims) { delete(c, "iss") }, "invalid_token", []string{`claim "iss" is required and missing`}},
+		"wrong iss":    {func(c jwt.MapClaims) { c["iss"] = "evil" }, "invalid_token", []string{`claim "iss" is not the accepted issuer`}},
+		"expired":      {func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix() }, "token_expired", []string{`"exp"`}},
+		"future nbf":   {func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }, "invalid_token", []string{`"nbf"`}},
+		"exp a string": {func(c jwt.MapClaims) { c["exp"] = "tomorrow" }, "invalid_token", []string{`claim "exp" has the wrong type`}},
+	} {
+		c := good()
+		tc.edit(c)
+		tok := sign(t, jwt.SigningMethodHS256, secret, "", c)
+		_, aerr := a.Authenticate(req(map[string]string{"Authorization": "Bearer " + tok}), now)
+		if aerr == nil || aerr.Code != tc.code {
+			t.Errorf("%s: %v, want code %s", name, aerr, tc.code)
+			continue
+		}
+		for _, want := range tc.contains {
+			if !strings.Contains(aerr.Message, want) {
+				t.Errorf("%s: message %q lacks %q", name, aerr.Message, want)
+			}
+		}
+		if strings.Contains(aerr.Error(), tok) || strings.Contains(aerr.Error(), strings.Split(tok, ".")[1]) {
+			t.Errorf("%s: message echoes the token", name)
+		}
+	}
+}

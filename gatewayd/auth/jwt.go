@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -120,18 +121,21 @@ func (v *verifier) verify(tok string, now time.Time) (Identity, *Error) {
 	claims := jwt.MapClaims{}
 	if _, err := jwt.ParseWithClaims(tok, claims, v.keyFunc, opts...); err != nil {
 		switch {
-		case errors.Is(err, jwt.ErrTokenExpired):
-			return Identity{}, fail("token_expired", "token has expired")
-		case errors.Is(err, jwt.ErrTokenNotValidYet):
-			return Identity{}, fail("invalid_token", "token is not valid yet")
-		case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-			return Identity{}, fail("invalid_token", "signature is invalid")
-		case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenInvalidAudience):
-			return Identity{}, fail("invalid_token", "issuer or audience not accepted")
 		case errors.Is(err, jwt.ErrTokenMalformed):
 			return Identity{}, fail("invalid_token", "token is malformed")
+		case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+			return Identity{}, fail("invalid_token", "signature is invalid")
 		case errors.Is(err, jwt.ErrTokenUnverifiable):
 			return Identity{}, fail("invalid_token", "token cannot be verified: %s", unverifiableReason(err))
+		case errors.Is(err, jwt.ErrTokenInvalidClaims):
+			// The signature verified, so the claims were decoded: name each
+			// failing claim, never the token.
+			probs := v.claimProblems(err, claims)
+			code := "invalid_token"
+			if errors.Is(err, jwt.ErrTokenExpired) {
+				code = "token_expired"
+			}
+			return Identity{}, fail(code, "%s", strings.Join(probs, "; "))
 		}
 		return Identity{}, fail("invalid_token", "token is invalid")
 	}
@@ -157,6 +161,75 @@ func (v *verifier) verify(tok string, now time.Time) (Identity, *Error) {
 	h := sha256.Sum256([]byte(iss + "\x00" + sub))
 	hx := hex.EncodeToString(h[:])
 	return Identity{Key: "j:" + hx, KeyHash: hx, Tier: tier, Scheme: "jwt"}, nil
+}
+
+// registered are the registered claims the validator checks, in the order
+// their problems are reported.
+var registered = []string{"exp", "nbf", "iat", "iss", "aud", "sub"}
+
+// claimProblems names every claim the validator refused, one phrase each:
+// missing, of the wrong type, expired, not yet valid, or not the accepted
+// issuer or audience. Values are never echoed.
+func (v *verifier) claimProblems(err error, claims jwt.MapClaims) []string {
+	var out []string
+	required := map[string]bool{"exp": true, "iss": v.cfg.Issuer != "", "aud": v.cfg.Audience != ""}
+	for _, c := range registered {
+		raw, present := claims[c]
+		switch {
+		case !present && required[c] && errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+			out = append(out, fmt.Sprintf("claim %q is required and missing", c))
+		case present && errors.Is(err, jwt.ErrInvalidType) && !claimTypeOK(c, raw):
+			out = append(out, fmt.Sprintf("claim %q has the wrong type", c))
+		}
+	}
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		out = append(out, `token has expired (claim "exp")`)
+	}
+	if errors.Is(err, jwt.ErrTokenNotValidYet) {
+		out = append(out, `token is not valid yet (claim "nbf")`)
+	}
+	if errors.Is(err, jwt.ErrTokenUsedBeforeIssued) {
+		out = append(out, `token is used before it was issued (claim "iat")`)
+	}
+	if _, present := claims["iss"]; present && errors.Is(err, jwt.ErrTokenInvalidIssuer) {
+		out = append(out, `claim "iss" is not the accepted issuer`)
+	}
+	if _, present := claims["aud"]; present && errors.Is(err, jwt.ErrTokenInvalidAudience) {
+		out = append(out, `claim "aud" does not include the accepted audience`)
+	}
+	if len(out) == 0 {
+		out = append(out, "the token's claims are invalid")
+	}
+	return out
+}
+
+// claimTypeOK reports whether a registered claim has the JSON type RFC 7519
+// gives it: a number for the times, a string for iss and sub, a string or an
+// array of strings for aud.
+func claimTypeOK(c string, raw any) bool {
+	switch c {
+	case "exp", "nbf", "iat":
+		_, ok := raw.(float64)
+		if !ok {
+			_, ok = raw.(json.Number)
+		}
+		return ok
+	case "aud":
+		switch a := raw.(type) {
+		case string:
+			return true
+		case []any:
+			for _, x := range a {
+				if _, ok := x.(string); !ok {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}
+	_, ok := raw.(string)
+	return ok
 }
 
 // unverifiableReason names why no key was found, without echoing token bytes

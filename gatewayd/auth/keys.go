@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"tollgate/gatewayd/redact"
 )
 
 // parsePEMPublicKey reads an RSA or ECDSA P-256 public key from PEM (PKIX
@@ -132,7 +134,7 @@ func newJWKS(url string, client *http.Client, refresh, minGap time.Duration, log
 	j := &jwks{url: url, client: client, minGap: minGap, log: log, stop: make(chan struct{}), done: make(chan struct{}),
 		keys: map[string]crypto.PublicKey{}}
 	if err := j.fetch(); err != nil {
-		log.Error("jwks fetch failed; bearer tokens are refused until it succeeds", "url", url, "err", err)
+		log.Error("jwks fetch failed; bearer tokens are refused until it succeeds", "url", redact.URL(url), "err", err)
 	}
 	go func() {
 		defer close(j.done)
@@ -144,7 +146,7 @@ func newJWKS(url string, client *http.Client, refresh, minGap time.Duration, log
 				return
 			case <-t.C:
 				if err := j.fetch(); err != nil {
-					log.Warn("jwks refresh failed; keeping the cached keys", "url", url, "err", err)
+					log.Warn("jwks refresh failed; keeping the cached keys", "url", redact.URL(url), "err", err)
 				}
 			}
 		}
@@ -225,7 +227,7 @@ func (j *jwks) doFetch() error {
 		return fmt.Errorf("no usable keys: %w", errors.Join(bad...))
 	}
 	if len(bad) > 0 {
-		j.log.Warn("jwks: some keys skipped", "url", j.url, "err", errors.Join(bad...))
+		j.log.Warn("jwks: some keys skipped", "url", redact.URL(j.url), "err", errors.Join(bad...))
 	}
 	j.mu.Lock()
 	j.keys = keys
@@ -244,7 +246,7 @@ func (j *jwks) key(kid string) (crypto.PublicKey, bool) {
 		return k, ok
 	}
 	if err := j.fetchIfStale(); err != nil {
-		j.log.Warn("jwks refetch for an unknown kid failed", "url", j.url, "err", err)
+		j.log.Warn("jwks refetch for an unknown kid failed", "url", redact.URL(j.url), "err", err)
 	}
 	j.mu.RLock()
 	defer j.mu.RUnlock()

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 
@@ -24,6 +26,7 @@ import (
 	"tollgate/engine/route"
 	"tollgate/engine/tier"
 	"tollgate/gatewayd/ledger"
+	"tollgate/gatewayd/redact"
 )
 
 // ErrInvalid marks a config that failed decoding or validation.
@@ -51,13 +54,16 @@ type Config struct {
 	// Routes map path prefixes to upstreams; at least one.
 	Routes []Route `yaml:"routes"`
 	// Pricing moves route costs with observed latency and load.
-	Pricing pricing.Config `yaml:"pricing"`
+	Pricing Pricing `yaml:"pricing"`
 	// Penalty is the penalty box for keys that keep hitting 429.
 	Penalty Penalty `yaml:"penalty"`
 	// Ledger is the usage ledger.
 	Ledger Ledger `yaml:"ledger"`
 	// Shutdown governs SIGTERM.
 	Shutdown Shutdown `yaml:"shutdown"`
+	// Tracing exports OpenTelemetry traces over OTLP; off by default (see
+	// observability.go).
+	Tracing Tracing `yaml:"tracing"`
 }
 
 // Server holds client-facing limits.
@@ -276,6 +282,21 @@ type Route struct {
 	// catalogue. A request with credentials is authenticated as on any route,
 	// and a bad credential is still a 401.
 	AnonymousTier string `yaml:"anonymous_tier"`
+	// ForwardCredentials passes the client's Authorization and
+	// Proxy-Authorization headers to the upstream even when the gateway did
+	// not verify them (an upstream with its own authentication). Default
+	// false: only a credential the gateway verified (a bearer JWT) is
+	// forwarded; the API key header never is (docs/security.md).
+	ForwardCredentials bool `yaml:"forward_credentials"`
+	// Upgrade opts the route in to HTTP Upgrade: "websocket" lets a
+	// WebSocket handshake through; after the upstream's 101 the connection is
+	// a tunnel, charged once at open, metered by duration and bytes, closed
+	// after MaxTunnelLifetime, and recorded as one ledger record when it
+	// closes. Default "": an Upgrade request is refused (400).
+	Upgrade string `yaml:"upgrade"`
+	// MaxTunnelLifetime closes an upgraded tunnel after this long (default
+	// 1h; only with Upgrade). Timeout still bounds the wait for the 101.
+	MaxTunnelLifetime Duration `yaml:"max_tunnel_lifetime"`
 }
 
 // CORS is a route's CORS policy.
@@ -292,6 +313,19 @@ type CORS struct {
 	AllowCredentials bool `yaml:"allow_credentials"`
 	// MaxAge caches preflights (default 10m).
 	MaxAge Duration `yaml:"max_age"`
+}
+
+// Pricing is engine/pricing's configuration (the same YAML keys as in a
+// scenario) plus where gatewayd reads the load signal from, a gatewayd-side
+// concern.
+type Pricing struct {
+	pricing.Config `yaml:",inline"`
+	// Source is where the load signal comes from: "local" (default: this
+	// node's in-flight requests over server.max_in_flight) or "prometheus"
+	// (a PromQL query per route, see Prometheus).
+	Source string `yaml:"source"`
+	// Prometheus configures source "prometheus" (see observability.go).
+	Prometheus *PricingPrometheus `yaml:"prometheus"`
 }
 
 // Penalty is the penalty box.
@@ -414,26 +448,94 @@ func (c *Config) PolicyRoutes() []route.Route {
 }
 
 // Parse decodes YAML strictly (unknown fields are errors), applies the
-// defaults and validates.
+// defaults and validates. Every problem is reported at once: field-level
+// decoding errors (an unknown field, a wrong type) are joined with the
+// validation errors of what did decode. Only a YAML syntax error stops
+// early. Error text never echoes a value that may be a secret.
 func Parse(data []byte) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var problems []error
 	if err := dec.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil, fmt.Errorf("%w: empty file", ErrInvalid)
+		case errors.As(err, &te):
+			paths := linePaths(data)
+			for _, e := range te.Errors {
+				problems = append(problems, fmt.Errorf("%w: %s", ErrInvalid, redact.String(withPath(e, paths))))
+			}
+		default:
+			return nil, fmt.Errorf("%w: %s", ErrInvalid, redact.String(err.Error()))
 		}
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, fmt.Errorf("%w: more than one YAML document", ErrInvalid)
+		problems = append(problems, fmt.Errorf("%w: more than one YAML document", ErrInvalid))
 	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
-		return nil, err
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
 	}
 	return &c, nil
+}
+
+var lineRef = regexp.MustCompile(`^line (\d+): `)
+
+// withPath names the field of a yaml decoding error ("line 7: ..." becomes
+// "server.max_in_flight: line 7: ...") when the line holds one key.
+func withPath(msg string, paths map[int]string) string {
+	m := lineRef.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	n, _ := strconv.Atoi(m[1])
+	if p, ok := paths[n]; ok {
+		return p + ": " + msg
+	}
+	return msg
+}
+
+// linePaths maps the line of each mapping key in a YAML document to its
+// field path (tiers[0].burst); a line holding two keys (a flow mapping) maps
+// to the first.
+func linePaths(data []byte) map[int]string {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return nil
+	}
+	out := map[int]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := n.Content[i].Value
+				if path != "" {
+					p = path + "." + p
+				}
+				if _, seen := out[n.Content[i].Line]; !seen {
+					out[n.Content[i].Line] = p
+				}
+				walk(n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(&root, "")
+	return out
 }
 
 // Load reads and parses a file.

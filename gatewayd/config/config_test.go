@@ -281,6 +281,70 @@ func TestProxyProtocolConfig(t *testing.T) {
 	}
 }
 
+// TestDecodeErrorsDoNotHideValidation: an unknown field, a wrong type and a
+// validation problem are all reported by one Parse.
+func TestDecodeErrorsDoNotHideValidation(t *testing.T) {
+	doc := strings.Replace(minimal, "tiers:\n", "bogus_field: 1\ntiers:\n", 1) +
+		"\nserver:\n  max_in_flight: lots\n  read_timeout: -1s\n"
+	_, err := Parse([]byte(doc))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"bogus_field", "server.max_in_flight: line", "lots", "server.read_timeout"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("not ErrInvalid: %v", err)
+	}
+}
+
+// TestSecretsNotEchoed: a raw key pasted where its hash belongs, and a JWKS
+// URL's password, never appear in the error.
+func TestSecretsNotEchoed(t *testing.T) {
+	doc := strings.Replace(minimal, "c48a01f49fd0f2cc404bc3cbbc80e91457a3d41bb429a695243de4c61794155c", "my-raw-secret-key", 1)
+	doc = strings.Replace(doc, "        tier: basic\n", `        tier: basic
+  jwt:
+    jwks_url: "ftp://alice:jwks-password@idp.example/keys"
+`, 1)
+	_, err := Parse([]byte(doc))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, secret := range []string{"my-raw-secret-key", "jwks-password"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error echoes %q:\n%v", secret, err)
+		}
+	}
+	for _, want := range []string{"auth.api_keys.keys[0].sha256", "auth.jwt.jwks_url"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestUpgradeAndCredentialsConfig(t *testing.T) {
+	ok := strings.Replace(minimal, "    upstream: http://127.0.0.1:9000", "    upstream: http://127.0.0.1:9000\n    upgrade: websocket\n    forward_credentials: true", 1)
+	c, err := Parse([]byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Routes[0]; r.Upgrade != "websocket" || !r.ForwardCredentials || r.MaxTunnelLifetime.D() != DefaultMaxTunnelLifetime {
+		t.Errorf("route %+v", r)
+	}
+	for name, tc := range map[string]struct{ add, want string }{
+		"bad upgrade":       {"    upgrade: h2c", `routes[0].upgrade: must be websocket or empty, got "h2c"`},
+		"lifetime alone":    {"    max_tunnel_lifetime: 1m", "routes[0].max_tunnel_lifetime: needs upgrade: websocket"},
+		"negative lifetime": {"    upgrade: websocket\n    max_tunnel_lifetime: -1s", "routes[0].max_tunnel_lifetime: must be > 0, got -1s"},
+	} {
+		doc := strings.Replace(minimal, "    upstream: http://127.0.0.1:9000", "    upstream: http://127.0.0.1:9000\n"+tc.add, 1)
+		if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
 func TestLedgerConfig(t *testing.T) {
 	c, err := Parse([]byte(minimal))
 	if err != nil {

@@ -24,29 +24,31 @@ const (
 	// DefaultUpstreamTimeout is 29 s, AWS API Gateway's integration timeout.
 	DefaultUpstreamTimeout = 29 * time.Second
 	DefaultMaxInFlight     = 4096
-	DefaultStoreKind       = "memory"
-	DefaultRedisPrefix     = "tg"
-	DefaultRedisPoolSize   = 64
-	DefaultRedisClock      = "server"
-	DefaultAPIKeyHeader    = "X-API-Key"
-	DefaultJWKSRefresh     = 5 * time.Minute
-	DefaultJWKSMinRefresh  = 10 * time.Second
-	DefaultTierClaim       = "tier"
-	DefaultSubjectClaim    = "sub"
-	DefaultLeeway          = 30 * time.Second
-	DefaultCORSMaxAge      = 10 * time.Minute
-	DefaultPenaltyWindow   = time.Minute
-	DefaultPenaltyCooldown = time.Minute
-	DefaultLedgerDir       = "ledger"
-	DefaultLedgerFileBytes = ledger.DefaultMaxFileBytes
-	DefaultLedgerBatch     = ledger.DefaultBatchSize
-	DefaultLedgerFlush     = ledger.DefaultFlushInterval
-	DefaultStreamKey       = "tollgate:ledger"
-	DefaultShipBatch       = pgship.DefaultBatchSize
-	DefaultShipInterval    = pgship.DefaultInterval
-	DefaultShipMonthsAhead = pgship.DefaultMonthsAhead
-	DefaultStreamMaxLen    = 1_000_000
-	DefaultGrace           = 90 * time.Second
+	// DefaultMaxTunnelLifetime closes an upgraded tunnel after an hour.
+	DefaultMaxTunnelLifetime = time.Hour
+	DefaultStoreKind         = "memory"
+	DefaultRedisPrefix       = "tg"
+	DefaultRedisPoolSize     = 64
+	DefaultRedisClock        = "server"
+	DefaultAPIKeyHeader      = "X-API-Key"
+	DefaultJWKSRefresh       = 5 * time.Minute
+	DefaultJWKSMinRefresh    = 10 * time.Second
+	DefaultTierClaim         = "tier"
+	DefaultSubjectClaim      = "sub"
+	DefaultLeeway            = 30 * time.Second
+	DefaultCORSMaxAge        = 10 * time.Minute
+	DefaultPenaltyWindow     = time.Minute
+	DefaultPenaltyCooldown   = time.Minute
+	DefaultLedgerDir         = "ledger"
+	DefaultLedgerFileBytes   = ledger.DefaultMaxFileBytes
+	DefaultLedgerBatch       = ledger.DefaultBatchSize
+	DefaultLedgerFlush       = ledger.DefaultFlushInterval
+	DefaultStreamKey         = "tollgate:ledger"
+	DefaultShipBatch         = pgship.DefaultBatchSize
+	DefaultShipInterval      = pgship.DefaultInterval
+	DefaultShipMonthsAhead   = pgship.DefaultMonthsAhead
+	DefaultStreamMaxLen      = 1_000_000
+	DefaultGrace             = 90 * time.Second
 	// SpotNotice is the two-minute spot interruption notice; drain delay plus
 	// grace must fit inside it.
 	SpotNotice = 2 * time.Minute
@@ -127,13 +129,16 @@ func (c *Config) ApplyDefaults() {
 
 	// Tiers have no defaults here: engine/tier applies its own (algorithm,
 	// period, operational bucket) when it compiles them.
-	c.Pricing = c.Pricing.WithDefaults()
+	c.Pricing.Config = c.Pricing.Config.WithDefaults()
 
 	for i := range c.Routes {
 		rt := &c.Routes[i]
 		rt.Route.ApplyDefaults(c.Pricing.DefaultCost)
 		setD(&rt.Timeout, s.UpstreamTimeout.D())
 		setI64(&rt.MaxBodyBytes, s.MaxBodyBytes)
+		if rt.Upgrade != "" {
+			setD(&rt.MaxTunnelLifetime, DefaultMaxTunnelLifetime)
+		}
 		if rt.CORS != nil {
 			setD(&rt.CORS.MaxAge, DefaultCORSMaxAge)
 			if len(rt.CORS.AllowMethods) == 0 {
@@ -182,4 +187,5 @@ func (c *Config) ApplyDefaults() {
 	}
 
 	setD(&c.Shutdown.Grace, DefaultGrace)
+	c.applyObservabilityDefaults()
 }

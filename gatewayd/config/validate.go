@@ -15,6 +15,7 @@ import (
 	"tollgate/engine/route"
 	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/ledger"
+	"tollgate/gatewayd/redact"
 )
 
 var jwtAlgorithms = map[string]bool{"HS256": true, "RS256": true, "ES256": true}
@@ -195,7 +196,7 @@ func (c *Config) Validate() error {
 	for i, k := range a.APIKeys.Keys {
 		f := fmt.Sprintf("auth.api_keys.keys[%d]", i)
 		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
-			p.add(f+".sha256", "must be 64 hex digits (the SHA-256 of the key, never the key), got %q", k.SHA256)
+			p.add(f+".sha256", "must be 64 hex digits (the SHA-256 of the key, never the key), got %s", redact.Value(k.SHA256))
 		} else if seenKey[k.SHA256] {
 			p.add(f+".sha256", "duplicate key hash %q", k.SHA256)
 		}
@@ -224,7 +225,7 @@ func (c *Config) Validate() error {
 		if j.JWKSURL != "" {
 			u, err := url.Parse(j.JWKSURL)
 			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				p.add("auth.jwt.jwks_url", "must be an http(s) URL, got %q", j.JWKSURL)
+				p.add("auth.jwt.jwks_url", "must be an http(s) URL, got %q", redact.URL(j.JWKSURL))
 			}
 		}
 		if j.JWKSRefresh < Duration(time.Second) {
@@ -259,7 +260,7 @@ func (c *Config) Validate() error {
 		routes[rt.Name] = true
 		u, err := url.Parse(rt.Upstream)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p.add(f+".upstream", "must be an http(s) URL with a host, got %q", rt.Upstream)
+			p.add(f+".upstream", "must be an http(s) URL with a host, got %q", redact.URL(rt.Upstream))
 		}
 		if rt.AnonymousTier != "" && !tiers[rt.AnonymousTier] {
 			p.add(f+".anonymous_tier", "unknown tier %q", rt.AnonymousTier)
@@ -269,6 +270,14 @@ func (c *Config) Validate() error {
 		}
 		if rt.MaxBodyBytes < 0 {
 			p.add(f+".max_body_bytes", "must be >= 0, got %d", rt.MaxBodyBytes)
+		}
+		switch {
+		case rt.Upgrade != "" && rt.Upgrade != "websocket":
+			p.add(f+".upgrade", "must be websocket or empty, got %q", rt.Upgrade)
+		case rt.Upgrade == "" && rt.MaxTunnelLifetime != 0:
+			p.add(f+".max_tunnel_lifetime", "needs upgrade: websocket, got %v", rt.MaxTunnelLifetime.D())
+		case rt.Upgrade != "" && rt.MaxTunnelLifetime <= 0:
+			p.add(f+".max_tunnel_lifetime", "must be > 0, got %v", rt.MaxTunnelLifetime.D())
 		}
 		if cr := rt.CORS; cr != nil {
 			if len(cr.AllowOrigins) == 0 {
@@ -388,6 +397,8 @@ func (c *Config) Validate() error {
 		p.add("shutdown.grace", "drain_delay + grace must be shorter than the %v spot notice, got %v + %v",
 			SpotNotice, c.Shutdown.DrainDelay.D(), c.Shutdown.Grace.D())
 	}
+
+	c.validateObservability(&p)
 
 	if len(p) == 0 {
 		return nil

@@ -11,6 +11,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -28,6 +29,7 @@ import (
 	"tollgate/gatewayd/ledger/pgship"
 	"tollgate/gatewayd/metrics"
 	"tollgate/gatewayd/proxy"
+	"tollgate/gatewayd/tracing"
 )
 
 // Gateway serves the proxy listener. It is safe for concurrent use.
@@ -37,6 +39,9 @@ type Gateway struct {
 	rt        atomic.Pointer[runtime]
 	ledger    *ledger.Writer
 	m         *metrics.Metrics
+	hooks     *hooks
+	// tr is the tracer; nil while tracing is off (see gatewayd/tracing).
+	tr *tracing.Tracer
 
 	pgPool      *pgxpool.Pool
 	shipper     *pgship.Shipper
@@ -61,8 +66,9 @@ type Gateway struct {
 // directory is created), the metrics, and a background ticker for the
 // pricer. It is ready at once.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{log: log, transport: proxy.NewTransport(), stop: make(chan struct{}), done: make(chan struct{})}
-	rt, err := build(cfg, nil, g.transport, log)
+	log = slog.New(tracing.LogHandler(log.Handler())) // lines logged with a traced request's context carry trace_id
+	g := &Gateway{log: log, transport: proxy.NewTransport(), stop: make(chan struct{}), done: make(chan struct{}), hooks: &hooks{}}
+	rt, err := build(cfg, nil, g.transport, log, g.hooks)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +80,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	lw, err := ledger.Open(LedgerOptions(cfg.Ledger), sink, log)
 	if err != nil {
+		rt.backend.close()
+		rt.auth.Close()
+		return nil, err
+	}
+	if g.tr, err = newTracer(cfg); err != nil {
+		_ = lw.Close()
 		rt.backend.close()
 		rt.auth.Close()
 		return nil, err
@@ -118,6 +130,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g.ledgerGauges(gauges, help)
 	g.m = metrics.New(gauges, help)
+	registerLedgerMetrics(g.m.Registry, lw)
+	g.hooks.bind(g.m)
+	g.exportPrices(rt)
 	g.ready.Store(true)
 	g.startShipper()
 	go g.tick()
@@ -142,8 +157,9 @@ func (g *Gateway) tick() {
 			return
 		case now := <-t.C:
 			rt := g.rt.Load()
-			rt.pricer.SetLoad(float64(g.inFlight.Load()) / float64(rt.cfg.Server.MaxInFlight))
+			g.pricingSignal(rt, now)
 			rt.pricer.Tick(now)
+			g.exportPrices(rt)
 		}
 	}
 }
@@ -164,7 +180,7 @@ func (g *Gateway) Reload(cfg *config.Config) (notes []string, err error) {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	old := g.rt.Load()
-	rt, err := build(cfg, old, g.transport, g.log)
+	rt, err := build(cfg, old, g.transport, g.log, g.hooks)
 	if err != nil {
 		g.m.Reloads.WithLabelValues("refused").Inc()
 		return nil, err
@@ -183,8 +199,16 @@ func (g *Gateway) Reload(cfg *config.Config) (notes []string, err error) {
 		(cfg.Server.ProxyProtocol && !reflect.DeepEqual(cfg.Server.TrustedProxies, old.cfg.Server.TrustedProxies)) {
 		notes = append(notes, "server.proxy_protocol and the proxies allowed to send it take effect on restart")
 	}
+	if !reflect.DeepEqual(cfg.Tracing, old.cfg.Tracing) {
+		notes = append(notes, "tracing settings take effect on restart")
+	}
+	if err := g.tr.SetTrusted(tracePeers(cfg)); err != nil {
+		notes = append(notes, "tracing: trusted peers not changed: "+err.Error())
+	}
 	g.rt.Store(rt)
 	g.watchPenalty(rt)
+	g.m.PricingMultiplier.Reset() // routes may have gone
+	g.m.PricingLoad.Reset()
 	old.auth.Close()
 	if old.backend != rt.backend {
 		// Requests in flight may still settle against the old store.
@@ -210,6 +234,11 @@ func (g *Gateway) Close() error {
 		if g.stopShipper != nil {
 			g.stopShipper()
 		}
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if terr := g.tr.Shutdown(sctx); terr != nil {
+			g.log.Warn("tracing: flushing spans at shutdown failed", "err", terr)
+		}
+		cancel()
 		rt := g.rt.Load()
 		rt.auth.Close()
 		rt.backend.close()

@@ -14,12 +14,17 @@ import (
 	"tollgate/engine/route"
 	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
+	"tollgate/gatewayd/body"
 	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/cors"
+	"tollgate/gatewayd/headerpolicy"
 	"tollgate/gatewayd/headers"
 	"tollgate/gatewayd/ledger"
+	"tollgate/gatewayd/protoerr"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/respond"
+	"tollgate/gatewayd/tracing"
+	"tollgate/gatewayd/tunnel"
 	"tollgate/schema"
 )
 
@@ -36,7 +41,29 @@ const (
 	DecisionNoRoute          = "no_route"
 	DecisionMethodNotAllowed = "method_not_allowed"
 	DecisionTooLarge         = "too_large"
+	// DecisionBadRequest: refused by the header, upgrade or body policy
+	// before admission (400), never charged.
+	DecisionBadRequest = "bad_request"
+	// DecisionProtocolError: refused by the HTTP server itself before the
+	// gateway saw the request (malformed, 431, 501, 505); see ProtocolError.
+	DecisionProtocolError = "protocol_error"
 )
+
+// ProtocolError records a request the HTTP server refused by itself
+// (package protoerr): counted in gatewayd_protocol_errors_total and
+// gatewayd_requests_total, and ledgered as an unidentified client's record,
+// which the ledger folds into its bounded per-client aggregates.
+func (g *Gateway) ProtocolError(status int, remoteAddr string) {
+	now := time.Now().UTC()
+	g.m.ProtocolErrors.WithLabelValues(strconv.Itoa(status)).Inc()
+	g.m.For("none", "none", DecisionProtocolError).Requests.Inc()
+	rec := schema.LedgerRecord{ID: g.nextID(), Status: status, Decision: DecisionProtocolError, Start: now, End: now}
+	client := ""
+	if a, ok := g.rt.Load().clients.Client(remoteAddr, nil); ok {
+		client = clientip.Key(a)
+	}
+	_ = g.ledger.Commit(&rec, client) // failures are counted and logged by the writer
+}
 
 // statusWriter records the status sent.
 type statusWriter struct {
@@ -71,19 +98,21 @@ const settleTimeout = time.Second
 // record), committed before ServeHTTP returns to the server: with sync
 // durability it is on disk before the response's end is released.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	protoerr.Handled(r.Context()) // what this connection writes now is ours
 	start := time.Now()
 	rt := g.rt.Load()
 	sw := &statusWriter{ResponseWriter: w}
+	tq, r := g.tr.Begin(r) // tracing: nil (and r unchanged) while off
 	if g.ledger.Durability() == ledger.Sync {
 		sw.ResponseWriter = &ledger.HoldWriter{ResponseWriter: w} // released once the record is durable
 	}
-	rec := schema.LedgerRecord{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC()}
+	rec := schema.LedgerRecord{ID: g.nextID(), Method: r.Method, Path: r.URL.Path, Start: start.UTC(), TraceID: tq.TraceID()}
 	n := g.inFlight.Add(1)
 	g.m.InFlight.Inc()
 	defer func() {
 		g.inFlight.Add(-1)
 		g.m.InFlight.Dec()
-		g.finish(&rec, sw, start, r)
+		g.finish(&rec, sw, start, r, tq)
 	}()
 	setHeader(w.Header(), hRequestID, rec.ID)
 
@@ -137,8 +166,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if err := headerpolicy.Check(r.Header); err != nil {
+		rec.Decision = DecisionBadRequest
+		respond.Write(sw, respond.Error{Status: http.StatusBadRequest, Code: "duplicate_authorization",
+			Message: "more than one Authorization header; send exactly one"})
+		return
+	}
+
+	upgrade := headerpolicy.Upgrade(r.Header)
+	if upgrade != "" && !headerpolicy.UpgradeAllowed(rr.cfg.Upgrade, upgrade) {
+		rec.Decision = DecisionBadRequest
+		respond.Write(sw, respond.Error{Status: http.StatusBadRequest, Code: "upgrade_refused",
+			Message: "this route does not accept an upgrade to " + strconv.Quote(truncate(upgrade, 32))})
+		return
+	}
+
 	var id auth.Identity
 	var aerr *auth.Error
+	asp := tq.Start(tracing.SpanAuth)
 	if anon := rr.cfg.AnonymousTier; anon != "" && !rt.auth.HasCredentials(r) {
 		// A public route: no credentials, limited per client address.
 		if a, ok := rt.clients.Client(r.RemoteAddr, r.Header.Values("X-Forwarded-For")); ok {
@@ -149,6 +194,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		id, aerr = rt.auth.Authenticate(r, start)
 	}
+	if aerr != nil {
+		asp.Fail(aerr.Code)
+	}
+	asp.End()
 	if aerr != nil {
 		rec.Decision = DecisionUnauthenticated
 		if rt.cfg.Auth.JWT != nil {
@@ -165,14 +214,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if r.ContentLength > rr.cfg.MaxBodyBytes {
+	// One rule for bodies, before admission: a refused body is not charged
+	// and nothing of it reaches the upstream (package body).
+	if e := body.Prepare(w, r, rr.cfg.MaxBodyBytes); e != nil {
 		rec.Decision = DecisionTooLarge
-		respond.Write(sw, respond.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
-			Message: "request body exceeds the limit", Extra: map[string]any{"limit_bytes": rr.cfg.MaxBodyBytes}})
+		if e.Status == http.StatusBadRequest {
+			rec.Decision = DecisionBadRequest
+		}
+		respond.Write(sw, *e)
 		return
-	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, rr.cfg.MaxBodyBytes)
 	}
 
 	plan := trt.c.Plan(r.Method)
@@ -192,10 +242,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	psp := tq.Start(tracing.SpanPricing)
 	price := rr.cfg.Cost
 	if rt.cfg.Pricing.Dynamic {
 		price = rt.pricer.Price(rr.cfg.Name, r.Method)
 	}
+	tq.EndPricing(psp, rr.cfg.Name, price)
 	cost := engine.Tokens(price)
 	if cost < 1 {
 		cost = 1
@@ -216,9 +268,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 
-	out := lim.Acquire(r.Context(), req)
+	out := lim.Acquire(tq.Limiter(r.Context()), req)
+	tq.EndLimiter(out, lim.Breaker(), rt.backend.leaser != nil)
 	rec.DecidedUS = out.NowUS // the instant the limiter decided at, for replay
 	rec.Cost = engine.MilliToTokens(cost)
+	if out.Err == nil {
+		g.observeBudget(rr.cfg.Name, id.Tier, out.Decision)
+	}
 	if out.Err == nil || !out.Unmetered {
 		setHeader(w.Header(), hLimit, headers.LimitValue(plan, out.Result))
 	}
@@ -228,7 +284,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// client gone. Never reported as the store being down.
 		rec.Decision = DecisionUnavailable
 		w.Header().Del(headers.Limit)
-		g.log.Error("rate-limit decision failed", "tier", id.Tier, "route", rr.cfg.Name, "err", out.Err)
+		g.log.ErrorContext(r.Context(), "rate-limit decision failed", "tier", id.Tier, "route", rr.cfg.Name, "err", out.Err)
 		respond.Write(sw, respond.Error{Status: http.StatusInternalServerError, Code: "limiter_error",
 			Message: "the rate limiter could not decide this request"})
 		g.shadowFinish(&rec, shadowDone, false, 0)
@@ -239,7 +295,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Del(headers.Limit)
 		w.Header().Set(headers.RetryAfter, strconv.FormatInt(secs, 10))
 		if g.storeLog.allow(start) {
-			g.log.Warn("rate-limit store unavailable; refusing (fail-closed tier)", "tier", id.Tier, "err", out.Err)
+			g.log.WarnContext(r.Context(), "rate-limit store unavailable; refusing (fail-closed tier)", "tier", id.Tier, "err", out.Err)
 		}
 		respond.Write(sw, respond.Error{Status: http.StatusServiceUnavailable, Code: "limiter_unavailable",
 			Message: "the rate-limit store is unavailable and this tier fails closed",
@@ -262,7 +318,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		respond.Write(sw, respond.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: msg, Extra: extra})
 		if rt.box.Limited(id.Key, start) {
-			g.log.Info("key put in the penalty box", "key_hash", id.KeyHash, "tier", id.Tier, "cooldown", rt.cfg.Penalty.Cooldown.D())
+			g.log.InfoContext(r.Context(), "key put in the penalty box", "key_hash", id.KeyHash, "tier", id.Tier, "cooldown", rt.cfg.Penalty.Cooldown.D())
 			g.publishPenalty(rt, id.Key, rt.cfg.Penalty.Cooldown.D())
 		}
 		g.shadowFinish(&rec, shadowDone, false, 0)
@@ -273,17 +329,39 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Unmetered = out.Unmetered
 	rec.CostCharged = engine.MilliToTokens(cost)
 	if out.Unmetered && g.storeLog.allow(start) {
-		g.log.Warn("rate-limit store unavailable; admitting unmetered (fail-open tier)", "tier", id.Tier, "err", out.Err)
+		g.log.WarnContext(r.Context(), "rate-limit store unavailable; admitting unmetered (fail-open tier)", "tier", id.Tier, "err", out.Err)
 	}
 
 	// Proxy.
-	setHeader(r.Header, hRequestID, rec.ID)
-	setHeader(r.Header, hTier, id.Tier)
-	setHeader(r.Header, hKeyHash, id.KeyHash)
+	// The identity headers are set by the route's header policy, last, in
+	// the proxy's rewrite (headerpolicy).
+	vouch := headerpolicy.Vouch{RequestID: rec.ID, Tier: id.Tier, KeyHash: id.KeyHash}
+	if id.Scheme == auth.SchemeJWT {
+		vouch.Verified = r.Header.Get("Authorization")
+	}
 	var tm proxy.Timing
-	ctx, cancel := context.WithTimeout(proxy.WithTiming(r.Context(), &tm), rr.cfg.Timeout.D())
-	rr.proxy.ServeHTTP(sw, r.WithContext(ctx))
-	cancel()
+	uctx, usp := tq.Upstream(proxy.WithTiming(r.Context(), &tm), r.Header) // writes the upstream's traceparent
+	pctx := headerpolicy.WithVouch(uctx, vouch)
+	if upgrade != "" {
+		// An opted-in upgrade: after the 101 the connection is a tunnel,
+		// metered by bytes and duration, closed after its maximum lifetime.
+		tw := tunnel.Wrap(sw)
+		ctx, cancel := tunnel.Context(pctx, rr.cfg.Timeout.D(), rr.cfg.MaxTunnelLifetime.D(), tw.Hijacked)
+		rr.proxy.ServeHTTP(tw, r.WithContext(ctx))
+		cancel()
+		if tw.Hijacked() {
+			sw.status = http.StatusSwitchingProtocols
+			rec.BytesIn, rec.BytesOut = tw.Bytes()
+			g.m.TunnelBytes.WithLabelValues(rr.cfg.Name, "in").Add(float64(rec.BytesIn))
+			g.m.TunnelBytes.WithLabelValues(rr.cfg.Name, "out").Add(float64(rec.BytesOut))
+			g.m.TunnelSeconds.WithLabelValues(rr.cfg.Name).Add(time.Since(start).Seconds())
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(pctx, rr.cfg.Timeout.D())
+		rr.proxy.ServeHTTP(sw, r.WithContext(ctx))
+		cancel()
+	}
+	tq.EndUpstream(usp, tm.Status, tm.Header, tm.Err != nil)
 	if tm.Status != 0 && sw.status == 0 {
 		sw.status = tm.Status // the client went away; nothing was written
 	}
@@ -313,10 +391,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !out.Unmetered && (delta != 0 || hasConcurrency(plan)) {
 		sctx, scancel := context.WithTimeout(context.Background(), settleTimeout)
 		if err := lim.Settle(sctx, req, delta); err != nil && g.storeLog.allow(start) {
-			g.log.Warn("settle failed", "tier", id.Tier, "route", rr.cfg.Name, "err", err)
+			g.log.WarnContext(r.Context(), "settle failed", "tier", id.Tier, "route", rr.cfg.Name, "err", err)
 		}
 		if err := lim.Release(sctx, req); err != nil && g.storeLog.allow(start) {
-			g.log.Warn("release failed", "tier", id.Tier, "route", rr.cfg.Name, "err", err)
+			g.log.WarnContext(r.Context(), "release failed", "tier", id.Tier, "route", rr.cfg.Name, "err", err)
 		}
 		scancel()
 	}
@@ -375,8 +453,8 @@ func violated(res engine.Result) []string {
 	return out
 }
 
-// finish writes the ledger record and the metrics.
-func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.Time, r *http.Request) {
+// finish writes the ledger record and the metrics, and ends the trace.
+func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.Time, r *http.Request, tq *tracing.Request) {
 	end := time.Now()
 	rec.End = end.UTC()
 	rec.Status = sw.status
@@ -406,7 +484,13 @@ func (g *Gateway) finish(rec *schema.LedgerRecord, sw *statusWriter, start time.
 			g.m.ShadowDisagree.WithLabelValues(routeL, tierL, rec.Shadow).Inc()
 		}
 	}
+	lsp := tq.Start(tracing.SpanLedger)
 	g.record(rec, r, sw)
+	lsp.End()
+	if tq != nil {
+		tq.Finish(tracing.Outcome{RequestID: rec.ID, Route: rec.Route, Tier: rec.Tier, Decision: rec.Decision,
+			Status: rec.Status, CostCharged: rec.CostCharged, CostSettled: rec.CostSettled, Unmetered: rec.Unmetered})
+	}
 }
 
 // logLimiter lets one log line through per second, so a dead store does not
@@ -425,12 +509,18 @@ func (l *logLimiter) allow(now time.Time) bool {
 // into the map: Header.Set canonicalizes its key on every call, which showed
 // in the CPU profile.
 var (
-	hRequestID = http.CanonicalHeaderKey("X-Request-Id")
-	hTier      = http.CanonicalHeaderKey("X-Tollgate-Tier")
-	hKeyHash   = http.CanonicalHeaderKey("X-Tollgate-Key-Hash")
+	hRequestID = http.CanonicalHeaderKey(headerpolicy.RequestID)
 	hPolicy    = http.CanonicalHeaderKey(headers.Policy)
 	hLimit     = http.CanonicalHeaderKey(headers.Limit)
 )
+
+// truncate bounds client text echoed in an error body.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
 
 // setHeader is Header.Set for a key already in canonical form.
 func setHeader(h http.Header, canonicalKey, v string) { h[canonicalKey] = []string{v} }

@@ -27,8 +27,10 @@ import (
 	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/cors"
+	"tollgate/gatewayd/headerpolicy"
 	"tollgate/gatewayd/headers"
 	"tollgate/gatewayd/penalty"
+	"tollgate/gatewayd/promload"
 	"tollgate/gatewayd/proxy"
 )
 
@@ -44,6 +46,8 @@ type runtime struct {
 	backend *backend
 	// clients finds a request's client address (anonymous routes).
 	clients *clientip.Resolver
+	// src is the Prometheus pricing source (pricing.source: prometheus).
+	src *promload.Source
 
 	// policyHeaders caches RateLimit-Policy values per plan.
 	policyHeaders sync.Map // *engine.Plan -> string
@@ -95,12 +99,12 @@ func (b *backend) close() {
 	}
 }
 
-func newBackend(c config.Store) (*backend, error) {
+func newBackend(c config.Store, so *storeObs) (*backend, error) {
 	b := &backend{cfg: c}
 	lopts := limiter.Options{Breaker: c.Breaker}
 	switch c.Kind {
 	case "memory":
-		b.store = memstore.New(memstore.Options{})
+		b.store = observedStore{memstore.New(memstore.Options{}), so}
 	case "redis":
 		pw := c.Redis.Password
 		if c.Redis.PasswordFile != "" {
@@ -136,6 +140,7 @@ func newBackend(c config.Store) (*backend, error) {
 			// Concurrent calls share round trips (see batcher).
 			b.store = newBatcher(s, t)
 		}
+		b.store = observedStore{b.store, so} // what a request waits for, queueing included
 		if c.Lease.Batch > 0 {
 			b.leaser = lease.New(b.store, c.Lease.Options())
 			b.store = b.leaser
@@ -198,7 +203,7 @@ func Check(cfg *config.Config) error {
 			}
 		}
 	}
-	p := cfg.Pricing
+	p := cfg.Pricing.Config
 	p.Costs = costs
 	if _, err := pricing.New(p); err != nil {
 		errs = append(errs, err)
@@ -209,7 +214,7 @@ func Check(cfg *config.Config) error {
 // build turns a validated config into a runtime. prev, if not nil, donates
 // its backend (when the store section is unchanged) and penalty box (when
 // the penalty section is unchanged).
-func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *slog.Logger) (*runtime, error) {
+func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *slog.Logger, h *hooks) (*runtime, error) {
 	var errs []error
 	rt := &runtime{cfg: cfg, tiers: map[string]*tierRT{}}
 	if cr, err := clientip.New("server.trusted_proxies", cfg.Server.TrustedProxies); err != nil {
@@ -255,7 +260,7 @@ func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *
 		}
 		rr := &routeRT{cfg: r, methods: map[string]bool{}, allow: strings.Join(r.Methods, ", "),
 			proxy: proxy.New(proxy.Options{Upstream: u, StripPrefix: strip, Transport: transport,
-				DropHeaders: []string{cfg.Auth.APIKeys.Header}, Log: log, TrustedPeer: trusted})}
+				Headers: headerpolicy.New(cfg.Auth.APIKeys.Header, r.ForwardCredentials), Log: log, TrustedPeer: trusted})}
 		for _, m := range r.Methods {
 			rr.methods[m] = true
 		}
@@ -279,13 +284,21 @@ func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *
 	}
 	rt.routes = route.New(prefixes, routes)
 
-	p := cfg.Pricing
+	p := cfg.Pricing.Config
 	p.Costs = costs
 	pr, err := pricing.New(p)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	rt.pricer = pr
+	if pp := cfg.Pricing.Prometheus; cfg.Pricing.Source == config.PricingSourcePrometheus && pp != nil {
+		src, err := promload.New(promload.Options{URL: pp.URL, Queries: pp.Queries, TTL: pp.TTL.D(),
+			Timeout: pp.Timeout.D(), Observer: h, Log: log})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pricing.prometheus: %w", err))
+		}
+		rt.src = src
+	}
 
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -299,7 +312,7 @@ func build(cfg *config.Config, prev *runtime, transport http.RoundTripper, log *
 	if prev != nil && reflect.DeepEqual(prev.backend.cfg, cfg.Store) {
 		rt.backend = prev.backend
 	} else {
-		b, err := newBackend(cfg.Store)
+		b, err := newBackend(cfg.Store, &h.store)
 		if err != nil {
 			return nil, err
 		}

@@ -28,6 +28,7 @@ type Aggregator struct {
 	left   int64
 	groups map[aggKey]*schema.LedgerRecord
 	order  []aggKey
+	closed bool
 	folded atomic.Int64
 }
 
@@ -45,6 +46,11 @@ func newAggregator(w *Writer, bytesPerSecond int64) *Aggregator {
 func (a *Aggregator) add(r *schema.LedgerRecord, client string) error {
 	sec := r.End.Unix()
 	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		a.w.drop(r, ErrClosed)
+		return ErrClosed
+	}
 	var out []*schema.LedgerRecord
 	if sec > a.sec {
 		out = a.takeLocked()
@@ -119,9 +125,10 @@ func (a *Aggregator) flushBefore(now time.Time) {
 	_ = a.emit(out)
 }
 
-// flushAll emits every group (at Close).
+// flushAll emits every group and takes no more (at Close).
 func (a *Aggregator) flushAll() {
 	a.mu.Lock()
+	a.closed = true
 	out := a.takeLocked()
 	a.mu.Unlock()
 	_ = a.emit(out)

@@ -77,6 +77,18 @@ func appendRecord(b []byte, r *schema.LedgerRecord) []byte {
 	if r.PathTruncated {
 		b = append(b, `,"path_truncated":true`...)
 	}
+	if r.BytesIn != 0 {
+		b = append(b, `,"bytes_in":`...)
+		b = strconv.AppendInt(b, r.BytesIn, 10)
+	}
+	if r.BytesOut != 0 {
+		b = append(b, `,"bytes_out":`...)
+		b = strconv.AppendInt(b, r.BytesOut, 10)
+	}
+	if r.TraceID != "" {
+		b = append(b, `,"trace_id":`...)
+		b = appendString(b, r.TraceID)
+	}
 	return append(b, '}')
 }
 

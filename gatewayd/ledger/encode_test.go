@@ -25,9 +25,12 @@ func TestAppendRecordMatchesMarshal(t *testing.T) {
 			Start: start, End: start.Add(1500 * time.Microsecond), UpstreamMS: 0.731},
 		{ID: "x", KeyHash: "b0962662e937d44c", Tier: "basic", Route: "v1", Method: "POST", Path: `/v1/<a&b>"\q`,
 			Status: 429, Decision: "limited", Unmetered: true, Cost: 3.25, CostCharged: 2.5, CostSettled: 1e-7,
-			Shadow: "allowed", ShadowDisagrees: true, Start: start.Add(-time.Hour), End: start, UpstreamMS: 1e22},
+			Shadow: "allowed", ShadowDisagrees: true, Start: start.Add(-time.Hour), End: start, UpstreamMS: 1e22,
+			TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"},
 		{ID: "é\u2028\x01\xff", Path: "/v1/\t", CostCharged: -0.001, CostSettled: 123456789.125, UpstreamMS: -3e-9,
 			Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))},
+		{ID: "t", Method: "GET", Path: "/ws", Status: 101, Decision: "allowed", CostCharged: 1, CostSettled: 1,
+			Start: start, End: start.Add(time.Minute), BytesIn: 1234, BytesOut: -5},
 		{ID: "agg", Method: "GET", Path: "/x", Status: 401, Decision: "unauthenticated", Start: start, End: start,
 			DecidedUS: start.UnixMicro(), Count: 42, Client: "c\"1", PathTruncated: true},
 	}

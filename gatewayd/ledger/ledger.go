@@ -193,6 +193,7 @@ type Writer struct {
 	mu      sync.Mutex
 	closed  bool
 	cur     *group
+	last    *group   // the group taken last by the writer
 	retry   []*group // groups taken by the writer, not yet durable
 	kick    chan struct{}
 	stop    chan struct{}
@@ -287,6 +288,26 @@ func (w *Writer) Commit(r *schema.LedgerRecord, client string) error {
 		}
 		return ErrSyncTimeout
 	}
+}
+
+// Flush waits until every record appended before it is durable (or given
+// up at Close).
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	g := w.cur
+	if g.n == 0 {
+		g = w.last
+	}
+	w.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	<-g.done
+	return g.err
 }
 
 // Append queues r as is (no aggregation, no waiting), returning ErrClosed
@@ -481,6 +502,7 @@ func (w *Writer) commit(closing bool) bool {
 		w.mu.Lock()
 		if w.cur.n > 0 {
 			w.retry = append(w.retry, w.cur)
+			w.last = w.cur
 			w.cur = w.newGroup()
 		}
 		w.mu.Unlock()

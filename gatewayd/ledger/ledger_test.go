@@ -23,6 +23,11 @@ func TestWriterBatchesRotatesAndFlushesOnClose(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < n/5; i++ {
+				if g == 0 && i%20 == 0 {
+					if err := w.Flush(); err != nil { // several writes, so files rotate
+						t.Error(err)
+					}
+				}
 				w.Append(schema.LedgerRecord{ID: fmt.Sprintf("%d-%d", g, i), Decision: "allowed", Method: "GET", Path: "/v1/x", Status: 200, CostCharged: 1, CostSettled: 1})
 			}
 		}(g)

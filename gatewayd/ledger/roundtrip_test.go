@@ -29,10 +29,11 @@ func TestWriterToSchemaReaderRoundTrip(t *testing.T) {
 			ID: fmt.Sprintf("rt-%d", i), KeyHash: pick("", "9f86d081884c7d65"), Tier: pick("", "free", "pro"),
 			Route: pick("", "v1"), Method: pick("GET", "POST", "DELETE"), Path: pick("/v1/x", `/v1/"q"<&>`, "/v1/\u00e9\u2028"),
 			Status: rng.IntN(500) + 100, Decision: pick("allowed", "limited", "unauthenticated"), Unmetered: rng.IntN(2) == 0,
-			CostCharged: float64(rng.IntN(5000)) / 1000, CostSettled: rng.Float64() * 10, Shadow: pick("", "allowed", "limited"),
+			Cost: float64(rng.IntN(5000)) / 1000, CostCharged: float64(rng.IntN(5000)) / 1000, CostSettled: rng.Float64() * 10, Shadow: pick("", "allowed", "limited"),
 			ShadowDisagrees: rng.IntN(2) == 0, Start: start, End: start.Add(time.Duration(rng.Int64N(1e9))),
 			UpstreamMS: float64(rng.IntN(100000)) / 1000, DecidedUS: start.UnixMicro() + rng.Int64N(1000),
 			Count: rng.Int64N(3), Client: pick("", "c1d2"), PathTruncated: rng.IntN(2) == 0,
+			BytesIn: rng.Int64N(1 << 40), BytesOut: rng.Int64N(3),
 		}
 		want = append(want, r)
 		// Append writes the record as is; every tenth waits for durability,

@@ -37,6 +37,33 @@ type Metrics struct {
 	InFlight prometheus.Gauge
 	// Reloads counts SIGHUP reloads by decision (applied or refused).
 	Reloads *prometheus.CounterVec
+	// StoreDuration is the rate-limit store's round-trip time by operation
+	// (acquire, settle, release, batch) and result (ok, error); lease hits
+	// make no round trip.
+	StoreDuration *prometheus.HistogramVec
+	// PricingMultiplier is each route's current price multiplier;
+	// PricingMultiplierLimit the clamp's bounds (bound="min"|"max").
+	PricingMultiplier      *prometheus.GaugeVec
+	PricingMultiplierLimit *prometheus.GaugeVec
+	// PricingLoad is the load signal in force per route and its source
+	// (local or prometheus).
+	PricingLoad *prometheus.GaugeVec
+	// PricingSourceDuration times the Prometheus pricing queries by route;
+	// PricingSourceFailures counts those that failed (the route fell back to
+	// the local estimate).
+	PricingSourceDuration *prometheus.HistogramVec
+	PricingSourceFailures *prometheus.CounterVec
+	// Budget is the deciding policy's budget utilisation at admission,
+	// 1 - remaining/limit, by route and tier.
+	Budget *prometheus.HistogramVec
+	// TunnelBytes counts bytes through upgraded tunnels by route and
+	// direction (in: from the client, out: to the client); TunnelSeconds
+	// their open time by route, added when each closes.
+	TunnelBytes   *prometheus.CounterVec
+	TunnelSeconds *prometheus.CounterVec
+	// ProtocolErrors counts requests Go's HTTP server refused itself before
+	// any handler ran (malformed, 431, 501, 505), by status.
+	ProtocolErrors *prometheus.CounterVec
 
 	children sync.Map // childKey -> *Children
 }
@@ -73,9 +100,36 @@ func New(gauges map[string]func() float64, help map[string]string) *Metrics {
 			Help: "Requests being served."}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_config_reloads_total",
 			Help: "Config reloads by decision: applied or refused."}, []string{"decision"}),
+		StoreDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gatewayd_store_duration_seconds",
+			Help: "Rate-limit store round-trip time by operation and result (lease hits make none).", Buckets: buckets},
+			[]string{"op", "result"}),
+		PricingMultiplier: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatewayd_pricing_multiplier",
+			Help: "Current price multiplier per route (1 = base cost)."}, []string{"route"}),
+		PricingMultiplierLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatewayd_pricing_multiplier_limit",
+			Help: "The price multiplier's clamp: pricing.min_multiplier (bound=min) and max_multiplier (bound=max)."},
+			[]string{"bound"}),
+		PricingLoad: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gatewayd_pricing_load",
+			Help: "Load signal in force per route, in [0, 1], by source (local or prometheus)."}, []string{"route", "source"}),
+		PricingSourceDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gatewayd_pricing_source_duration_seconds",
+			Help: "Time of the Prometheus pricing query per route.", Buckets: buckets}, []string{"route"}),
+		PricingSourceFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_pricing_source_failures_total",
+			Help: "Prometheus pricing queries that failed or gave no sample; the route used the local estimate."}, []string{"route"}),
+		Budget: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gatewayd_budget_utilisation_ratio",
+			Help:    "Budget utilisation of the deciding policy at each decision: 1 - remaining/limit (1 = the key's bucket is empty).",
+			Buckets: []float64{.1, .2, .3, .4, .5, .6, .7, .8, .9, .95, .99, 1}}, rt),
+		TunnelBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_tunnel_bytes_total",
+			Help: "Bytes through upgraded (WebSocket) tunnels, by route and direction (in from the client, out to it)."},
+			[]string{"route", "direction"}),
+		TunnelSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_tunnel_seconds_total",
+			Help: "Seconds upgraded tunnels were open, by route, added when each closes."}, []string{"route"}),
+		ProtocolErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatewayd_protocol_errors_total",
+			Help: "Requests refused by the HTTP server itself before the gateway saw them (malformed 400, 431, 501, 505), by status."},
+			[]string{"status"}),
 	}
 	r.MustRegister(m.Requests, m.Duration, m.Upstream, m.Charged, m.Settled, m.Unmetered, m.Shadow,
-		m.ShadowDisagree, m.InFlight, m.Reloads)
+		m.ShadowDisagree, m.InFlight, m.Reloads, m.TunnelBytes, m.TunnelSeconds, m.ProtocolErrors,
+		m.StoreDuration, m.PricingMultiplier, m.PricingMultiplierLimit, m.PricingLoad, m.PricingSourceDuration,
+		m.PricingSourceFailures, m.Budget)
 	for name, f := range gauges {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help[name]}, f))
 	}
@@ -102,6 +156,12 @@ type Children struct {
 	upstream         lazy[prometheus.Observer]
 	charged, settled lazy[prometheus.Counter]
 	unmetered        lazy[prometheus.Counter]
+	budget           lazy[prometheus.Observer]
+}
+
+// Budget is the route and tier's budget-utilisation histogram child.
+func (c *Children) Budget() prometheus.Observer {
+	return c.budget.get(func() prometheus.Observer { return c.m.Budget.WithLabelValues(c.route, c.tier) })
 }
 
 // lazy is a value resolved on first use; racing first uses resolve the same

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"tollgate/gatewayd/headerpolicy"
 	"tollgate/gatewayd/respond"
 )
 
@@ -79,9 +80,11 @@ type Options struct {
 	StripPrefix string
 	// Transport carries the requests.
 	Transport http.RoundTripper
-	// DropHeaders are removed from the request before it goes upstream (the
-	// API key header: the secret stays at the gateway).
-	DropHeaders []string
+	// Headers is the route's header policy, applied last in the rewrite,
+	// after hop-by-hop processing: identity headers, credentials and
+	// spellings of the gateway's headers (package headerpolicy). The
+	// request context carries the Vouch (headerpolicy.WithVouch).
+	Headers headerpolicy.Policy
 	// Log receives upstream failures.
 	Log *slog.Logger
 	// TrustedPeer reports whether a request's peer (RemoteAddr) is a trusted
@@ -94,7 +97,6 @@ type Options struct {
 
 // New returns the route's reverse proxy.
 func New(o Options) *httputil.ReverseProxy {
-	drop := append([]string(nil), o.DropHeaders...)
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			if o.StripPrefix != "" {
@@ -119,9 +121,12 @@ func New(o Options) *httputil.ReverseProxy {
 					}
 				}
 			}
-			for _, h := range drop {
-				pr.Out.Header.Del(h)
+			if !trusted {
+				// Forwarding claims only a trusted proxy may make.
+				pr.Out.Header.Del("Forwarded")
+				pr.Out.Header.Del("X-Real-Ip")
 			}
+			o.Headers.Apply(pr.Out.Header, headerpolicy.VouchFrom(pr.In.Context()))
 			if t := timing(pr.In.Context()); t != nil {
 				t.Start = time.Now()
 			}
@@ -132,9 +137,6 @@ func New(o Options) *httputil.ReverseProxy {
 		ModifyResponse: func(resp *http.Response) error {
 			if t := timing(resp.Request.Context()); t != nil && !t.Start.IsZero() {
 				t.Header = time.Since(t.Start)
-				if resp.StatusCode == http.StatusSwitchingProtocols {
-					t.Status = resp.StatusCode // the upgrade hijacks the connection: no WriteHeader to see
-				}
 			}
 			// The gateway's rate-limit headers are the only ones the client sees.
 			resp.Header.Del("RateLimit")
@@ -168,7 +170,8 @@ func classify(ctx context.Context, err error) respond.Error {
 	case errors.As(err, &mbe):
 		return respond.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: "request body exceeds the limit", Extra: map[string]any{"limit_bytes": mbe.Limit}}
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(context.Cause(ctx), context.DeadlineExceeded):
 		return respond.Error{Status: http.StatusGatewayTimeout, Code: "upstream_timeout",
 			Message: "the upstream did not answer within the route's timeout"}
 	case errors.Is(ctx.Err(), context.Canceled):

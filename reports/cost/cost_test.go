@@ -398,3 +398,33 @@ func FuzzParseFleet(f *testing.F) {
 		}
 	})
 }
+
+func TestSpotRate(t *testing.T) {
+	sh, err := LoadFile("../prices.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c7g.medium is in the <5% band: at most 5% of instances a month, so
+	// -ln(0.95)/730 per instance-hour at the upper end, half that share mid.
+	r, band, err := sh.SpotRate("c7g.medium", true)
+	if err != nil || band != "<5%" || math.Abs(r-(-math.Log(0.95)/730)) > 1e-12 {
+		t.Errorf("c7g.medium upper: %v %q %v", r, band, err)
+	}
+	r, _, _ = sh.SpotRate("c7g.medium", false)
+	if math.Abs(r-(-math.Log(0.975)/730)) > 1e-12 {
+		t.Errorf("c7g.medium mid: %v", r)
+	}
+	hi, band, _ := sh.SpotRate("c7i.large", true)
+	if band != ">20%" || hi <= r {
+		t.Errorf("c7i.large: %v %q", hi, band)
+	}
+	if _, _, err := sh.SpotRate("z9.huge", true); err == nil || !strings.Contains(err.Error(), "z9.huge") {
+		t.Errorf("unknown type: %v", err)
+	}
+	// A sheet missing a band is refused, naming the band.
+	b, _ := os.ReadFile("../prices.yaml")
+	bad := strings.Replace(string(b), `    - {band: "10-15%", monthly_low: 0.10, monthly_high: 0.15, note: ""}`+"\n", "", 1)
+	if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), `must list band "10-15%"`) {
+		t.Errorf("sheet without a band: %v", err)
+	}
+}

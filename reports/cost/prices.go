@@ -38,6 +38,51 @@ type Sheet struct {
 	Storage      Storage      `yaml:"storage"`
 	Redis        Redis        `yaml:"redis"`
 	Logs         Logs         `yaml:"logs"`
+	// SpotInterruption gives the Advisor's interruption-frequency bands
+	// their meaning as monthly shares, for fault models (gwlab plan).
+	SpotInterruption SpotInterruption `yaml:"spot_interruption"`
+}
+
+// SpotInterruption is what the Spot Instance Advisor's interruption-frequency
+// bands mean: the share of a type's spot instances that AWS reclaimed over the
+// trailing month, as a range per band.
+type SpotInterruption struct {
+	// Definition quotes how the source defines the frequency.
+	Definition string             `yaml:"definition"`
+	Bands      []InterruptionBand `yaml:"bands"`
+	Source     string             `yaml:"source"`
+	Date       string             `yaml:"date"`
+	Confidence string             `yaml:"confidence"`
+}
+
+// InterruptionBand is one band of Bands with its monthly share range, 0..1.
+// Open-ended bands (">20%") carry an assumed upper bound, said in Note.
+type InterruptionBand struct {
+	Band        string  `yaml:"band"`
+	MonthlyLow  float64 `yaml:"monthly_low"`
+	MonthlyHigh float64 `yaml:"monthly_high"`
+	Note        string  `yaml:"note"`
+}
+
+// SpotRate is the spot interruption rate per instance-hour of an instance
+// type, from its Advisor band: the band's upper share (upper true, the
+// conservative reading) or its midpoint, turned into a constant hazard over
+// the sheet's month: -ln(1 - share) / hours_per_month.
+func (s *Sheet) SpotRate(instanceType string, upper bool) (perHour float64, band string, err error) {
+	in, ok := s.Instance(instanceType)
+	if !ok {
+		return 0, "", fmt.Errorf("%w: instance type: not in the price sheet (have %s), got %q", ErrFleet, strings.Join(s.InstanceTypes(), " "), instanceType)
+	}
+	for _, b := range s.SpotInterruption.Bands {
+		if b.Band == in.Advisor.Interruption {
+			share := b.MonthlyHigh
+			if !upper {
+				share = (b.MonthlyLow + b.MonthlyHigh) / 2
+			}
+			return -math.Log1p(-share) / s.HoursPerMonth, b.Band, nil
+		}
+	}
+	return 0, "", fmt.Errorf("%w: spot_interruption.bands: no band %q (instance %s)", ErrSheet, in.Advisor.Interruption, instanceType)
 }
 
 // Price is one price in the sheet's currency with where it came from.
@@ -299,6 +344,30 @@ func (s *Sheet) Validate() error {
 	v.price("logs.s3_storage_gb_month", l.S3StorageGBMonth)
 	v.price("logs.s3_put_per_1000", l.S3PutPer1000)
 	v.price("logs.firehose_gb", l.FirehoseGB)
+	si := s.SpotInterruption
+	v.nonEmpty("spot_interruption.definition", si.Definition)
+	v.nonEmpty("spot_interruption.source", si.Source)
+	v.date("spot_interruption.date", si.Date)
+	v.confidence("spot_interruption.confidence", si.Confidence)
+	seenBand := map[string]int{}
+	for i, b := range si.Bands {
+		p := fmt.Sprintf("spot_interruption.bands[%d]", i)
+		if !contains(Bands, b.Band) {
+			v.addf(p+".band", "must be one of %s, got %q", strings.Join(Bands, " "), b.Band)
+		}
+		if j, dup := seenBand[b.Band]; dup {
+			v.addf(p+".band", "duplicate of spot_interruption.bands[%d], got %q", j, b.Band)
+		}
+		seenBand[b.Band] = i
+		if !(b.MonthlyLow >= 0 && b.MonthlyLow <= b.MonthlyHigh && b.MonthlyHigh < 1) {
+			v.addf(p, "monthly_low and monthly_high must satisfy 0 <= low <= high < 1, got %v and %v", b.MonthlyLow, b.MonthlyHigh)
+		}
+	}
+	for _, b := range Bands {
+		if _, ok := seenBand[b]; !ok {
+			v.addf("spot_interruption.bands", "must list band %q", b)
+		}
+	}
 	if len(v.errs) == 0 {
 		return nil
 	}

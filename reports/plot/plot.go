@@ -38,6 +38,10 @@ type Figure struct {
 	Title         string
 	Width, Height vg.Length
 	draw          func(dc draw.Canvas)
+	// labels and legend are, after drawing, the point labels placed and the
+	// legend's rectangle (for tests of overlap and clipping).
+	labels *placedLabels
+	legend vg.Rectangle
 }
 
 // DPI of the PNGs.
@@ -165,8 +169,6 @@ func LatencyCDF(title string, series []Series, marks schema.Percentiles) (*Figur
 		lo, hi = lo/2, hi*2
 	}
 	p.X.Min, p.X.Max = lo, hi
-	p.Legend.Top, p.Legend.Left = false, false
-	p.Legend.YOffs = vg.Points(30)
 	for i, m := range []struct {
 		v     float64
 		label string
@@ -191,7 +193,7 @@ func LatencyCDF(title string, series []Series, marks schema.Percentiles) (*Figur
 		lab.TextStyle[0].Color = grey
 		p.Add(lab)
 	}
-	return single("latency_cdf", "Latency CDF", 7*vg.Inch, 4*vg.Inch, p), nil
+	return beside("latency_cdf", "Latency CDF", 7*vg.Inch, 4*vg.Inch, p), nil
 }
 
 // Timeline plots the 429 rate and the error rate per interval, in percent,
@@ -284,9 +286,7 @@ func Timeline(title string, tl []schema.Interval, intervalS float64, faults []sc
 	}
 	p.X.Min, p.X.Max = xmin, xmax
 	p.Y.Min, p.Y.Max = 0, ymax
-	p.Legend.Top = true
-	p.Legend.XOffs = -vg.Points(5)
-	return single("rate_429", "429 and error rate over time", 7*vg.Inch, 3.5*vg.Inch, p), nil
+	return beside("rate_429", "429 and error rate over time", 7.5*vg.Inch, 3.5*vg.Inch, p), nil
 }
 
 // componentOrder fixes the stacking order of cost components.
@@ -582,7 +582,7 @@ func Frontier(title, param string, pts []Point) (*Figure, error) {
 	for _, pt := range pts {
 		if finite(pt.CostPerBillion) && pt.CostPerBillion >= 0 {
 			xys = append(xys, plotter.XY{X: pt.CostPerBillion, Y: Nines(pt.Availability)})
-			labels = append(labels, " "+pt.Label)
+			labels = append(labels, pt.Label)
 		}
 	}
 	if len(xys) == 0 {
@@ -613,10 +613,7 @@ func Frontier(title, param string, pts []Point) (*Figure, error) {
 	sc.Shape = draw.CircleGlyph{}
 	p.Add(sc)
 	p.Legend.Add("run", sc)
-	lab, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
-	if err != nil {
-		return nil, fmt.Errorf("plot: frontier labels: %w", err)
-	}
+	lab := newPlacedLabels(xys, labels, sc.Radius)
 	p.Add(lab)
 	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, xy := range xys {
@@ -640,8 +637,9 @@ func Frontier(title, param string, pts []Point) (*Figure, error) {
 	p.Legend.Add("99.99% (4 nines)", tl)
 	p.X.Min, p.X.Max = math.Max(0, xmin-dx), xmax+2*dx
 	p.Y.Min, p.Y.Max = ymin, ymax
-	p.Legend.Top, p.Legend.Left = false, false
-	return single("frontier", "Cost versus availability", 7*vg.Inch, 4.5*vg.Inch, p), nil
+	f := beside("frontier", "Cost versus availability", 7.5*vg.Inch, 4.5*vg.Inch, p)
+	f.labels = lab
+	return f, nil
 }
 
 // pareto returns the points no other point dominates (cheaper or equal and

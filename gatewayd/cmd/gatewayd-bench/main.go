@@ -230,7 +230,7 @@ tiers:
   - {name: bench, burst: 1000000, rate: 1000000}
 routes:
   - {name: v1, prefix: /v1/, upstream: %s}
-ledger: {dir: %s}
+ledger: {dir: %s, durability: batch}
 `, st, g.disableParking, benchKeyHash, upstream, filepath.Join(dir, "ledger-"+store))
 	p := filepath.Join(dir, "gatewayd-"+store+".yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
@@ -858,7 +858,7 @@ func report(o options, pin pinning, lat, sat []run1, mems []memRow) (string, err
 		}
 		fmt.Fprintf(&b, "\nThe direct row is the ceiling: the bare upstream, driven by the same load generator. nginx: Debian's package,\n"+
 			"`worker_processes %d`, `limit_req zone=perkey burst=1000000 nodelay` keyed on `$http_x_api_key`, upstream\n"+
-			"keepalive 512, access log off. gatewayd: default settings (GOMAXPROCS from its CPUs), ledger on (batched, fsynced).\n",
+			"keepalive 512, access log off. gatewayd: default settings (GOMAXPROCS from its CPUs), ledger on with durability batch (batched, fsynced; sync against batch is in docs/benchmarks/ledger.md).\n",
 			pin.nginxWorkers())
 	}
 

@@ -231,6 +231,9 @@ type batch struct {
 	status    []int32
 	decision  []string
 	unmetered []bool
+	cost      []float64
+	bytesIn   []int64
+	bytesOut  []int64
 	charged   []float64
 	settled   []float64
 	shadow    []string
@@ -239,6 +242,7 @@ type batch struct {
 	decided   []int64
 	count     []int64
 	client    []string
+	traceID   []string
 }
 
 func (b *batch) add(r *schema.LedgerRecord, next int64) {
@@ -258,6 +262,9 @@ func (b *batch) add(r *schema.LedgerRecord, next int64) {
 	b.status = append(b.status, int32(r.Status))
 	b.decision = append(b.decision, r.Decision)
 	b.unmetered = append(b.unmetered, r.Unmetered)
+	b.cost = append(b.cost, r.Cost)
+	b.bytesIn = append(b.bytesIn, r.BytesIn)
+	b.bytesOut = append(b.bytesOut, r.BytesOut)
 	b.charged = append(b.charged, r.CostCharged)
 	b.settled = append(b.settled, r.CostSettled)
 	b.shadow = append(b.shadow, r.Shadow)
@@ -266,6 +273,7 @@ func (b *batch) add(r *schema.LedgerRecord, next int64) {
 	b.decided = append(b.decided, r.DecidedUS)
 	b.count = append(b.count, r.Requests())
 	b.client = append(b.client, r.Client)
+	b.traceID = append(b.traceID, r.TraceID)
 	b.to = next
 }
 
@@ -275,10 +283,11 @@ func (b *batch) reset() {
 
 const insertSQL = `INSERT INTO tollgate_usage (id, start_at, end_at, key_hash, tier, route, method, path,
 	path_truncated, status, decision, unmetered, cost_charged, cost_settled, shadow, shadow_disagrees,
-	upstream_ms, decided_us, count, client, source)
-SELECT u.*, $21 FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[],
+	upstream_ms, decided_us, count, client, cost, bytes_in, bytes_out, trace_id, source)
+SELECT u.*, $25 FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[],
 	$6::text[], $7::text[], $8::text[], $9::bool[], $10::int4[], $11::text[], $12::bool[], $13::float8[],
-	$14::float8[], $15::text[], $16::bool[], $17::float8[], $18::int8[], $19::int8[], $20::text[]) AS u
+	$14::float8[], $15::text[], $16::bool[], $17::float8[], $18::int8[], $19::int8[], $20::text[], $21::float8[],
+	$22::int8[], $23::int8[], $24::text[]) AS u
 ON CONFLICT DO NOTHING`
 
 // errMoved: another shipper moved this file's position meanwhile.
@@ -304,7 +313,7 @@ func (s *Shipper) flush(ctx context.Context, b *batch) error {
 		}
 		if _, err := tx.Exec(ctx, insertSQL, b.ids, b.start, b.end, b.keyHash, b.tier, b.route, b.method, b.path,
 			b.truncated, b.status, b.decision, b.unmetered, b.charged, b.settled, b.shadow, b.disagrees, b.upstream,
-			b.decided, b.count, b.client, s.opts.Source); err != nil {
+			b.decided, b.count, b.client, b.cost, b.bytesIn, b.bytesOut, b.traceID, s.opts.Source); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO tollgate_ship_position (source, file, "offset", records) VALUES ($1, $2, $3, $4)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func writeLedger(t *testing.T, dir string, from, n int, at time.Time) {
 	for i := from; i < from+n; i++ {
 		s := at.Add(time.Duration(i) * time.Millisecond)
 		r := schema.LedgerRecord{ID: fmt.Sprintf("r-%d", i), KeyHash: fmt.Sprintf("k%d", i%3), Tier: "pro", Route: "v1",
-			Method: "GET", Path: "/v1/x", Status: 200, Decision: "allowed", CostCharged: 2, CostSettled: 1.5,
+			Method: "GET", Path: "/v1/x", Status: 200, Decision: "allowed", Cost: 2, CostCharged: 2, CostSettled: 1.5,
 			Start: s, End: s.Add(time.Millisecond), DecidedUS: s.UnixMicro()}
 		if i%10 == 9 {
 			r.Decision, r.Status = "limited", 429
@@ -53,8 +54,12 @@ func TestMigrateShipIdempotentResumesAndBills(t *testing.T) {
 	pg := pgtest.Start(t)
 	p := pool(t, pg)
 	ctx := context.Background()
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
 	applied, err := Migrate(ctx, p)
-	if err != nil || len(applied) != 2 {
+	if err != nil || len(applied) != len(all) {
 		t.Fatalf("migrate: %v %v", applied, err)
 	}
 	if again, err := Migrate(ctx, p); err != nil || len(again) != 0 {
@@ -99,6 +104,10 @@ func TestMigrateShipIdempotentResumesAndBills(t *testing.T) {
 		if !strings.Contains(strings.Join(parts, ","), want) {
 			t.Errorf("partitions %v lack %s", parts, want)
 		}
+	}
+	var cost float64
+	if err := p.QueryRow(ctx, `SELECT sum(cost) FROM tollgate_usage`).Scan(&cost); err != nil || cost != 2000 {
+		t.Errorf("sum(cost) %v, %v; want 2000", cost, err)
 	}
 	var requests, admitted int64
 	var settled float64
@@ -155,3 +164,41 @@ func TestRetentionDetachesOldPartitions(t *testing.T) {
 }
 
 func newPool(dsn string) (*pgxpool.Pool, error) { return pgxpool.New(context.Background(), dsn) }
+
+// TestEveryRecordFieldHasAColumn: a field added to schema.LedgerRecord
+// without a migration and a column in the shipper fails here.
+func TestEveryRecordFieldHasAColumn(t *testing.T) {
+	pg := pgtest.Start(t)
+	p := pool(t, pg)
+	ctx := context.Background()
+	if _, err := Migrate(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := p.Query(ctx, `SELECT column_name FROM information_schema.columns WHERE table_name = 'tollgate_usage'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := map[string]bool{}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols[c] = true
+	}
+	rows.Close()
+	rename := map[string]string{"start": "start_at", "end": "end_at"}
+	rt := reflect.TypeFor[schema.LedgerRecord]()
+	for i := range rt.NumField() {
+		name := strings.Split(rt.Field(i).Tag.Get("json"), ",")[0]
+		if c, ok := rename[name]; ok {
+			name = c
+		}
+		if !cols[name] {
+			t.Errorf("ledger field %q has no column in tollgate_usage", name)
+		}
+		if !strings.Contains(insertSQL, name) {
+			t.Errorf("ledger field %q is not shipped (insertSQL)", name)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tollgate/schema"
+)
+
+// TestMain lets a test run this binary as gwlab in a separate process: with
+// GWLAB_TEST_MAIN=1 it runs the command line and exits.
+func TestMain(m *testing.M) {
+	if os.Getenv("GWLAB_TEST_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// gwlabProcess starts gwlab args in a separate process.
+func gwlabProcess(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "GWLAB_TEST_MAIN=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gwlab %s:\n%s", strings.Join(args, " "), out.String())
+		}
+	})
+	return cmd
+}
+
+// TestPlanShardsMergeByteIdentical: two shards run at the same time in two
+// processes, merged by a third, give the plan.json an unsharded run writes.
+func TestPlanShardsMergeByteIdentical(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join("testdata", "tiny-plan.yaml")
+	shards := []*exec.Cmd{
+		gwlabProcess(t, "plan", "-shard", "0/2", "-j", "1", "-out", filepath.Join(dir, "s0"), spec),
+		gwlabProcess(t, "plan", "-shard", "1/2", "-j", "1", "-out", filepath.Join(dir, "s1"), spec),
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"plan", "-out", filepath.Join(dir, "whole"), spec}, &out, &errb); code != 0 {
+		t.Fatalf("unsharded plan: exit %d: %s", code, errb.String())
+	}
+	for i, c := range shards {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("shard %d: %v", i, err)
+		}
+	}
+	merge := gwlabProcess(t, "merge", "-out", filepath.Join(dir, "merged"),
+		filepath.Join(dir, "s1", "partial-1-of-2.json"), filepath.Join(dir, "s0", "partial-0-of-2.json"))
+	if err := merge.Wait(); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	a, err := os.ReadFile(filepath.Join(dir, "whole", "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "merged", "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatalf("merged plan.json (%d bytes) differs from the unsharded one (%d bytes)", len(b), len(a))
+	}
+	p, err := schema.ReadPlan(filepath.Join(dir, "merged", "plan.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Choice == nil || p.Choice.MonthlyUSD <= 0 || len(p.Evaluated) != p.Candidates {
+		t.Fatalf("plan: choice %+v, %d evaluated of %d", p.Choice, len(p.Evaluated), p.Candidates)
+	}
+	// merge refuses an incomplete set
+	if code := run([]string{"merge", "-out", filepath.Join(dir, "bad"), filepath.Join(dir, "s0", "partial-0-of-2.json")}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "shard 1/2 missing") {
+		t.Errorf("merge of one of two shards: exit %d, %q", code, errb.String())
+	}
+}
+
+func TestPlanUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	for _, args := range [][]string{{"plan"}, {"merge", "x.json"}} {
+		if code := run(args, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d", args, code)
+		}
+	}
+	if code := run([]string{"plan", "-shard", "2/2", "seed-claim"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), `"2/2"`) {
+		t.Errorf("bad shard: exit %d, %q", code, errb.String())
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	cases := []struct {
+		done, total int
+		elapsed     time.Duration
+		want        string
+	}{
+		{0, 10, 0, "[..............................] 0/10 configurations, ? left"},
+		{5, 10, time.Minute, "[###############...............] 5/10 configurations, 1m0s left"},
+		{10, 10, 3 * time.Minute, "[##############################] 10/10 configurations, 0s left"},
+	}
+	for _, c := range cases {
+		if got := strings.TrimSpace(progressLine(c.done, c.total, c.elapsed)); got != c.want {
+			t.Errorf("progressLine(%d, %d, %v) = %q, want %q", c.done, c.total, c.elapsed, got, c.want)
+		}
+	}
+	var b bytes.Buffer
+	now := time.Unix(0, 0)
+	bar := newProgressBar(&b, func() time.Time { return now })
+	now = now.Add(30 * time.Second)
+	bar.update(1, 4)
+	bar.finish()
+	if want := fmt.Sprintf("\r%s\n", progressLine(1, 4, 30*time.Second)); b.String() != want {
+		t.Errorf("bar wrote %q, want %q", b.String(), want)
+	}
+}

@@ -1,0 +1,27 @@
+# Planner: gwlab plan and merge (plan/, plans/, schema/plan.go, docs/plan.md).
+SPEC ?= seed-claim
+PLAN_OUT ?= $(OUT)/plan/$(SPEC)
+PLAN_MONTH_REQUESTS ?= 1e8
+
+.PHONY: plan test-plan fuzz-plan ci-plan
+
+plan: ## search for the cheapest deployment meeting a plan spec's SLO: make plan SPEC=seed-claim (writes $(PLAN_OUT))
+	$(GO) build -o bin/gwlab ./cmd/gwlab
+	bin/gwlab plan -out $(PLAN_OUT) $(SPEC)
+
+test-plan: ## the planner's unit tests (spec, statistics, shards and merge, schema round trip, a month against the estimate)
+	$(GO) test -count=1 ./plan/ ./plans/ ./schema/
+	$(GO) test -count=1 -run 'Plan|Progress' ./cmd/gwlab/
+
+fuzz-plan: ## fuzz the plan spec parser for 20 s
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s ./plan/
+
+ci-plan: ## CI: the spec fuzzer, then a full simulated month of PLAN_MONTH_REQUESTS against the estimator's interval
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./plan/
+	$(GO) test -count=1 -v -run '^TestMonthInsideInterval$$' ./plan/ -args -month.requests=$(PLAN_MONTH_REQUESTS)
+
+.PHONY: bench-plan
+bench-plan: ## configurations evaluated per minute on one worker and on two (the 1-core to 2-core scaling), and seed-claim end to end
+	$(GO) test -run '^$$' -bench 'BenchmarkShard' -benchtime 1x -count 3 ./plan/
+	$(GO) build -o bin/gwlab ./cmd/gwlab
+	/usr/bin/time -v bin/gwlab plan -progress off -out $(OUT)/plan/seed-claim seed-claim

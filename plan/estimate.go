@@ -1,0 +1,444 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"tollgate/reports/cost"
+	"tollgate/schema"
+	"tollgate/sim"
+	"tollgate/sim/kernel"
+)
+
+// Kinds of short simulation: the fault-free steady state and one per fault.
+const (
+	kindSteady = "steady"
+	kindSpot   = sim.FaultSpot
+	kindZone   = sim.FaultAZ
+	kindRedis  = sim.FaultRedisFailover
+)
+
+// lead is the measured time before a fault starts in its short simulation.
+const lead = 30 * time.Second
+
+// Planner evaluates the configurations of one spec against one price sheet.
+// It holds no mutable state: Evaluate may run on many goroutines at once.
+type Planner struct {
+	spec   *Spec
+	sheet  *cost.Sheet
+	base   sim.Config
+	header schema.PlanHeader
+	// zoneMean is E[min(D, max)] of the zone outage duration, in seconds.
+	zoneMean float64
+}
+
+// New prepares a planner: base is the traffic scenario's validated config,
+// whose groups are scaled to the spec's monthly requests.
+func New(spec *Spec, sheet *cost.Sheet, base *sim.Config) (*Planner, error) {
+	p := &Planner{spec: spec, sheet: sheet, base: cloneConfig(base)}
+	perSecond := spec.Traffic.RequestsPerMonth / (sheet.HoursPerMonth * 3600)
+	if err := scaleTraffic(&p.base, perSecond); err != nil {
+		return nil, err
+	}
+	if d := spec.Traffic.Diurnal; d != nil {
+		p.base.Traffic.Diurnal = *d
+	}
+	z := spec.Faults.ZoneOutages
+	p.zoneMean = truncLogNormalMean(z.Median.D().Seconds(), z.Sigma, z.Max.D().Seconds())
+	cands, err := Candidates(spec, sheet)
+	if err != nil {
+		return nil, err
+	}
+	// Every candidate must make a valid simulator config before any runs.
+	for i, c := range cands {
+		cfg, err := Build(&p.base, sheet, c)
+		if err == nil {
+			setWindow(&cfg, spec.Estimate.Warmup.D(), spec.Estimate.Steady.D())
+			err = cfg.Validate()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("plan: candidate %d (%s): %w", i, Name(c), err)
+		}
+	}
+	h := sha256.New()
+	for _, v := range []any{spec, sheet, &p.base} {
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("plan: hash: %w", err)
+		}
+		h.Write(b)
+	}
+	e := spec.Estimate
+	p.header = schema.PlanHeader{
+		Version: schema.PlanVersion, Spec: spec.Name, SpecSHA256: hex.EncodeToString(h.Sum(nil)), Seed: spec.Seed,
+		PricesDate: sheet.Date, Region: sheet.Region, RequestsPerMonth: spec.Traffic.RequestsPerMonth,
+		HoursPerMonth: sheet.HoursPerMonth, Confidence: e.Confidence,
+		Objectives: schema.PlanObjectives{Availability: spec.SLO.Availability, P99MS: spec.SLO.P99MS,
+			MaxFalse429Rate: spec.SLO.MaxFalse429Rate, MaxOverAdmission: spec.SLO.MaxOverAdmission},
+		FaultModel: p.faultModel(),
+		Budget:     schema.PlanBudget{MinReplications: e.MinReplications, MaxReplications: e.MaxReplications, Batch: e.Batch},
+		Candidates: len(cands),
+		Method: fmt.Sprintf("Monthly availability = 1 - (steady-state error share + sum over faults of occurrences a month x "+
+			"errors one occurrence adds / requests a month). Each fault's errors per occurrence come from replicated short "+
+			"simulations (%v warm-up, %v lead, the fault, recovery and %v margin; a fault-free %v window for the steady "+
+			"state) with common random numbers: replication r uses the same seed, diurnal phase, target and outage duration "+
+			"on every configuration. A zone outage longer than %v is simulated for %v and its recovery, and the error and "+
+			"request rates of the second half of the simulated outage are extended over the rest of its drawn duration. "+
+			"Zone outages use the drawn duration as a control variate (its mean is known exactly). "+
+			"Intervals are %.0f%% Student-t with Welch-Satterthwaite degrees of freedom; replications are added in batches of "+
+			"%d from %d up to %d while an objective's interval straddles its bound. Occurrence rates are expectations, so the "+
+			"interval is for the expected month, not for the spread between months. p99, false 429s and over-admission are "+
+			"the steady state's.",
+			e.Warmup, sim.Duration(lead), e.Margin, e.Steady, e.ZoneCap, e.ZoneCap, e.Confidence*100, e.Batch, e.MinReplications, e.MaxReplications),
+	}
+	return p, nil
+}
+
+// Header is the plan's header.
+func (p *Planner) Header() schema.PlanHeader { return p.header }
+
+// Candidates is the planner's search space.
+func (p *Planner) Candidates() []schema.PlanConfig {
+	c, _ := Candidates(p.spec, p.sheet) // checked by New
+	return c
+}
+
+func (p *Planner) faultModel() []schema.FaultRate {
+	f := p.spec.Faults
+	spot := schema.FaultRate{Kind: kindSpot, Rate: f.Spot.PerInstanceHour, Unit: "per instance-hour",
+		Source: "the spec (faults.spot.per_instance_hour)"}
+	if f.Spot.PerInstanceHour == 0 {
+		var parts []string
+		for _, it := range p.spec.Search.InstanceTypes {
+			r, band, err := p.sheet.SpotRate(it, f.Spot.Band == "upper")
+			if err == nil {
+				parts = append(parts, fmt.Sprintf("%s %s: %.3g", it, band, r))
+			}
+		}
+		si := p.sheet.SpotInterruption
+		spot.Detail = fmt.Sprintf("per type from its interruption-frequency band (%s of the band, -ln(1-share)/%g h): %s",
+			f.Spot.Band, p.sheet.HoursPerMonth, strings.Join(parts, "; "))
+		spot.Source = fmt.Sprintf("price sheet spot_interruption: %s (%s)", si.Source, si.Date)
+	}
+	z := f.ZoneOutages
+	src := z.Source
+	if src == "" {
+		src = "the spec (faults.zone_outages)"
+	}
+	rs := f.Redis.Source
+	if rs == "" {
+		rs = "the spec (faults.redis_failovers)"
+	}
+	return []schema.FaultRate{spot,
+		{Kind: kindZone, Rate: z.PerZoneYear, Unit: "per zone-year",
+			Detail: fmt.Sprintf("log-normal duration, median %v, sigma %g, cut at %v (mean %.1f min)", z.Median, z.Sigma, z.Max, p.zoneMean/60),
+			Source: src},
+		{Kind: kindRedis, Rate: f.Redis.PerMonth, Unit: "per month",
+			Detail: "a failover to the replica, or a restart of a single node, taking redis.failover_time", Source: rs},
+	}
+}
+
+// draw is replication r's random numbers for one kind: the same on every
+// configuration (common random numbers).
+type draw struct {
+	seed  uint64
+	phase time.Duration
+	u     float64
+	dur   time.Duration
+}
+
+func (p *Planner) draw(kind string, r int) draw {
+	rng := kernel.Stream(p.spec.Seed, fmt.Sprintf("plan/%s/%d", kind, r))
+	d := draw{seed: rng.Uint64() | 1}
+	period := p.base.Traffic.Diurnal.Period.D()
+	d.phase = time.Duration(rng.Float64() * float64(period))
+	d.u = rng.Float64()
+	z := p.spec.Faults.ZoneOutages
+	x := float64(z.Median) * math.Exp(z.Sigma*rng.NormFloat64())
+	d.dur = time.Duration(math.Min(x, float64(z.Max))).Round(time.Second)
+	if d.dur < time.Second {
+		d.dur = time.Second
+	}
+	return d
+}
+
+// replicate runs replication r of kind on cfg0 and returns its sample and
+// control value (the drawn outage duration in seconds for zone outages).
+func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string) (sample, float64, error) {
+	d := p.draw(kind, r)
+	cfg := *cfg0
+	cfg.Faults = nil
+	cfg.Seed = d.seed
+	cfg.Traffic.Diurnal.Phase = sim.Duration(d.phase)
+	e := p.spec.Estimate
+	warm := e.Warmup.D()
+	at := sim.Duration(warm + lead)
+	hc := cfg.LB.HealthInterval.D()
+	detect := time.Duration(cfg.LB.UnhealthyThreshold+1) * hc
+	rise := time.Duration(cfg.LB.HealthyThreshold+1) * hc
+	var window, simD time.Duration
+	control := 0.0
+	switch kind {
+	case kindSteady:
+		window = e.Steady.D()
+	case kindSpot:
+		target := spots[min(int(d.u*float64(len(spots))), len(spots)-1)]
+		cfg.Faults = []sim.Fault{{Kind: sim.FaultSpot, At: at, Target: target}}
+		window = lead + cfg.Spot.Notice.D() + detect + cfg.Spot.LaunchDelay.D() + rise + e.Margin.D()
+	case kindZone:
+		zs := cfg.Topology.Zones
+		zone := zs[min(int(d.u*float64(len(zs))), len(zs)-1)]
+		simD = d.dur
+		if c := e.ZoneCap.D(); c > 0 && simD > c {
+			simD = c
+		}
+		cfg.Faults = []sim.Fault{{Kind: sim.FaultAZ, At: at, Duration: sim.Duration(simD), Target: zone}}
+		window = lead + simD + detect + rise + e.Margin.D()
+		control = d.dur.Seconds()
+	case kindRedis:
+		cfg.Faults = []sim.Fault{{Kind: sim.FaultRedisFailover, At: at}}
+		window = lead + cfg.Redis.FailoverTime.D() + cfg.Engine.Breaker.Cooldown.D() + e.Margin.D()
+	}
+	setWindow(&cfg, warm, window)
+	s, err := simulate(&cfg)
+	if err != nil {
+		return sample{}, 0, fmt.Errorf("plan: %s replication %d: %w", kind, r, err)
+	}
+	if kind == kindZone && simD < d.dur {
+		// The outage was cut at simD: its plateau (the second half of the
+		// simulated outage, after detection) goes on for the rest of the
+		// drawn duration at the rates it reached.
+		from := (lead + simD/2).Seconds()
+		n, errs, ok := s.rates(from, (lead + simD).Seconds())
+		if !ok {
+			return sample{}, 0, fmt.Errorf("plan: %s replication %d: no timeline interval inside the outage's plateau [%.0fs, %.0fs)", kind, r, from, (lead + simD).Seconds())
+		}
+		rest := (d.dur - simD).Seconds()
+		s.total += int64(math.Round(n * rest))
+		s.errors += int64(math.Round(errs * rest))
+		s.windowS += rest
+	}
+	return s, control, nil
+}
+
+// perMonth is the expected occurrences of each fault kind a month on c.
+func (p *Planner) perMonth(c schema.PlanConfig, spots int) (map[string]float64, error) {
+	f := p.spec.Faults
+	h := p.sheet.HoursPerMonth
+	out := map[string]float64{}
+	rate := f.Spot.PerInstanceHour
+	if rate == 0 {
+		r, _, err := p.sheet.SpotRate(c.InstanceType, f.Spot.Band == "upper")
+		if err != nil {
+			return nil, err
+		}
+		rate = r
+	}
+	if spots > 0 && rate > 0 {
+		out[kindSpot] = float64(spots) * rate * h
+	}
+	if f.ZoneOutages.PerZoneYear > 0 {
+		out[kindZone] = float64(c.Zones) * f.ZoneOutages.PerZoneYear * h / (365 * 24)
+	}
+	if c.Redis != RedisNone && f.Redis.PerMonth > 0 {
+		out[kindRedis] = f.Redis.PerMonth
+	}
+	return out, nil
+}
+
+// faultKinds is the order faults are simulated and reported in.
+var faultKinds = []string{kindSpot, kindZone, kindRedis}
+
+// Evaluate estimates configuration c (index i of the search space): its bill,
+// its monthly availability and the other objectives with intervals, adding
+// replications until every objective is decided or the budget is spent.
+// It is deterministic and safe to call from many goroutines.
+func (p *Planner) Evaluate(i int, c schema.PlanConfig) (schema.Evaluated, error) {
+	ev, _, err := p.evaluate(i, c, nil)
+	return ev, err
+}
+
+// evaluate is Evaluate; with counts it weighs each fault's impact by those
+// occurrences instead of the expected ones (to predict one given month). It
+// also returns the samples per kind.
+func (p *Planner) evaluate(i int, c schema.PlanConfig, counts map[string]float64) (schema.Evaluated, map[string][]sample, error) {
+	ev := schema.Evaluated{Index: i, Name: Name(c), Config: c}
+	u := Usage(p.sheet, &p.base, c, p.spec.Traffic.RequestsPerMonth)
+	bill, err := cost.FleetBill(p.sheet, ev.Name, u)
+	if err != nil {
+		return ev, nil, fmt.Errorf("plan: %s: %w", ev.Name, err)
+	}
+	ev.MonthlyUSD = bill.Total()
+	ev.PerBillionUSD = bill.PerBillion()
+	for _, l := range bill.Lines {
+		ev.Bill = append(ev.Bill, schema.BillLine{Component: l.Component, Detail: l.Detail, USD: l.USD})
+	}
+	cfg, err := Build(&p.base, p.sheet, c)
+	if err != nil {
+		return ev, nil, err
+	}
+	spots := spotNodes(&cfg)
+	rates, err := p.perMonth(c, len(spots))
+	if err != nil {
+		return ev, nil, err
+	}
+	if counts != nil {
+		rates = counts
+	}
+	kinds := []string{kindSteady}
+	for _, k := range faultKinds {
+		if rates[k] > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	samples := map[string][]sample{}
+	controls := map[string][]float64{}
+	e := p.spec.Estimate
+	for n := e.MinReplications; ; n = min(n+e.Batch, e.MaxReplications) {
+		for ki, k := range kinds {
+			if ki == 1 && n == e.MinReplications && p.steadyFails(&ev, samples) {
+				ev.Replications = n
+				return ev, samples, nil // no fault simulations for a configuration the steady state already rules out
+			}
+			for r := len(samples[k]); r < n; r++ {
+				s, ctl, err := p.replicate(&cfg, k, r, spots)
+				if err != nil {
+					return ev, nil, fmt.Errorf("%s: %w", ev.Name, err)
+				}
+				samples[k] = append(samples[k], s)
+				controls[k] = append(controls[k], ctl)
+				ev.Simulations++
+			}
+		}
+		ev.Replications = n
+		p.figures(&ev, kinds, rates, samples, controls)
+		p.decide(&ev, n >= e.MaxReplications)
+		if ev.Verdict != schema.VerdictUndecided || n >= e.MaxReplications {
+			return ev, samples, nil
+		}
+	}
+}
+
+// figures fills ev's intervals from the samples so far.
+func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string]float64, samples map[string][]sample, controls map[string][]float64) {
+	conf := p.spec.Estimate.Confidence
+	steady := samples[kindSteady]
+	col := func(ss []sample, f func(sample) float64) []float64 {
+		out := make([]float64, len(ss))
+		for i, s := range ss {
+			out[i] = f(s)
+		}
+		return out
+	}
+	ratio := func(a, b int64) float64 {
+		if b <= 0 {
+			return 0
+		}
+		return float64(a) / float64(b)
+	}
+	iv := func(c component) schema.Estimate {
+		m, l, u := interval(conf, []component{c}, []float64{1})
+		return schema.Estimate{Mean: m, Lower: l, Upper: u}
+	}
+	errShare := meanOf(col(steady, func(s sample) float64 { return ratio(s.errors, s.total) }))
+	rej := meanOf(col(steady, func(s sample) float64 { return ratio(s.rejected, s.total) }))
+	// Requests a month including client retries, as the steady state retries.
+	inflate := meanOf(col(steady, func(s sample) float64 { return ratio(s.total, s.total-s.retries) })).mean
+	if !(inflate >= 1) {
+		inflate = 1
+	}
+	month := p.spec.Traffic.RequestsPerMonth * inflate
+	parts := []component{errShare}
+	weights := []float64{1}
+	ev.Faults = nil
+	for _, k := range kinds[1:] {
+		ss := samples[k]
+		excess := col(ss, func(s sample) float64 { return float64(s.errors) - errShare.mean*float64(s.total) })
+		extra := col(ss, func(s sample) float64 { return float64(s.rejected) - rej.mean*float64(s.total) })
+		var c component
+		if k == kindZone {
+			c = controlled(excess, controls[k], p.zoneMean)
+		} else {
+			c = meanOf(excess)
+		}
+		parts = append(parts, c)
+		weights = append(weights, rates[k]/month)
+		ev.Faults = append(ev.Faults, schema.FaultImpact{Kind: k, PerMonth: rates[k], Replications: len(ss),
+			ErrorsPerEvent: iv(c), Extra429PerEvent: iv(meanOf(extra)),
+			P99MS:   iv(meanOf(col(ss, func(s sample) float64 { return s.p99MS }))),
+			WindowS: meanOf(col(ss, func(s sample) float64 { return s.windowS })).mean})
+	}
+	um, ul, uu := interval(conf, parts, weights)
+	clamp := func(x float64) float64 { return math.Max(0, math.Min(1, x)) }
+	ev.Availability = schema.Estimate{Mean: clamp(1 - um), Lower: clamp(1 - uu), Upper: clamp(1 - ul)}
+	mins := p.sheet.HoursPerMonth * 60
+	ev.ErrorMinutes = schema.Estimate{Mean: (1 - ev.Availability.Mean) * mins, Lower: (1 - ev.Availability.Upper) * mins, Upper: (1 - ev.Availability.Lower) * mins}
+	ev.P99MS = iv(meanOf(col(steady, func(s sample) float64 { return s.p99MS })))
+	ev.False429Rate = iv(meanOf(col(steady, func(s sample) float64 { return s.false429 })))
+	ev.OverAdmission = iv(meanOf(col(steady, func(s sample) float64 { return s.overAdmission })))
+	ev.Rate429 = iv(rej)
+}
+
+// steadyFails reports whether the steady state alone fails an objective other
+// than availability (p99, false 429s, over-admission); if so ev gets those
+// figures, the verdict fails and no availability estimate.
+func (p *Planner) steadyFails(ev *schema.Evaluated, samples map[string][]sample) bool {
+	p.figures(ev, []string{kindSteady}, nil, samples, nil)
+	avail := ev.Availability
+	ev.Availability = schema.Estimate{Mean: 1, Lower: 0, Upper: 1} // unknown: decides nothing
+	p.decide(ev, false)
+	if ev.Verdict != schema.VerdictFails {
+		ev.Availability = avail
+		return false
+	}
+	ev.Availability, ev.ErrorMinutes = schema.Estimate{}, schema.Estimate{}
+	ev.Reason += "; availability not estimated (the steady state already fails)"
+	return true
+}
+
+// decide sets ev's verdict: fails if any objective's interval lies wholly on
+// the wrong side of its bound, meets if every one lies wholly on the right
+// side, undecided otherwise (with the reason, and whether the budget is spent).
+func (p *Planner) decide(ev *schema.Evaluated, spent bool) {
+	o := p.spec.SLO
+	pct := fmt.Sprintf("%.0f%%", p.spec.Estimate.Confidence*100)
+	var fails, open []string
+	check := func(name string, x schema.Estimate, bound float64, atLeast bool, f string) {
+		show := fmt.Sprintf("%s %s ["+f+", "+f+"]", name, fmt.Sprintf(f, x.Mean), x.Lower, x.Upper)
+		switch {
+		case atLeast && x.Upper < bound, !atLeast && x.Lower > bound:
+			fails = append(fails, fmt.Sprintf("%s misses %s", show, fmt.Sprintf(f, bound)))
+		case atLeast && x.Lower >= bound, !atLeast && x.Upper <= bound:
+		default:
+			open = append(open, fmt.Sprintf("%s straddles %s", show, fmt.Sprintf(f, bound)))
+		}
+	}
+	check("availability", ev.Availability, o.Availability, true, "%.6f")
+	if o.P99MS > 0 {
+		check("p99", ev.P99MS, o.P99MS, false, "%.2f ms")
+	}
+	if o.MaxFalse429Rate > 0 {
+		check("false-429 rate", ev.False429Rate, o.MaxFalse429Rate, false, "%.5f")
+	}
+	if o.MaxOverAdmission > 0 {
+		check("over-admission", ev.OverAdmission, o.MaxOverAdmission, false, "%.4f")
+	}
+	switch {
+	case len(fails) > 0:
+		ev.Verdict, ev.Reason = schema.VerdictFails, strings.Join(fails, "; ")
+	case len(open) == 0:
+		ev.Verdict, ev.Reason = schema.VerdictMeets, "every objective holds at the "+pct+" bound"
+	default:
+		ev.Verdict = schema.VerdictUndecided
+		ev.Reason = strings.Join(open, "; ")
+		if spent {
+			ev.Reason += fmt.Sprintf(" after %d replications (budget spent)", ev.Replications)
+		}
+	}
+}

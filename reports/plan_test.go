@@ -1,0 +1,78 @@
+package reports
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tollgate/reports/cost"
+	"tollgate/schema"
+)
+
+func planFixture() *schema.Plan {
+	iv := func(m, l, u float64) schema.Estimate { return schema.Estimate{Mean: m, Lower: l, Upper: u} }
+	mk := func(i int, zones, spot int, usd float64, a schema.Estimate, verdict string) schema.Evaluated {
+		return schema.Evaluated{Index: i, Name: "cfg", Config: schema.PlanConfig{InstanceType: "c7g.medium", Arch: "arm64", Zones: zones,
+			NodesPerZone: 1, Spot: spot, OnDemand: zones - spot, Redis: "replica", Algorithm: "gcra", HealthInterval: "10s", Fall: 2, Drain: true},
+			MonthlyUSD: usd, PerBillionUSD: usd, Bill: []schema.BillLine{{Component: "compute", Detail: "x", USD: usd - 100},
+				{Component: "nlb-hours", Detail: "y", USD: 16.43}, {Component: "egress", Detail: "z", USD: 83.57}},
+			Availability: a, ErrorMinutes: iv((1-a.Mean)*43800, (1-a.Upper)*43800, (1-a.Lower)*43800), P99MS: iv(25, 24, 26),
+			Verdict: verdict, Reason: "because", Replications: 5}
+	}
+	ev := []schema.Evaluated{
+		mk(0, 1, 1, 120, iv(0.9995, 0.9993, 0.9997), schema.VerdictFails),
+		mk(1, 3, 3, 180, iv(0.99996, 0.99994, 0.99998), schema.VerdictMeets),
+		mk(2, 3, 2, 200, iv(0.99997, 0.99995, 0.99999), schema.VerdictMeets),
+	}
+	b := ev[1]
+	return &schema.Plan{PlanHeader: schema.PlanHeader{Version: 1, Spec: "fixture", Confidence: 0.95, RequestsPerMonth: 1e9, HoursPerMonth: 730,
+		Objectives: schema.PlanObjectives{Availability: 0.9999, P99MS: 50}, Budget: schema.PlanBudget{MaxReplications: 30}, Candidates: 3,
+		FaultModel: []schema.FaultRate{{Kind: "az-outage", Rate: 1, Unit: "per zone-year"}}, Method: "the method"},
+		Choice: &schema.Choice{Index: 1, Name: b.Name, Config: b.Config, MonthlyUSD: b.MonthlyUSD, PerBillionUSD: b.PerBillionUSD, Bill: b.Bill,
+			Availability: b.Availability, P99MS: b.P99MS},
+		Answer: "the answer", CheaperUndecided: []int{}, Evaluated: ev}
+}
+
+func TestWritePlan(t *testing.T) {
+	dir := t.TempDir()
+	if err := WritePlan(dir, planFixture(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	for _, want := range []string{"**the answer**", "## The configuration", "$180.00", "per billion requests",
+		"## What the $40 claim leaves out", "internet egress $83.57", "4.5x the claim's $40", "The claim's shape, three spot c7g.medium in three zones (#1",
+		"## Every configuration evaluated", "0.99996 [0.99994, 0.99998]", "plan_availability", "the method"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	for _, f := range []string{"report.html", "plan_availability.png", "plan_p99.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// Without a choice the report says so.
+	p := planFixture()
+	p.Choice = nil
+	d, _, err := planDocument(p, mustSheet(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := d.markdown(); !strings.Contains(md, "No configuration met the objectives") {
+		t.Errorf("no-choice report: %s", md)
+	}
+}
+
+func mustSheet(t *testing.T) *cost.Sheet {
+	t.Helper()
+	sh, err := DefaultPrices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh
+}
