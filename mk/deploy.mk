@@ -11,7 +11,7 @@ test-deploy: ## promtool check/test the shipped rules; metric names of rules and
 ci-deploy: ## CI: test-deploy with TOLLGATE_REQUIRE_PROMETHEUS=1 (a missing prometheus fails)
 	@TOLLGATE_REQUIRE_PROMETHEUS=1 $(MAKE) --no-print-directory test-deploy
 
-TRACING_BASELINE ?= 7db9007
+TRACING_BASELINE ?= 25052e2
 .PHONY: bench-tracing
 bench-tracing: ## tracing's cost: the request path at TRACING_BASELINE (no tracing hooks) vs tracing off, 1%, 100% (BENCHMARKS.md)
 	@bash mk/bench-tracing.sh $(TRACING_BASELINE) 7 2s
