@@ -88,12 +88,14 @@ func New(spec *Spec, sheet *cost.Sheet, base *sim.Config) (*Planner, error) {
 			"errors one occurrence adds / requests a month). Each fault's errors per occurrence come from replicated short "+
 			"simulations (%v warm-up, %v lead, the fault, recovery and %v margin; a fault-free %v window for the steady "+
 			"state) with common random numbers: replication r uses the same seed, diurnal phase, target and outage duration "+
-			"on every configuration. Zone outages use the drawn duration as a control variate (its mean is known exactly). "+
+			"on every configuration. A zone outage longer than %v is simulated for %v and its recovery, and the error and "+
+			"request rates of the second half of the simulated outage are extended over the rest of its drawn duration. "+
+			"Zone outages use the drawn duration as a control variate (its mean is known exactly). "+
 			"Intervals are %.0f%% Student-t with Welch-Satterthwaite degrees of freedom; replications are added in batches of "+
 			"%d from %d up to %d while an objective's interval straddles its bound. Occurrence rates are expectations, so the "+
 			"interval is for the expected month, not for the spread between months. p99, false 429s and over-admission are "+
 			"the steady state's.",
-			e.Warmup, sim.Duration(lead), e.Margin, e.Steady, e.Confidence*100, e.Batch, e.MinReplications, e.MaxReplications),
+			e.Warmup, sim.Duration(lead), e.Margin, e.Steady, e.ZoneCap, e.ZoneCap, e.Confidence*100, e.Batch, e.MinReplications, e.MaxReplications),
 	}
 	return p, nil
 }
@@ -180,7 +182,7 @@ func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string
 	hc := cfg.LB.HealthInterval.D()
 	detect := time.Duration(cfg.LB.UnhealthyThreshold+1) * hc
 	rise := time.Duration(cfg.LB.HealthyThreshold+1) * hc
-	var window time.Duration
+	var window, simD time.Duration
 	control := 0.0
 	switch kind {
 	case kindSteady:
@@ -192,8 +194,12 @@ func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string
 	case kindZone:
 		zs := cfg.Topology.Zones
 		zone := zs[min(int(d.u*float64(len(zs))), len(zs)-1)]
-		cfg.Faults = []sim.Fault{{Kind: sim.FaultAZ, At: at, Duration: sim.Duration(d.dur), Target: zone}}
-		window = lead + d.dur + detect + rise + e.Margin.D()
+		simD = d.dur
+		if c := e.ZoneCap.D(); c > 0 && simD > c {
+			simD = c
+		}
+		cfg.Faults = []sim.Fault{{Kind: sim.FaultAZ, At: at, Duration: sim.Duration(simD), Target: zone}}
+		window = lead + simD + detect + rise + e.Margin.D()
 		control = d.dur.Seconds()
 	case kindRedis:
 		cfg.Faults = []sim.Fault{{Kind: sim.FaultRedisFailover, At: at}}
@@ -203,6 +209,20 @@ func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string
 	s, err := simulate(&cfg)
 	if err != nil {
 		return sample{}, 0, fmt.Errorf("plan: %s replication %d: %w", kind, r, err)
+	}
+	if kind == kindZone && simD < d.dur {
+		// The outage was cut at simD: its plateau (the second half of the
+		// simulated outage, after detection) goes on for the rest of the
+		// drawn duration at the rates it reached.
+		from := (lead + simD/2).Seconds()
+		n, errs, ok := s.rates(from, (lead + simD).Seconds())
+		if !ok {
+			return sample{}, 0, fmt.Errorf("plan: %s replication %d: no timeline interval inside the outage's plateau [%.0fs, %.0fs)", kind, r, from, (lead + simD).Seconds())
+		}
+		rest := (d.dur - simD).Seconds()
+		s.total += int64(math.Round(n * rest))
+		s.errors += int64(math.Round(errs * rest))
+		s.windowS += rest
 	}
 	return s, control, nil
 }

@@ -12,6 +12,33 @@ type sample struct {
 	false429, overAdmission, p99MS   float64
 	windowS                          float64
 	interruptions                    int64
+	// timeline is the per-interval counts (start in measured seconds).
+	timeline  []point
+	intervalS float64
+}
+
+// point is one timeline interval's counts.
+type point struct {
+	startS        float64
+	total, errors int64
+}
+
+// rates returns requests and errors per second over the timeline intervals
+// lying wholly inside [from, to) measured seconds, and whether any does.
+func (s sample) rates(from, to float64) (total, errors float64, ok bool) {
+	var n, e int64
+	secs := 0.0
+	for _, p := range s.timeline {
+		if p.startS >= from && p.startS+s.intervalS <= to {
+			n += p.total
+			e += p.errors
+			secs += s.intervalS
+		}
+	}
+	if secs == 0 {
+		return 0, 0, false
+	}
+	return float64(n) / secs, float64(e) / secs, true
 }
 
 // simulate runs one validated simulator configuration.
@@ -24,7 +51,11 @@ func simulate(cfg *sim.Config) (sample, error) {
 }
 
 func fromSummary(s *schema.Summary) sample {
-	return sample{total: s.Requests.Total, errors: s.Requests.Errors, rejected: s.Requests.Rejected,
+	tl := make([]point, len(s.Timeline))
+	for i, iv := range s.Timeline {
+		tl[i] = point{startS: iv.StartS, total: iv.Total, errors: iv.Errors}
+	}
+	return sample{timeline: tl, intervalS: s.IntervalS, total: s.Requests.Total, errors: s.Requests.Errors, rejected: s.Requests.Rejected,
 		retries: s.Requests.Retries, false429: s.False429.Rate, overAdmission: s.OverAdmission.Ratio,
 		p99MS: s.LatencyMS.P99, windowS: s.DurationS, interruptions: s.Fleet.Interruptions}
 }

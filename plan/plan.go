@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"tollgate/schema"
 )
@@ -39,6 +40,9 @@ type RunOptions struct {
 	// the shard's are done and how many there are. It is called from one
 	// goroutine at a time.
 	Progress func(done, total int)
+	// Evaluated, if set, receives each configuration when its evaluation
+	// ends, with the time it took (under the same lock as Progress).
+	Evaluated func(ev schema.Evaluated, took time.Duration)
 }
 
 // Shard evaluates the configurations whose index is shard mod shards, on
@@ -63,13 +67,18 @@ func (p *Planner) Shard(shard, shards int, opts RunOptions) (*schema.PlanPartial
 	for range max(opts.Workers, 1) {
 		wg.Go(func() {
 			for j := range work {
+				start := time.Now()
 				out[j], errs[j] = p.Evaluate(idx[j], cands[idx[j]])
-				if opts.Progress != nil {
-					mu.Lock()
-					done++
-					opts.Progress(done, len(idx))
-					mu.Unlock()
+				took := time.Since(start)
+				mu.Lock()
+				done++
+				if opts.Evaluated != nil && errs[j] == nil {
+					opts.Evaluated(out[j], took)
 				}
+				if opts.Progress != nil {
+					opts.Progress(done, len(idx))
+				}
+				mu.Unlock()
 			}
 		})
 	}

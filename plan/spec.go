@@ -128,6 +128,12 @@ type Estimate struct {
 	Steady sim.Duration `yaml:"steady"`
 	// Margin is simulated after a fault's recovery should be complete.
 	Margin sim.Duration `yaml:"margin"`
+	// ZoneCap cuts the simulated part of a longer zone outage (default 10m):
+	// the outage runs ZoneCap and recovers, and its plateau (the error and
+	// request rates of its second half, after detection) is extended over the
+	// rest of the drawn duration. A cap at or above
+	// faults.zone_outages.max simulates every outage whole.
+	ZoneCap sim.Duration `yaml:"zone_cap"`
 	// MinReplications start every estimate; Batch more are added while the
 	// interval does not decide an objective, up to MaxReplications.
 	MinReplications int `yaml:"min_replications"`
@@ -234,6 +240,9 @@ func (s *Spec) Defaults() {
 	}
 	if e.Margin == 0 {
 		e.Margin = sim.Duration(time.Minute)
+	}
+	if e.ZoneCap == 0 {
+		e.ZoneCap = sim.Duration(10 * time.Minute)
 	}
 	if e.MinReplications == 0 {
 		e.MinReplications = 5
@@ -390,6 +399,9 @@ func (s *Spec) Validate() error {
 	}
 	if e.Margin < 0 || e.Margin > sim.Duration(time.Hour) {
 		bad("estimate.margin", "must be in [0, 1h], got %v", e.Margin)
+	}
+	if e.ZoneCap < sim.Duration(2*time.Minute) || e.ZoneCap > sim.Duration(7*24*time.Hour) {
+		bad("estimate.zone_cap", "must be in [2m, 7d], got %v", e.ZoneCap)
 	}
 	if e.MinReplications < 2 || e.MinReplications > 10000 {
 		bad("estimate.min_replications", "must be in [2, 10000], got %d", e.MinReplications)

@@ -39,6 +39,7 @@ func planCommand(args []string, stdout, stderr io.Writer) error {
 	jobs := fs.Int("j", runtime.GOMAXPROCS(0), "configurations to evaluate at once")
 	prices := fs.String("prices", "", "price sheet YAML (default: the embedded reports/prices.yaml)")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), on or off")
+	verbose := fs.Bool("v", false, "print each configuration's verdict, simulations and time on stderr as it ends")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: gwlab plan [-shard i/n] [-j N] [-prices FILE] [-out DIR] SPEC")
 		fmt.Fprintf(stderr, "SPEC is a built-in spec (%s) or a YAML file.\n", strings.Join(plans.Names(), ", "))
@@ -79,6 +80,11 @@ func planCommand(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := plan.RunOptions{Workers: *jobs}
+	if *verbose {
+		opts.Evaluated = func(ev schema.Evaluated, took time.Duration) {
+			fmt.Fprintf(stderr, "#%d %s: %s, %d simulations, %v: %s\n", ev.Index, ev.Name, ev.Verdict, ev.Simulations, took.Round(time.Millisecond), ev.Reason)
+		}
+	}
 	if showProgress(*progress, stderr) {
 		bar := newProgressBar(stderr, time.Now)
 		opts.Progress = bar.update
