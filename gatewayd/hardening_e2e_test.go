@@ -452,3 +452,162 @@ ledger: {dir: LEDGER, flush_interval: 20ms}
 		t.Errorf("%d tunnel records and %d refusals, want 1 and 1", tunnels, refused)
 	}
 }
+
+// rawRequest writes raw bytes to the gateway and reads one response.
+func rawRequest(t *testing.T, addr, raw string) (*http.Response, map[string]any) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to %q: %v", raw, err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp, body
+}
+
+// TestOneRuleForBodies: an oversized body (declared or chunked) is 413 and a
+// malformed chunked body 400, each with a JSON body, not charged, and with
+// nothing sent upstream; never a 502 (defect 5).
+func TestOneRuleForBodies(t *testing.T) {
+	up := newUpstream(t)
+	g := startGW(t, basicConfig(up.URL, "server:\n  max_body_bytes: 1024\n"))
+	addr := strings.TrimPrefix(g.url, "http://")
+	head := "POST /v1/upload HTTP/1.1\r\nHost: gw\r\nX-API-Key: demo-key\r\nContent-Type: application/octet-stream\r\n"
+	chunk := func(n int) string { return fmt.Sprintf("%x\r\n%s\r\n", n, strings.Repeat("a", n)) }
+	for name, tc := range map[string]struct {
+		raw    string
+		status int
+		code   string
+	}{
+		"malformed chunked":   {head + "Transfer-Encoding: chunked\r\n\r\n" + chunk(10) + "zz\r\nxx\r\n0\r\n\r\n", 400, "malformed_body"},
+		"chunked over limit":  {head + "Transfer-Encoding: chunked\r\n\r\n" + chunk(1000) + chunk(100) + "0\r\n\r\n", 413, "body_too_large"},
+		"declared over limit": {head + "Content-Length: 2000\r\n\r\n" + strings.Repeat("a", 2000), 413, "body_too_large"},
+	} {
+		resp, body := rawRequest(t, addr, tc.raw)
+		if resp.StatusCode != tc.status || body["error"] != tc.code || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d %v (%s), want %d %s", name, resp.StatusCode, body, resp.Header.Get("Content-Type"), tc.status, tc.code)
+		}
+	}
+	if n := up.count(); n != 0 {
+		t.Errorf("the upstream received %d of the refused requests", n)
+	}
+	// Within the limit, chunked: the upstream gets the whole body with its length.
+	resp, body := rawRequest(t, addr, head+"Transfer-Encoding: chunked\r\n\r\n"+chunk(600)+chunk(424)+"0\r\n\r\n")
+	if resp.StatusCode != 200 || body["body_bytes"] != float64(1024) {
+		t.Errorf("a 1024-byte chunked body: %d %v", resp.StatusCode, body)
+	}
+	if h := up.last(); h.Get("Transfer-Encoding") != "" {
+		t.Errorf("the upstream got Transfer-Encoding %q, want the buffered body's Content-Length", h.Get("Transfer-Encoding"))
+	}
+	recs := g.stop()
+	for _, rec := range recs {
+		if rec.Status != 200 && (rec.CostCharged != 0 || rec.CostSettled != 0) {
+			t.Errorf("refused body charged: %+v", rec)
+		}
+		if rec.Status == 502 {
+			t.Errorf("a body problem answered 502: %+v", rec)
+		}
+	}
+	if len(recs) != 4 {
+		t.Errorf("%d records, want 4", len(recs))
+	}
+}
+
+// TestServerProtocolErrorsCounted: the errors Go's HTTP server answers by
+// itself (400 malformed, 431, 501, 505) are JSON, counted in metrics and
+// ledgered; a keep-alive connection's later requests are unaffected (defect 6).
+func TestServerProtocolErrorsCounted(t *testing.T) {
+	up := newUpstream(t)
+	g := startGW(t, basicConfig(up.URL, "server:\n  max_header_bytes: 4096\n"))
+	addr := strings.TrimPrefix(g.url, "http://")
+	for name, tc := range map[string]struct {
+		raw    string
+		status int
+		code   string
+	}{
+		"malformed":       {"NOT A REQUEST LINE\r\n\r\n", 400, "bad_request"},
+		"no host":         {"GET /v1/x HTTP/1.1\r\nX-API-Key: demo-key\r\n\r\n", 400, "bad_request"},
+		"headers too big": {"GET /v1/x HTTP/1.1\r\nHost: gw\r\nX-Big: " + strings.Repeat("b", 64<<10) + "\r\n\r\n", 431, "headers_too_large"},
+		"transfer coding": {"POST /v1/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "not_implemented"},
+		"http version":    {"GET /v1/x HTTP/3.0\r\nHost: gw\r\n\r\n", 505, "http_version_not_supported"},
+	} {
+		resp, body := rawRequest(t, addr, tc.raw)
+		if resp.StatusCode != tc.status || body["error"] != tc.code || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d %v (%s), want %d %s in JSON", name, resp.StatusCode, body, resp.Header.Get("Content-Type"), tc.status, tc.code)
+		}
+	}
+	for status, want := range map[string]float64{"400": 2, "431": 1, "501": 1, "505": 1} {
+		if got := g.metric("gatewayd_protocol_errors_total", "status", status); got != want {
+			t.Errorf("gatewayd_protocol_errors_total{status=%s} = %v, want %v", status, got, want)
+		}
+	}
+	// The same connection: a good request, then a malformed one.
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	fmt.Fprint(c, "GET /v1/x HTTP/1.1\r\nHost: gw\r\nX-API-Key: demo-key\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("keep-alive request: %v %v", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	fmt.Fprint(c, "GET /v1/x HTTP/1.1\r\n\r\n")
+	if resp, err = http.ReadResponse(br, nil); err != nil || resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("malformed second request on a keep-alive connection: %v %v", resp, err)
+	}
+	recs := g.stop()
+	var n int64
+	for _, rec := range recs {
+		if rec.Decision == "protocol_error" {
+			n += rec.Requests()
+			if rec.CostCharged != 0 || rec.KeyHash != "" {
+				t.Errorf("protocol error record %+v", rec)
+			}
+		}
+	}
+	if n != 6 {
+		t.Errorf("the ledger holds %d protocol errors, want 6", n)
+	}
+}
+
+// TestTruncatedBodyIsTheClients: a Content-Length body whose bytes stop
+// short (the client half-closes) is answered 400, blamed on the client, and
+// refunded; never a 502 (defect 5).
+func TestTruncatedBodyIsTheClients(t *testing.T) {
+	up := newUpstream(t)
+	g := startGW(t, basicConfig(up.URL, ""))
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(g.url, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprint(c, "POST /v1/upload HTTP/1.1\r\nHost: gw\r\nX-API-Key: demo-key\r\nContent-Length: 500\r\n\r\n"+strings.Repeat("a", 100))
+	_ = c.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != 400 || body["error"] != "malformed_body" {
+		t.Errorf("truncated body: %d %v, want 400 malformed_body", resp.StatusCode, body)
+	}
+	recs := g.stop()
+	if len(recs) != 1 || recs[0].Status != 400 || recs[0].Decision != "bad_request" || recs[0].CostSettled != 0 {
+		t.Errorf("records %+v, want one 400 bad_request settled at 0", recs)
+	}
+}

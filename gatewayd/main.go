@@ -32,6 +32,7 @@ import (
 	"tollgate/gatewayd/config"
 	"tollgate/gatewayd/gateway"
 	"tollgate/gatewayd/park"
+	"tollgate/gatewayd/protoerr"
 	"tollgate/gatewayd/redact"
 )
 
@@ -237,6 +238,13 @@ func serve(o *options, cfg *config.Config, pair *tls.Certificate, log *slog.Logg
 	} else if !s.DisableParking && !s.ProxyProtocol {
 		ln = park.Wrap(ln, s.IdleTimeout.D())
 		srv.ConnState = park.ConnState
+	}
+	if tlsCerts == nil {
+		// The server's own protocol errors (400, 431, 501, 505) are counted,
+		// ledgered and answered in JSON (package protoerr; not under TLS).
+		ln = protoerr.Wrap(ln, g.ProtocolError)
+		srv.ConnState = protoerr.ConnState(srv.ConnState)
+		srv.ConnContext = protoerr.ConnContext
 	}
 	errc := make(chan error, 2)
 	go func() {

@@ -14,11 +14,13 @@ import (
 	"tollgate/engine/route"
 	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
+	"tollgate/gatewayd/body"
 	"tollgate/gatewayd/clientip"
 	"tollgate/gatewayd/cors"
 	"tollgate/gatewayd/headerpolicy"
 	"tollgate/gatewayd/headers"
 	"tollgate/gatewayd/ledger"
+	"tollgate/gatewayd/protoerr"
 	"tollgate/gatewayd/proxy"
 	"tollgate/gatewayd/respond"
 	"tollgate/gatewayd/tracing"
@@ -42,7 +44,26 @@ const (
 	// DecisionBadRequest: refused by the header, upgrade or body policy
 	// before admission (400), never charged.
 	DecisionBadRequest = "bad_request"
+	// DecisionProtocolError: refused by the HTTP server itself before the
+	// gateway saw the request (malformed, 431, 501, 505); see ProtocolError.
+	DecisionProtocolError = "protocol_error"
 )
+
+// ProtocolError records a request the HTTP server refused by itself
+// (package protoerr): counted in gatewayd_protocol_errors_total and
+// gatewayd_requests_total, and ledgered as an unidentified client's record,
+// which the ledger folds into its bounded per-client aggregates.
+func (g *Gateway) ProtocolError(status int, remoteAddr string) {
+	now := time.Now().UTC()
+	g.m.ProtocolErrors.WithLabelValues(strconv.Itoa(status)).Inc()
+	g.m.For("none", "none", DecisionProtocolError).Requests.Inc()
+	rec := schema.LedgerRecord{ID: g.nextID(), Status: status, Decision: DecisionProtocolError, Start: now, End: now}
+	client := ""
+	if a, ok := g.rt.Load().clients.Client(remoteAddr, nil); ok {
+		client = clientip.Key(a)
+	}
+	_ = g.ledger.Commit(&rec, client) // failures are counted and logged by the writer
+}
 
 // statusWriter records the status sent.
 type statusWriter struct {
@@ -77,6 +98,7 @@ const settleTimeout = time.Second
 // record), committed before ServeHTTP returns to the server: with sync
 // durability it is on disk before the response's end is released.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	protoerr.Handled(r.Context()) // what this connection writes now is ours
 	start := time.Now()
 	rt := g.rt.Load()
 	sw := &statusWriter{ResponseWriter: w}
@@ -192,14 +214,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if r.ContentLength > rr.cfg.MaxBodyBytes {
+	// One rule for bodies, before admission: a refused body is not charged
+	// and nothing of it reaches the upstream (package body).
+	if e := body.Prepare(w, r, rr.cfg.MaxBodyBytes); e != nil {
 		rec.Decision = DecisionTooLarge
-		respond.Write(sw, respond.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
-			Message: "request body exceeds the limit", Extra: map[string]any{"limit_bytes": rr.cfg.MaxBodyBytes}})
+		if e.Status == http.StatusBadRequest {
+			rec.Decision = DecisionBadRequest
+		}
+		respond.Write(sw, *e)
 		return
-	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, rr.cfg.MaxBodyBytes)
 	}
 
 	plan := trt.c.Plan(r.Method)
@@ -318,7 +341,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var tm proxy.Timing
 	uctx, usp := tq.Upstream(proxy.WithTiming(r.Context(), &tm), r.Header) // writes the upstream's traceparent
-	pctx := headerpolicy.WithVouch(uctx, vouch)
+	pctx := body.WithBody(headerpolicy.WithVouch(uctx, vouch), r.Body)
 	if upgrade != "" {
 		// An opted-in upgrade: after the 101 the connection is a tunnel,
 		// metered by bytes and duration, closed after its maximum lifetime.
@@ -361,6 +384,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			final = engine.Tokens(rr.cfg.Cost * f)
 		}
 		delta = final - cost
+	}
+	if tm.Status == http.StatusBadRequest {
+		// The client's streamed body stopped short: its fault (400), and
+		// the same rule as any refused body: not charged.
+		rec.Decision = DecisionBadRequest
+		delta = -cost
 	}
 	rec.CostSettled = engine.MilliToTokens(cost + delta)
 	// Settle and Release are no-ops for a zero delta and a plan without a

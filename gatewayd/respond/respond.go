@@ -20,18 +20,7 @@ type Error struct {
 
 // Write sends the error as JSON with no-store caching.
 func Write(w http.ResponseWriter, e Error) {
-	body := make(map[string]any, 3+len(e.Extra))
-	for k, v := range e.Extra {
-		body[k] = v
-	}
-	body["error"] = e.Code
-	body["message"] = e.Message
-	body["status"] = e.Status
-	b, err := json.Marshal(body)
-	if err != nil {
-		b = []byte(`{"error":"internal","message":"could not encode the error"}`)
-	}
-	b = append(b, '\n')
+	b := Body(e)
 	h := w.Header()
 	ct := "application/json"
 	if e.Status == http.StatusTooManyRequests {
@@ -43,4 +32,20 @@ func Write(w http.ResponseWriter, e Error) {
 	h.Del("Content-Encoding")
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(b)
+}
+
+// Body returns the error's JSON body, newline-terminated.
+func Body(e Error) []byte {
+	body := make(map[string]any, 3+len(e.Extra))
+	for k, v := range e.Extra {
+		body[k] = v
+	}
+	body["error"] = e.Code
+	body["message"] = e.Message
+	body["status"] = e.Status
+	b, err := json.Marshal(body)
+	if err != nil {
+		b = []byte(`{"error":"internal","message":"could not encode the error"}`)
+	}
+	return append(b, '\n')
 }
