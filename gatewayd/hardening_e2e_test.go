@@ -582,3 +582,32 @@ func TestServerProtocolErrorsCounted(t *testing.T) {
 		t.Errorf("the ledger holds %d protocol errors, want 6", n)
 	}
 }
+
+// TestTruncatedBodyIsTheClients: a Content-Length body whose bytes stop
+// short (the client half-closes) is answered 400, blamed on the client, and
+// refunded; never a 502 (defect 5).
+func TestTruncatedBodyIsTheClients(t *testing.T) {
+	up := newUpstream(t)
+	g := startGW(t, basicConfig(up.URL, ""))
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(g.url, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprint(c, "POST /v1/upload HTTP/1.1\r\nHost: gw\r\nX-API-Key: demo-key\r\nContent-Length: 500\r\n\r\n"+strings.Repeat("a", 100))
+	_ = c.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != 400 || body["error"] != "malformed_body" {
+		t.Errorf("truncated body: %d %v, want 400 malformed_body", resp.StatusCode, body)
+	}
+	recs := g.stop()
+	if len(recs) != 1 || recs[0].Status != 400 || recs[0].Decision != "bad_request" || recs[0].CostSettled != 0 {
+		t.Errorf("records %+v, want one 400 bad_request settled at 0", recs)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -172,12 +173,26 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, *redact.Handler
 }
 
 // secrets are the config's literal secrets the log redactor removes: the
-// Redis password, inline or from its file.
+// Redis password, inline or from its file, and the ledger's PostgreSQL DSN
+// (whole, and its URL password).
 func secrets(cfg *config.Config) []string {
 	out := []string{cfg.Store.Redis.Password}
 	if f := cfg.Store.Redis.PasswordFile; f != "" {
 		if b, err := os.ReadFile(f); err == nil {
 			out = append(out, strings.TrimRight(string(b), "\r\n"))
+		}
+	}
+	if pg := cfg.Ledger.Postgres; pg != nil {
+		for _, dsn := range []string{pg.DSN, os.Getenv(pg.DSNEnv)} {
+			if dsn == "" {
+				continue
+			}
+			out = append(out, dsn)
+			if u, err := url.Parse(dsn); err == nil && u.User != nil {
+				if pw, ok := u.User.Password(); ok {
+					out = append(out, pw)
+				}
+			}
 		}
 	}
 	return out

@@ -210,6 +210,9 @@ func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string
 	if err != nil {
 		return sample{}, 0, fmt.Errorf("plan: %s replication %d: %w", kind, r, err)
 	}
+	if kind == kindZone {
+		s.target = cfg.Faults[0].Target
+	}
 	if kind == kindZone && simD < d.dur {
 		// The outage was cut at simD: its plateau (the second half of the
 		// simulated outage, after detection) goes on for the rest of the
@@ -300,13 +303,21 @@ func (p *Planner) evaluate(i int, c schema.PlanConfig, counts map[string]float64
 	samples := map[string][]sample{}
 	controls := map[string][]float64{}
 	e := p.spec.Estimate
-	for n := e.MinReplications; ; n = min(n+e.Batch, e.MaxReplications) {
+	// want is the replications each kind is to reach: every kind starts at
+	// MinReplications; an open availability adds a batch to every kind, an
+	// open steady-state objective (p99, false 429s, over-admission) to the
+	// steady state only.
+	want := map[string]int{}
+	for _, k := range kinds {
+		want[k] = e.MinReplications
+	}
+	for round := 0; ; round++ {
 		for ki, k := range kinds {
-			if ki == 1 && n == e.MinReplications && p.steadyFails(&ev, samples) {
-				ev.Replications = n
+			if ki == 1 && round == 0 && p.steadyFails(&ev, samples) {
+				ev.Replications = len(samples[kindSteady])
 				return ev, samples, nil // no fault simulations for a configuration the steady state already rules out
 			}
-			for r := len(samples[k]); r < n; r++ {
+			for r := len(samples[k]); r < want[k]; r++ {
 				s, ctl, err := p.replicate(&cfg, k, r, spots)
 				if err != nil {
 					return ev, nil, fmt.Errorf("%s: %w", ev.Name, err)
@@ -316,17 +327,72 @@ func (p *Planner) evaluate(i int, c schema.PlanConfig, counts map[string]float64
 				ev.Simulations++
 			}
 		}
-		ev.Replications = n
-		p.figures(&ev, kinds, rates, samples, controls)
-		p.decide(&ev, n >= e.MaxReplications)
-		if ev.Verdict != schema.VerdictUndecided || n >= e.MaxReplications {
+		ev.Replications = 0
+		for _, k := range kinds {
+			ev.Replications = max(ev.Replications, len(samples[k]))
+		}
+		p.figures(&ev, kinds, rates, samples, controls, p.zoneControl(&cfg))
+		availOpen, steadyOpen := p.decide(&ev, false)
+		grow := func(k string) bool {
+			if want[k] >= e.MaxReplications {
+				return false
+			}
+			want[k] = min(want[k]+e.Batch, e.MaxReplications)
+			return true
+		}
+		grew := false
+		if ev.Verdict == schema.VerdictUndecided {
+			if availOpen {
+				for _, k := range kinds {
+					grew = grow(k) || grew
+				}
+			} else if steadyOpen {
+				grew = grow(kindSteady)
+			}
+		}
+		if !grew {
+			if ev.Verdict == schema.VerdictUndecided {
+				p.decide(&ev, true)
+			}
 			return ev, samples, nil
 		}
 	}
 }
 
+// zoneControl says which control variate a zone outage's errors get on cfg:
+// with one Redis node (no replica) in one of several zones, an outage of that
+// zone stops the store for its whole duration while the others cost little,
+// so the control is the duration times "the outage hits the store's zone"
+// (mean: the duration's mean over the zone count); otherwise the duration.
+func (p *Planner) zoneControl(cfg *sim.Config) zoneCV {
+	if cfg.Redis.Mode == "redis" && cfg.Redis.ReplicaZone == "" && len(cfg.Topology.Zones) > 1 {
+		return zoneCV{storeZone: cfg.Redis.Zone, mean: p.zoneMean / float64(len(cfg.Topology.Zones))}
+	}
+	return zoneCV{mean: p.zoneMean}
+}
+
+// values is the control of each zone-outage sample: its drawn duration, or 0
+// when the control counts only the store's zone and the outage hit another.
+func (zc zoneCV) values(durations []float64, ss []sample) []float64 {
+	out := make([]float64, len(durations))
+	for i, d := range durations {
+		if zc.storeZone == "" || ss[i].target == zc.storeZone {
+			out[i] = d
+		}
+	}
+	return out
+}
+
+// zoneCV is the control variate of zone outages on one configuration.
+type zoneCV struct {
+	// storeZone, if set, makes the control the duration only when the
+	// outage hits this zone (0 otherwise).
+	storeZone string
+	mean      float64
+}
+
 // figures fills ev's intervals from the samples so far.
-func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string]float64, samples map[string][]sample, controls map[string][]float64) {
+func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string]float64, samples map[string][]sample, controls map[string][]float64, zc zoneCV) {
 	conf := p.spec.Estimate.Confidence
 	steady := samples[kindSteady]
 	col := func(ss []sample, f func(sample) float64) []float64 {
@@ -363,7 +429,7 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 		extra := col(ss, func(s sample) float64 { return float64(s.rejected) - rej.mean*float64(s.total) })
 		var c component
 		if k == kindZone {
-			c = controlled(excess, controls[k], p.zoneMean)
+			c = controlled(excess, zc.values(controls[k], ss), zc.mean)
 		} else {
 			c = meanOf(excess)
 		}
@@ -389,7 +455,7 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 // than availability (p99, false 429s, over-admission); if so ev gets those
 // figures, the verdict fails and no availability estimate.
 func (p *Planner) steadyFails(ev *schema.Evaluated, samples map[string][]sample) bool {
-	p.figures(ev, []string{kindSteady}, nil, samples, nil)
+	p.figures(ev, []string{kindSteady}, nil, samples, nil, zoneCV{})
 	avail := ev.Availability
 	ev.Availability = schema.Estimate{Mean: 1, Lower: 0, Upper: 1} // unknown: decides nothing
 	p.decide(ev, false)
@@ -404,8 +470,10 @@ func (p *Planner) steadyFails(ev *schema.Evaluated, samples map[string][]sample)
 
 // decide sets ev's verdict: fails if any objective's interval lies wholly on
 // the wrong side of its bound, meets if every one lies wholly on the right
-// side, undecided otherwise (with the reason, and whether the budget is spent).
-func (p *Planner) decide(ev *schema.Evaluated, spent bool) {
+// side, undecided otherwise (with the reason, and whether the budget is
+// spent). It reports which undecided objectives are open: availability, or
+// one of the steady state's.
+func (p *Planner) decide(ev *schema.Evaluated, spent bool) (availOpen, steadyOpen bool) {
 	o := p.spec.SLO
 	pct := fmt.Sprintf("%.0f%%", p.spec.Estimate.Confidence*100)
 	var fails, open []string
@@ -417,6 +485,11 @@ func (p *Planner) decide(ev *schema.Evaluated, spent bool) {
 		case atLeast && x.Lower >= bound, !atLeast && x.Upper <= bound:
 		default:
 			open = append(open, fmt.Sprintf("%s straddles %s", show, fmt.Sprintf(f, bound)))
+			if name == "availability" {
+				availOpen = true
+			} else {
+				steadyOpen = true
+			}
 		}
 	}
 	check("availability", ev.Availability, o.Availability, true, "%.6f")
@@ -441,4 +514,5 @@ func (p *Planner) decide(ev *schema.Evaluated, spent bool) {
 			ev.Reason += fmt.Sprintf(" after %d replications (budget spent)", ev.Replications)
 		}
 	}
+	return availOpen, steadyOpen
 }

@@ -220,3 +220,34 @@ func TestDecide(t *testing.T) {
 		}
 	}
 }
+
+func TestZoneControl(t *testing.T) {
+	p, sh := tinyPlanner(t, tinySpec)
+	for _, c := range []struct {
+		zones int
+		redis string
+		store bool
+	}{{3, RedisSingle, true}, {3, RedisReplica, false}, {1, RedisSingle, false}, {3, RedisNone, false}} {
+		cfg, err := Build(&p.base, sh, schema.PlanConfig{InstanceType: "c7g.medium", Zones: c.zones, NodesPerZone: 1, Spot: c.zones,
+			Redis: c.redis, Algorithm: "gcra", HealthInterval: "10s", Fall: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zc := p.zoneControl(&cfg)
+		if (zc.storeZone != "") != c.store {
+			t.Errorf("%d zones, redis %s: store zone %q", c.zones, c.redis, zc.storeZone)
+		}
+		want := p.zoneMean
+		if c.store {
+			want /= float64(c.zones)
+		}
+		if zc.mean != want {
+			t.Errorf("%d zones, redis %s: control mean %v, want %v", c.zones, c.redis, zc.mean, want)
+		}
+	}
+	zc := zoneCV{storeZone: "a"}
+	got := zc.values([]float64{10, 20, 30}, []sample{{target: "a"}, {target: "b"}, {target: "a"}})
+	if got[0] != 10 || got[1] != 0 || got[2] != 30 {
+		t.Errorf("values = %v", got)
+	}
+}

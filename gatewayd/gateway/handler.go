@@ -341,7 +341,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var tm proxy.Timing
 	uctx, usp := tq.Upstream(proxy.WithTiming(r.Context(), &tm), r.Header) // writes the upstream's traceparent
-	pctx := headerpolicy.WithVouch(uctx, vouch)
+	pctx := body.WithBody(headerpolicy.WithVouch(uctx, vouch), r.Body)
 	if upgrade != "" {
 		// An opted-in upgrade: after the 101 the connection is a tunnel,
 		// metered by bytes and duration, closed after its maximum lifetime.
@@ -384,6 +384,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			final = engine.Tokens(rr.cfg.Cost * f)
 		}
 		delta = final - cost
+	}
+	if tm.Status == http.StatusBadRequest {
+		// The client's streamed body stopped short: its fault (400), and
+		// the same rule as any refused body: not charged.
+		rec.Decision = DecisionBadRequest
+		delta = -cost
 	}
 	rec.CostSettled = engine.MilliToTokens(cost + delta)
 	// Settle and Release are no-ops for a zero delta and a plan without a

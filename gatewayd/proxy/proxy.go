@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"tollgate/gatewayd/body"
 	"tollgate/gatewayd/headerpolicy"
 	"tollgate/gatewayd/respond"
 )
@@ -145,6 +146,12 @@ func New(o Options) *httputil.ReverseProxy {
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			e := classify(r.Context(), err)
+			if in := body.FromContext(r.Context()); body.Failed(in) || (e.Status == StatusClientClosed && body.Incomplete(in)) {
+				// The client's body stopped short (net/http may cancel the
+				// request before the body read fails): its fault, said to it
+				// if it still listens, and not the upstream's.
+				e = *body.Malformed(&body.ReadError{Err: err})
+			}
 			if t := timing(r.Context()); t != nil {
 				t.Err, t.Status = err, e.Status
 			}
@@ -170,6 +177,8 @@ func classify(ctx context.Context, err error) respond.Error {
 	case errors.As(err, &mbe):
 		return respond.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: "request body exceeds the limit", Extra: map[string]any{"limit_bytes": mbe.Limit}}
+	case errors.As(err, new(*body.ReadError)):
+		return *body.Malformed(err)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(context.Cause(ctx), context.DeadlineExceeded):
 		return respond.Error{Status: http.StatusGatewayTimeout, Code: "upstream_timeout",

@@ -10,8 +10,9 @@
 // What String removes: the userinfo of any scheme://user:pass@host, the
 // credentials of "Bearer ..." and "Basic ..." values (8 characters or more), anything shaped like a
 // JWT (three base64url parts, the first starting "eyJ"), the values of query
-// parameters named like credentials (token, access_token, api_key, key,
-// password, secret, ...), and any literal secret registered with a Handler
+// parameters and key=value settings named like credentials (token,
+// access_token, api_key, key, password, secret, ...: a libpq DSN's
+// password=...), and any literal secret registered with a Handler
 // (a Redis password, an HMAC secret). It cannot recognise a raw API key on
 // its own: fields that may hold one (an api_keys sha256 that is not a hash)
 // are never echoed; they go through Value.
@@ -35,7 +36,7 @@ var (
 	bearer   = regexp.MustCompile(`(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{8,}`)
 	basic    = regexp.MustCompile(`\b(Basic|BASIC|basic)(\s+)[A-Za-z0-9+/]{8,}={0,2}`)
 	jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
-	query    = regexp.MustCompile(`(?i)([?&;](?:access_token|id_token|refresh_token|token|api_key|apikey|api-key|key|password|passwd|pass|secret|client_secret|sig|signature)=)[^&\s"'<>]*`)
+	query    = regexp.MustCompile(`(?i)((?:^|[?&;\s])(?:access_token|id_token|refresh_token|token|api_key|apikey|api-key|key|password|passwd|pass|secret|client_secret|sig|signature)=)[^&\s"'<>]*`)
 )
 
 // String returns s with URL userinfo, Authorization credentials, JWT-shaped

@@ -21,6 +21,8 @@ func TestString(t *testing.T) {
 		{"token is invalid", "token is invalid"},
 		{"tiers[0].burst: must be > 0, got -3", "tiers[0].burst: must be > 0, got -3"},
 		{"a@b", "a@b"},
+		{"host=db user=u password=pg-s3cret sslmode=disable", "host=db user=u password=REDACTED sslmode=disable"},
+		{"password=x", "password=REDACTED"},
 	} {
 		if got := String(tc.in); got != tc.want {
 			t.Errorf("String(%q) = %q, want %q", tc.in, got, tc.want)
