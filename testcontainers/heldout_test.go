@@ -234,12 +234,12 @@ func heldLatencyAnd429s(t *testing.T) (Calibration, float64, []Held) {
 		r429 := Held{Group: fmt.Sprintf("429s, %s arrivals, clients honour Retry-After (+%g%% jitter, %d retries)", arr, 100*retryJitter, retryMax),
 			Name: "429 rate", Tolerance: 0.15}
 		if arr == loadgen.MMPP {
-			// reported: the harness modulates all tenants with one MMPP
-			// (their bursts coincide), the simulator each tenant with its
-			// own; and three runs of 10 s hold few bursts each
+			// reported: under bursts the measured 429 rate was 1.13-1.35x
+			// the prediction in the last runs of the day, with bursts
+			// shared among tenants and independent alike
 			r429.Tolerance = 0
-			r429.Lacks = "the harness's tenants share one MMPP (their bursts coincide), the simulator's groups each have their own; " +
-				"3 runs of 10 s hold few bursts (the mean ratio was 0.85 and 1.18 in two runs of the same day)"
+			r429.Lacks = "under bursts with retrying clients the measured rate runs above the prediction (1.1-1.35x in the day's last runs); " +
+				"cause not isolated"
 		}
 		f429 := Held{Group: r429.Group, Name: "false 429 rate",
 			Lacks: "a false 429 of a client at its bucket's edge turns on the jitter between its send and the decision in Redis; " +
@@ -561,7 +561,8 @@ How to read it:
   closed form inter/2 + timeout + (fall-1)(inter+timeout): the simulator's figure comes from its health-check
   process, the node's traffic and the balancer's round robin.
 - 429s: the four default tenants (two above their tier's rate) with Poisson or MMPP arrivals (bursts 5x for
-  ~250 ms every ~1.25 s; the simulator's prediction for a run averages 4 seeds of its own realisation); each client honours Retry-After (whole seconds, as gatewayd sends it) plus up to 50% jitter, at
+  ~250 ms every ~1.25 s), each tenant its own arrival process as each simulated group is; the simulator's
+  prediction for a run averages 4 seeds of its own realisation; each client honours Retry-After (whole seconds, as gatewayd sends it) plus up to 50% jitter, at
   most 3 retries; every attempt counts. A false 429 is an attempt refused although the client was within its
   tier's contract: an independent token bucket (sim/oracle, golang.org/x/time/rate) of the tier's burst and rate
   on the harness's send times, charged with every attempt, as the simulator counts its own.

@@ -68,5 +68,8 @@ func Attack(ctx context.Context, base string, tenants []Tenant, opt LoadOptions)
 	}
 	return loadgen.Attack(ctx, lt, loadgen.Options{Name: "tollgate", Duration: opt.Duration, Rate: total,
 		Arrival: opt.Arrival, Seed: opt.Seed, Shape: opt.Shape, Timeout: opt.Timeout, Workers: 32, MaxWorkers: 512,
-		KeepSamples: true, Retry: opt.Retry, OnStart: opt.OnStart})
+		KeepSamples: true, Retry: opt.Retry, OnStart: opt.OnStart,
+		// random arrivals: each tenant is its own client, as each simulated
+		// group has its own arrival process
+		Independent: opt.Arrival == loadgen.Poisson || opt.Arrival == loadgen.MMPP})
 }

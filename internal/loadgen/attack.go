@@ -66,6 +66,11 @@ type Options struct {
 	KeepSamples bool
 	// Retry, if set, makes clients honour Retry-After.
 	Retry *Retry
+	// Independent gives each tenant its own arrival process at its own Rate
+	// (seeded Seed+i), as independent clients are; Rate must then be the
+	// sum of the tenants' rates. Off, one process at Rate is shared among
+	// the tenants by the schedule, so their bursts coincide.
+	Independent bool
 	// OnStart, if set, is called with the run once it has started, in its
 	// own goroutine: fault injection hangs off it.
 	OnStart func(*Run)
@@ -124,11 +129,35 @@ func Attack(ctx context.Context, tenants []Tenant, opt Options) (*Run, error) {
 		*tgt = tenants[i].Target
 		return nil
 	}
-	var pacer vegeta.Pacer = vegeta.ConstantPacer{}
-	if opt.Rate > 0 {
-		if pacer, err = NewPacer(opt.Arrival, opt.Rate, opt.Seed, opt.Shape); err != nil {
-			return nil, err
+	type stream struct {
+		tr    vegeta.Targeter
+		pacer vegeta.Pacer
+	}
+	var streams []stream
+	switch {
+	case opt.Independent && opt.Rate > 0:
+		var sum float64
+		for i, t := range tenants {
+			sum += t.Rate
+			p, err := NewPacer(opt.Arrival, t.Rate, opt.Seed+uint64(i), opt.Shape)
+			if err != nil {
+				return nil, fmt.Errorf("loadgen: tenants[%d]: %w", i, err)
+			}
+			streams = append(streams, stream{vegeta.NewStaticTargeter(t.Target), p})
 		}
+		if math.Abs(sum-opt.Rate) > 1e-9*sum {
+			return nil, fmt.Errorf("loadgen: independent tenants: rate must be the tenants' sum %v, got %v", sum, opt.Rate)
+		}
+	case opt.Independent:
+		return nil, fmt.Errorf("loadgen: independent tenants need a rate > 0")
+	default:
+		var pacer vegeta.Pacer = vegeta.ConstantPacer{}
+		if opt.Rate > 0 {
+			if pacer, err = NewPacer(opt.Arrival, opt.Rate, opt.Seed, opt.Shape); err != nil {
+				return nil, err
+			}
+		}
+		streams = []stream{{vegeta.Targeter(targeter), pacer}}
 	}
 	run := newRun(opt.Name, names, opt.Rate, opt.Duration)
 
@@ -159,9 +188,28 @@ func Attack(ctx context.Context, tenants []Tenant, opt Options) (*Run, error) {
 	} else {
 		atkOpts = append(atkOpts, vegeta.MaxWorkers(opt.MaxWorkers))
 	}
-	atk := vegeta.NewAttacker(atkOpts...)
+	var atks []*vegeta.Attacker
+	for range streams {
+		atks = append(atks, vegeta.NewAttacker(atkOpts...))
+	}
 	run.Start = time.Now()
-	results := atk.Attack(vegeta.Targeter(targeter), pacer, opt.Duration, opt.Name)
+	results := make(chan *vegeta.Result)
+	var wg sync.WaitGroup
+	for i, st := range streams {
+		wg.Add(1)
+		go func(a *vegeta.Attacker, st stream) {
+			defer wg.Done()
+			for res := range a.Attack(st.tr, st.pacer, opt.Duration, opt.Name) {
+				results <- res
+			}
+		}(atks[i], st)
+	}
+	go func() { wg.Wait(); close(results) }()
+	stop := func() {
+		for _, a := range atks {
+			a.Stop()
+		}
+	}
 	if opt.OnStart != nil {
 		go opt.OnStart(run)
 	}
@@ -173,7 +221,7 @@ func Attack(ctx context.Context, tenants []Tenant, opt Options) (*Run, error) {
 	for {
 		select {
 		case <-ctx.Done():
-			atk.Stop()
+			stop()
 			for range results {
 			}
 			finish()
