@@ -29,3 +29,4 @@ ci-gatewayd: ## gatewayd's Redis end-to-end tests with a real redis-server (requ
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePenalty$$' -fuzztime 5s ./gatewayd/gateway/
 	$(GO) test -run '^$$' -fuzz '^FuzzInboundHeaders$$' -fuzztime 20s ./gatewayd/gateway/
 	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime 5s ./gatewayd/redact/
+	$(GO) test -run '^$$' -fuzz '^FuzzFold$$' -fuzztime 5s ./gatewayd/headerpolicy/

@@ -291,6 +291,10 @@ type Group struct {
 	Jitter     float64  `yaml:"jitter"`
 	RetryDelay Duration `yaml:"retry_delay"`
 	MaxRetries int      `yaml:"max_retries"`
+	// RetryAfterSeconds makes honouring clients read Retry-After as the HTTP
+	// header carries it (gatewayd's): whole seconds, rounded up, at least 1.
+	// Off, they wait the limiter's exact retry-after.
+	RetryAfterSeconds bool `yaml:"retry_after_seconds"`
 	// Routes restricts the group to the route entries with these paths
 	// (default: all).
 	Routes []string `yaml:"routes"`

@@ -73,6 +73,10 @@ func (m *model) request(t int64, key int32, ri int, attempt int) {
 	case "honour":
 		if o.kind == okRejected {
 			wait = o.retryAfter
+			if g.cfg.RetryAfterSeconds {
+				sec := int64(time.Second)
+				wait = max(sec, (wait+sec-1)/sec*sec)
+			}
 		} else {
 			wait = int64(g.cfg.RetryDelay) << min(attempt, 20)
 		}

@@ -29,6 +29,10 @@ type Calibration struct {
 	// Client is the one-way time between the load generator and a node
 	// through HAProxy: half the mean of (client latency - ledger span).
 	Client time.Duration
+	// ClientJitter is the relative spread of that one-way time, as the
+	// simulator's network.jitter takes it (a uniform +-j around the mean,
+	// whose standard deviation is j/sqrt(3) of the mean), at most 1.
+	ClientJitter float64
 	// Requests is how many ledger records the fit used.
 	Requests int
 }
@@ -49,7 +53,7 @@ func Calibrate(run *Run, recs []schema.LedgerRecord) (Calibration, error) {
 	}
 	logs := map[string][]float64{}
 	sums := map[string]float64{}
-	var gw, cl float64
+	var gw, cl, cl2 float64
 	n := 0
 	for _, s := range run.Samples {
 		if s.Class() != Admitted || s.ID == "" {
@@ -68,6 +72,7 @@ func Calibrate(run *Run, recs []schema.LedgerRecord) (Calibration, error) {
 		sums[r.Route] += r.UpstreamMS
 		gw += span - r.UpstreamMS
 		cl += (e2e - span) / 2
+		cl2 += (e2e - span) * (e2e - span) / 4
 		n++
 	}
 	if n == 0 {
@@ -75,6 +80,10 @@ func Calibrate(run *Run, recs []schema.LedgerRecord) (Calibration, error) {
 	}
 	c := Calibration{Routes: map[string]LogNormalFit{}, Requests: n,
 		Gateway: msDur(gw / float64(n)), Client: msDur(cl / float64(n))}
+	if mean := cl / float64(n); n > 1 && mean > 0 {
+		sd := math.Sqrt(math.Max(0, (cl2-float64(n)*mean*mean)/float64(n-1)))
+		c.ClientJitter = math.Min(1, math.Sqrt(3)*sd/mean)
+	}
 	for route, ls := range logs {
 		var mu, v float64
 		for _, x := range ls {
@@ -137,7 +146,8 @@ func SimConfig(spec Spec, c Calibration, d time.Duration, fault *Fault) (sim.Con
 			// gatewayd serves each request on its own goroutine: no worker queue to speak of.
 			Concurrency: 256, QueueLimit: 4096,
 		},
-		Network: sim.Network{Client: sim.Duration(max(c.Client, time.Microsecond)), IntraZone: tiny, CrossZone: tiny},
+		Network: sim.Network{Client: sim.Duration(max(c.Client, time.Microsecond)), IntraZone: tiny, CrossZone: tiny,
+			Jitter: c.ClientJitter},
 		LB: sim.LB{
 			CrossZone: true,
 			// HAProxy starts the next check inter after the previous one ends,
@@ -295,9 +305,9 @@ type Comparison struct {
 }
 
 // OK reports whether the comparison is held and within its tolerance (an
-// unheld comparison is always OK).
+// unheld comparison, and a 0/0 that is not applicable, are always OK).
 func (c Comparison) OK() bool {
-	return c.Tolerance == 0 || (!math.IsInf(c.Ratio, 0) && math.Abs(c.Ratio-1) <= c.Tolerance)
+	return c.Tolerance == 0 || math.IsNaN(c.Ratio) || (!math.IsInf(c.Ratio, 0) && math.Abs(c.Ratio-1) <= c.Tolerance)
 }
 
 // CompareFaults returns the error window of the fault of kind in s (0 if absent).

@@ -583,3 +583,12 @@ func Sweep(ctx context.Context, cli *tc.DockerClient) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Kill sends a node SIGKILL (a crash: no drain, no ledger flush) and
+// returns once Docker has delivered it.
+func (tp *Topology) Kill(ctx context.Context, n *Node) error {
+	if _, err := tp.cli.ContainerKill(ctx, n.C.GetContainerID(), client.ContainerKillOptions{Signal: "SIGKILL"}); err != nil {
+		return fmt.Errorf("kill %s: %w", n.Name, err)
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"tollgate/engine/tier"
 	"tollgate/gatewayd/auth"
 	"tollgate/gatewayd/config"
+	"tollgate/gatewayd/ledger"
 )
 
 // BenchmarkServeHTTPTracing is BenchmarkServeHTTP's request path with tracing
@@ -37,7 +38,7 @@ func BenchmarkServeHTTPTracing(b *testing.B) {
 				Auth:   config.Auth{APIKeys: config.APIKeys{Keys: []config.APIKey{{SHA256: auth.HashKey("k"), Tier: "t"}}}},
 				Tiers:  []config.Tier{{Tier: tier.Tier{Name: "t", Burst: 1e6, Rate: 1e6}}},
 				Routes: []config.Route{{Route: route.Route{Name: "v1", Prefix: "/v1/"}, Upstream: up.URL}},
-				Ledger: config.Ledger{Dir: filepath.Join(b.TempDir(), "ledger")},
+				Ledger: config.Ledger{Dir: filepath.Join(b.TempDir(), "ledger"), Durability: ledger.Batch}, // as BenchmarkServeHTTP
 			}
 			if c.sampling >= 0 {
 				s := c.sampling

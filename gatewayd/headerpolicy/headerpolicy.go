@@ -53,21 +53,51 @@ var (
 	hAuthz     = http.CanonicalHeaderKey("Authorization")
 )
 
-// Fold returns a header name as a lenient upstream reads it: lower case, with
-// underscores as hyphens.
+// Fold returns a header name as a lenient upstream reads it: ASCII lower
+// case, with underscores as hyphens (header names are ASCII tokens).
 func Fold(name string) string {
-	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+	b := make([]byte, len(name))
+	for i := 0; i < len(name); i++ {
+		b[i] = foldByte(name[i])
+	}
+	return string(b)
+}
+
+// foldByte folds one byte as Fold does.
+func foldByte(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c + 'a' - 'A'
+	case c == '_':
+		return '-'
+	}
+	return c
+}
+
+// foldHasPrefix reports whether Fold(name) starts with folded, without
+// allocating; folded is already folded.
+func foldHasPrefix(name, folded string) bool {
+	if len(name) < len(folded) {
+		return false
+	}
+	for i := 0; i < len(folded); i++ {
+		if foldByte(name[i]) != folded[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// foldEqual reports whether Fold(name) == folded, without allocating.
+func foldEqual(name, folded string) bool {
+	return len(name) == len(folded) && foldHasPrefix(name, folded)
 }
 
 // IsIdentity reports whether a header name folds to one of the gateway's
 // identity headers (anything under X-Tollgate-, or X-Request-Id).
 func IsIdentity(name string) bool {
-	f := Fold(name)
-	return strings.HasPrefix(f, "x-tollgate-") || f == "x-request-id"
+	return foldHasPrefix(name, "x-tollgate-") || foldEqual(name, "x-request-id")
 }
-
-// credential headers the gateway may verify; folded.
-var credentials = map[string]bool{"authorization": true, "proxy-authorization": true}
 
 // gatewaySpelled are headers the gateway sets or reads; only their hyphen
 // spelling may reach the upstream. Folded.
@@ -145,15 +175,14 @@ func (p Policy) ForwardsCredentials() bool { return p.forward }
 // the identity headers last.
 func (p Policy) Apply(h http.Header, v Vouch) {
 	for k := range h {
-		f := Fold(k)
 		switch {
-		case strings.HasPrefix(f, "x-tollgate-") || f == "x-request-id":
+		case IsIdentity(k):
 			delete(h, k)
-		case p.apiKey != "" && f == p.apiKey:
+		case p.apiKey != "" && foldEqual(k, p.apiKey):
 			delete(h, k)
-		case gatewaySpelled[f] && strings.Contains(k, "_"):
+		case strings.IndexByte(k, '_') >= 0 && gatewaySpelled[Fold(k)]:
 			delete(h, k)
-		case credentials[f] && !p.forward:
+		case !p.forward && (foldEqual(k, "authorization") || foldEqual(k, "proxy-authorization")):
 			delete(h, k)
 		}
 	}

@@ -3,6 +3,7 @@ package headerpolicy
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -103,5 +104,35 @@ func TestUpgrade(t *testing.T) {
 		if got != "" && UpgradeAllowed(tc.route, got) != tc.ok {
 			t.Errorf("UpgradeAllowed(%q, %q) = %v", tc.route, got, !tc.ok)
 		}
+	}
+}
+
+// FuzzFold: the allocation-free comparisons agree with Fold.
+func FuzzFold(f *testing.F) {
+	f.Add("X_Tollgate_Tier", "x-tollgate-")
+	f.Add("X-Request-Id", "x-request-id")
+	f.Fuzz(func(t *testing.T, name, other string) {
+		folded := Fold(other)
+		if got, want := foldHasPrefix(name, folded), strings.HasPrefix(Fold(name), folded); got != want {
+			t.Errorf("foldHasPrefix(%q, %q) = %v", name, folded, got)
+		}
+		if got, want := foldEqual(name, folded), Fold(name) == folded; got != want {
+			t.Errorf("foldEqual(%q, %q) = %v", name, folded, got)
+		}
+	})
+}
+
+func BenchmarkApply(b *testing.B) {
+	p := New("X-API-Key", false)
+	in := http.Header{"Accept": {"*/*"}, "User-Agent": {"x"}, "Content-Type": {"application/json"},
+		"X-Forwarded-For": {"127.0.0.1"}, "X-Api-Key": {"k"}, "Accept-Encoding": {"gzip"}}
+	v := Vouch{RequestID: "r", Tier: "t", KeyHash: "h"}
+	b.ReportAllocs()
+	for b.Loop() {
+		h := make(http.Header, len(in)+3)
+		for k, vv := range in {
+			h[k] = vv
+		}
+		p.Apply(h, v)
 	}
 }

@@ -59,7 +59,8 @@ const (
 	Poisson Arrival = "poisson"
 	// MMPP is a two-state Markov-modulated Poisson process: a low state and
 	// a high state of BurstFactor times its rate, each held for an
-	// exponential time of mean LowTime or HighTime; the mean rate is Rate.
+	// exponential time of mean LowTime or HighTime, starting in the
+	// stationary distribution; the mean rate is Rate.
 	MMPP Arrival = "mmpp"
 )
 
@@ -101,9 +102,14 @@ func NewPacer(a Arrival, rate float64, seed uint64, shape MMPPShape) (vegeta.Pac
 		low := rate / ((1 - ph) + shape.BurstFactor*ph)
 		high := low * shape.BurstFactor
 		p := &schedPacer{rng: rand.New(rand.NewPCG(seed, 0x6d6d7070)), mean: rate}
-		inHigh := false
+		// start in the stationary distribution: high with probability ph
+		inHigh := p.rng.Float64() < ph
 		var t, switchAt time.Duration
-		switchAt = expDur(p.rng, shape.LowTime)
+		if inHigh {
+			switchAt = expDur(p.rng, shape.HighTime)
+		} else {
+			switchAt = expDur(p.rng, shape.LowTime)
+		}
 		p.next = func() time.Duration {
 			// the next arrival of the modulated process after t: draw in the
 			// current state; past a switch, restart from the switch (the
