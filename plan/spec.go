@@ -44,6 +44,15 @@ type Traffic struct {
 	Scenario string `yaml:"scenario"`
 	// Diurnal, if set, replaces the scenario's diurnal shape.
 	Diurnal *sim.Diurnal `yaml:"diurnal"`
+	// Gateway, if set, is a gatewayd config (a path, relative to the working
+	// directory) whose design replaces the scenario's, as gwlab run -gateway
+	// does: its tiers, routes, pricing and failure policy. The search space
+	// still chooses the store (search.redis), leases and algorithm.
+	Gateway string `yaml:"gateway"`
+	// TierMap and RouteMap map the scenario's traffic groups and route paths
+	// onto the gateway's tiers and routes ("*" for every unmatched one).
+	TierMap  map[string]string `yaml:"tier_map"`
+	RouteMap map[string]string `yaml:"route_map"`
 }
 
 // SLO is the objectives every configuration is held to; a zero field is not
@@ -280,6 +289,19 @@ func (s *Spec) Validate() error {
 		}
 		if d.Period <= 0 {
 			bad("traffic.diurnal.period", "must be > 0, got %v", d.Period)
+		}
+	}
+	if t.Gateway == "" && (len(t.TierMap) > 0 || len(t.RouteMap) > 0) {
+		bad("traffic.tier_map", "tier_map and route_map need traffic.gateway")
+	}
+	for _, m := range []struct {
+		path string
+		m    map[string]string
+	}{{"traffic.tier_map", t.TierMap}, {"traffic.route_map", t.RouteMap}} {
+		for from, to := range m.m {
+			if strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
+				bad(m.path, "want FROM: TO names, got %q: %q", from, to)
+			}
 		}
 	}
 	o := s.SLO

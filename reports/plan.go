@@ -29,7 +29,7 @@ func interval(x schema.Estimate, f func(float64) string) string {
 	return fmt.Sprintf("%s [%s, %s]", f(x.Mean), f(x.Lower), f(x.Upper))
 }
 
-func avail(x float64) string { return fmt.Sprintf("%.5f", x) }
+func avail(x float64) string { return fmt.Sprintf("%.6f", x) }
 
 // estimated reports whether e has an availability estimate (a configuration
 // whose steady state already fails has none).
@@ -68,6 +68,7 @@ func planDocument(p *schema.Plan, sh *cost.Sheet) (*document, []*plot.Figure, er
 			{"health checks", fmt.Sprintf("every %s, out after %d failures", cf.HealthInterval, cf.Fall)},
 			{"drain on the spot notice", fmt.Sprint(cf.Drain)},
 			{"availability (" + conf + " interval)", interval(c.Availability, avail)},
+			{"unavailability", fmt.Sprintf("%s to %s minutes of full outage a month", trim((1-c.Availability.Upper)*p.HoursPerMonth*60, 2), trim((1-c.Availability.Lower)*p.HoursPerMonth*60, 2))},
 			{"p99 (" + conf + " interval)", interval(c.P99MS, func(x float64) string { return ms(x) + " ms" })},
 		}})
 		rows := [][]string{}
@@ -85,7 +86,11 @@ func planDocument(p *schema.Plan, sh *cost.Sheet) (*document, []*plot.Figure, er
 	d.h(2, "Fault model")
 	var fr [][]string
 	for _, f := range p.FaultModel {
-		fr = append(fr, []string{f.Kind, fmt.Sprintf("%.3g %s", f.Rate, f.Unit), f.Detail, f.Source})
+		rate := fmt.Sprintf("%.3g %s", f.Rate, f.Unit)
+		if f.Rate == 0 && f.Detail != "" {
+			rate = "by instance type, " + f.Unit + " (see detail)"
+		}
+		fr = append(fr, []string{f.Kind, rate, f.Detail, f.Source})
 	}
 	d.table(table{head: []string{"fault", "rate", "detail", "source"}, rows: fr})
 	d.h(2, "Method")
@@ -117,7 +122,8 @@ func planDocument(p *schema.Plan, sh *cost.Sheet) (*document, []*plot.Figure, er
 	}
 	if len(figs) > 0 {
 		d.h(2, "Frontiers")
-		d.p("Each point is a configuration (its # in the table), its bar the %s interval; colour is the verdict. Labels that "+
+		d.p("Each point is a configuration (its # in the table), its bar the %s interval; colour is the verdict on every "+
+			"objective (a configuration can fail on false 429s with a high availability). Labels that "+
 			"would overlap are left out; the table has them all.", conf)
 		for _, f := range figs {
 			d.figure(figure{fig: f})

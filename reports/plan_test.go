@@ -46,7 +46,7 @@ func TestWritePlan(t *testing.T) {
 	md := string(b)
 	for _, want := range []string{"**the answer**", "## The configuration", "$180.00", "per billion requests",
 		"## What the $40 claim leaves out", "internet egress $83.57", "4.5x the claim's $40", "The claim's shape, three spot c7g.medium in three zones (#1",
-		"## Every configuration evaluated", "0.99996 [0.99994, 0.99998]", "plan_availability", "the method"} {
+		"## Every configuration evaluated", "0.999960 [0.999940, 0.999980]", "minutes of full outage a month", "plan_availability", "the method"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
 		}

@@ -178,8 +178,9 @@ type Evaluated struct {
 	Rate429       Estimate `json:"rate_429"`
 	// Faults is each fault's simulated impact per occurrence.
 	Faults []FaultImpact `json:"faults"`
-	// Replications is the replications per fault the estimate rests on;
-	// Simulations counts every simulation run for this configuration.
+	// Replications is the most replications of any kind (steady state or a
+	// fault; each FaultImpact has its own); Simulations counts every
+	// simulation run for this configuration.
 	Replications int `json:"replications"`
 	Simulations  int `json:"simulations"`
 	// Verdict is meets, fails or undecided; Reason says why.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"tollgate/gatewayd/config"
 	"tollgate/plan"
 	"tollgate/plans"
 	"tollgate/reports"
@@ -67,6 +68,16 @@ func planCommand(args []string, stdout, stderr io.Writer) error {
 	sc, err := scenarios.Load(spec.Traffic.Scenario)
 	if err != nil {
 		return fmt.Errorf("traffic.scenario: %w", err)
+	}
+	if f := spec.Traffic.Gateway; f != "" {
+		// the gatewayd config's design, in the vocabulary both files share
+		gw, err := config.Load(f)
+		if err != nil {
+			return fmt.Errorf("traffic.gateway: %w", err)
+		}
+		if err := sc.UseGateway(gatewayOf(f, gw), spec.Traffic.TierMap, spec.Traffic.RouteMap); err != nil {
+			return fmt.Errorf("traffic.gateway: %w", err)
+		}
 	}
 	pl, err := plan.New(spec, sh, &sc.Config)
 	if err != nil {

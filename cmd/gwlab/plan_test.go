@@ -125,3 +125,38 @@ func TestProgressLine(t *testing.T) {
 		t.Errorf("bar wrote %q, want %q", b.String(), want)
 	}
 }
+
+// TestPlanGatewayTraffic: a plan spec may take its design from a gatewayd
+// config, as gwlab run -gateway does; a group the config has no tier for is
+// an error naming both files unless traffic.tier_map maps it.
+func TestPlanGatewayTraffic(t *testing.T) {
+	tiny, err := os.ReadFile(filepath.Join("testdata", "tiny-plan.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, _ := filepath.Abs(filepath.Join("..", "..", "gatewayd", "example.yaml"))
+	dir := t.TempDir()
+	write := func(name, traffic string) string {
+		p := filepath.Join(dir, name)
+		spec := strings.Replace(string(tiny), "traffic: {requests_per_month: 1e7, scenario: month-1b}", traffic, 1)
+		if err := os.WriteFile(p, []byte(spec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	unmapped := write("unmapped.yaml", fmt.Sprintf("traffic: {requests_per_month: 1e7, scenario: month-1b, gateway: %q}", example))
+	var out, errb bytes.Buffer
+	if code := run([]string{"plan", "-out", filepath.Join(dir, "u"), unmapped}, &out, &errb); code == 0 ||
+		!strings.Contains(errb.String(), "traffic.gateway") || !strings.Contains(errb.String(), "example.yaml (its tiers: basic)") {
+		t.Fatalf("unmapped tiers: exit %d: %s", code, errb.String())
+	}
+	mapped := write("mapped.yaml", fmt.Sprintf("traffic: {requests_per_month: 1e7, scenario: month-1b, gateway: %q, tier_map: {'*': basic}}", example))
+	errb.Reset()
+	if code := run([]string{"plan", "-j", "2", "-out", filepath.Join(dir, "m"), mapped}, &out, &errb); code != 0 {
+		t.Fatalf("mapped: exit %d: %s", code, errb.String())
+	}
+	p, err := schema.ReadPlan(filepath.Join(dir, "m", "plan.json"))
+	if err != nil || len(p.Evaluated) != p.Candidates || p.Candidates == 0 {
+		t.Fatalf("plan %v: %v", p, err)
+	}
+}
