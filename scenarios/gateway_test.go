@@ -103,3 +103,29 @@ func TestParseMap(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseMap: any -tier-map value is parsed or refused with an error naming
+// the flag, never a panic; what is accepted maps non-empty names to
+// non-empty names, each FROM once.
+func FuzzParseMap(f *testing.F) {
+	for _, s := range []string{"", "*=basic", "free=gold,pro=gold", "a=b,a=c", "=x", "a==b", " a = b ,", "\x00=\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		m, err := ParseMap("-tier-map", v)
+		if err != nil {
+			if !strings.Contains(err.Error(), "-tier-map") {
+				t.Fatalf("error %q does not name the flag", err)
+			}
+			return
+		}
+		if strings.TrimSpace(v) != "" && len(m) != strings.Count(v, ",")+1 {
+			t.Fatalf("%q: %d pairs from %d fields", v, len(m), strings.Count(v, ",")+1)
+		}
+		for from, to := range m {
+			if from == "" || to == "" || strings.TrimSpace(from) != from || strings.TrimSpace(to) != to {
+				t.Fatalf("%q: accepted %q=%q", v, from, to)
+			}
+		}
+	})
+}
