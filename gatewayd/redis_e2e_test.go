@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -258,3 +260,49 @@ ledger:
 }
 
 func hashOf(k string) string { return auth.HashKey(k) }
+
+// TestRedisPasswordFileReachesLedgerStream: with the Redis password given as
+// store.redis.password_file, both the limiter and the ledger's Redis Stream
+// sink authenticate (the sink used to read only store.redis.password, so its
+// every append failed with NOAUTH).
+func TestRedisPasswordFileReachesLedgerStream(t *testing.T) {
+	rs := redistest.StartServer(t)
+	const pass = "stream-sink-pass-7f3a"
+	noteSecret(pass)
+	admin := redis.NewClient(&redis.Options{Addr: rs.Addr()})
+	if err := admin.ConfigSet(context.Background(), "requirepass", pass).Err(); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close()
+	pwFile := filepath.Join(t.TempDir(), "redis.pass")
+	if err := os.WriteFile(pwFile, []byte(pass+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t)
+	g := startGW(t, fmt.Sprintf(`
+store:
+  kind: redis
+  redis: {addr: %s, password_file: %s}
+auth:
+  api_keys:
+    keys:
+      - {sha256: %s, tier: open}
+tiers:
+  - {name: open, burst: 100, rate: 10}
+routes:
+  - {name: v1, prefix: /v1/, upstream: %s}
+ledger:
+  dir: LEDGER
+  redis_stream: {key: "tollgate:ledger:pw"}
+`, rs.Addr(), pwFile, demoKeyHash, up.URL))
+	if r := do(t, "GET", g.url+"/v1/x", nil, key("demo-key")); r.status != 200 {
+		t.Fatalf("limiter with password_file: %d %s", r.status, r.raw)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), Password: pass})
+	defer rdb.Close()
+	waitFor(t, "the record in the password-protected redis stream", func() bool {
+		n, err := rdb.XLen(context.Background(), "tollgate:ledger:pw").Result()
+		return err == nil && n >= 1
+	})
+	g.stop()
+}

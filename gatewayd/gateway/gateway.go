@@ -76,7 +76,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g.watchPenalty(rt)
 	var sink ledger.Sink
 	if rs := cfg.Ledger.RedisStream; rs != nil {
-		sink = ledger.NewStreamSink(rs.Addr, cfg.Store.Redis.Password, rs.Key, rs.MaxLen, cfg.Store.Redis.Timeout.D())
+		pw, err := redisPassword(cfg.Store.Redis)
+		if err != nil {
+			rt.backend.close()
+			rt.auth.Close()
+			return nil, err
+		}
+		sink = ledger.NewStreamSink(rs.Addr, pw, rs.Key, rs.MaxLen, cfg.Store.Redis.Timeout.D())
 	}
 	lw, err := ledger.Open(LedgerOptions(cfg.Ledger), sink, log)
 	if err != nil {

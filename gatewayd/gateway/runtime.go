@@ -99,6 +99,20 @@ func (b *backend) close() {
 	}
 }
 
+// redisPassword is store.redis.password, or the content of
+// store.redis.password_file (trailing newline trimmed): the one place both
+// the store and the ledger's Redis Stream sink read it.
+func redisPassword(r config.Redis) (string, error) {
+	if r.PasswordFile == "" {
+		return r.Password, nil
+	}
+	raw, err := os.ReadFile(r.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("store.redis.password_file: %w", err)
+	}
+	return strings.TrimRight(string(raw), "\r\n"), nil
+}
+
 func newBackend(c config.Store, so *storeObs) (*backend, error) {
 	b := &backend{cfg: c}
 	lopts := limiter.Options{Breaker: c.Breaker}
@@ -106,13 +120,9 @@ func newBackend(c config.Store, so *storeObs) (*backend, error) {
 	case "memory":
 		b.store = observedStore{memstore.New(memstore.Options{}), so}
 	case "redis":
-		pw := c.Redis.Password
-		if c.Redis.PasswordFile != "" {
-			raw, err := os.ReadFile(c.Redis.PasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("store.redis.password_file: %w", err)
-			}
-			pw = strings.TrimRight(string(raw), "\r\n")
+		pw, err := redisPassword(c.Redis)
+		if err != nil {
+			return nil, err
 		}
 		t := c.Redis.Timeout.D()
 		if len(c.Redis.ClusterAddrs) > 0 {
