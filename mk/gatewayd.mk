@@ -22,11 +22,11 @@ bench-gatewayd: gatewayd ## measure gatewayd (added latency, throughput vs nginx
 
 ci-gatewayd: ## gatewayd's Redis end-to-end tests with a real redis-server (required) and short fuzz runs
 	TOLLGATE_REQUIRE_REDIS=1 $(GO) test -count=1 -run 'Redis' ./gatewayd/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./gatewayd/config/
-	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime 10s ./gatewayd/auth/
-	$(GO) test -run '^$$' -fuzz '^FuzzAppendRecord$$' -fuzztime 5s ./gatewayd/ledger/
-	$(GO) test -run '^$$' -fuzz '^FuzzClient$$' -fuzztime 5s ./gatewayd/clientip/
-	$(GO) test -run '^$$' -fuzz '^FuzzParsePenalty$$' -fuzztime 5s ./gatewayd/gateway/
-	$(GO) test -run '^$$' -fuzz '^FuzzInboundHeaders$$' -fuzztime 20s ./gatewayd/gateway/
-	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime 5s ./gatewayd/redact/
-	$(GO) test -run '^$$' -fuzz '^FuzzFold$$' -fuzztime 5s ./gatewayd/headerpolicy/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20000x ./gatewayd/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime 200000x ./gatewayd/auth/
+	$(GO) test -run '^$$' -fuzz '^FuzzAppendRecord$$' -fuzztime 100000x ./gatewayd/ledger/
+	$(GO) test -run '^$$' -fuzz '^FuzzClient$$' -fuzztime 300000x ./gatewayd/clientip/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePenalty$$' -fuzztime 20000x ./gatewayd/gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzInboundHeaders$$' -fuzztime 40000x ./gatewayd/gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzString$$' -fuzztime 10000x ./gatewayd/redact/
+	$(GO) test -run '^$$' -fuzz '^FuzzFold$$' -fuzztime 100000x ./gatewayd/headerpolicy/

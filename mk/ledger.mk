@@ -12,4 +12,4 @@ bench-ledger: ## sync against batch durability through gatewayd, and records per
 
 ci-ledger: ## the ledger with PostgreSQL and tmpfs required, and short fuzz runs of the ledger reader
 	TOLLGATE_REQUIRE_POSTGRES=1 TOLLGATE_REQUIRE_MOUNT=1 $(GO) test -count=1 ./gatewayd/ledger/... ./internal/pgtest/
-	$(GO) test -run '^$$' -fuzz '^FuzzReadLedgerFile$$' -fuzztime 10s ./schema/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadLedgerFile$$' -fuzztime 15000x ./schema/

@@ -17,7 +17,7 @@ fuzz-plan: ## fuzz the plan spec parser for 20 s
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s ./plan/
 
 ci-plan: ## CI: the spec fuzzer, then a full simulated month of PLAN_MONTH_REQUESTS against the estimator's interval
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./plan/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 12000x ./plan/
 	$(GO) test -count=1 -v -run '^TestMonthInsideInterval$$' ./plan/ -args -month.requests=$(PLAN_MONTH_REQUESTS)
 
 .PHONY: bench-plan

@@ -17,9 +17,9 @@ month-1b: ## simulate the month-1b scenario end to end (1e9 requests, about 10 m
 .PHONY: ci-sim
 ci-sim: ## simulator checks too slow for make test: every built-in scenario run twice byte-identical, fuzz bursts
 	$(GO) test -count=1 -run TestEveryScenarioDeterministic -tags simlong ./scenarios
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s ./scenarios
-	$(GO) test -run '^$$' -fuzz '^FuzzParseMap$$' -fuzztime 5s ./scenarios
-	$(GO) test -run '^$$' -fuzz '^FuzzReadLedgerFile$$' -fuzztime 10s ./schema
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 200000x ./scenarios
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMap$$' -fuzztime 100000x ./scenarios
+	$(GO) test -run '^$$' -fuzz '^FuzzReadLedgerFile$$' -fuzztime 15000x ./schema
 
 .PHONY: ci-quickstart
 ci-quickstart: ## CI: README's first command (make scenario NAME=spot-loss, embedded default, no Redis or Docker) writes its report
