@@ -129,15 +129,7 @@ func DecodeComparison(r io.Reader) (*Comparison, error) {
 
 // ReadComparison decodes the compare.json in path.
 func ReadComparison(path string) (*Comparison, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("schema: %w", err)
-	}
-	c, err := DecodeComparison(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+	return readFile(path, "", DecodeComparison)
 }
 
 // WriteComparison encodes c into path.

@@ -1,12 +1,10 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // PlanVersion is the plan.json and plan-partial schema version.
@@ -274,26 +272,10 @@ func decode(r io.Reader, v any) error {
 
 // ReadPlan reads the plan.json at path.
 func ReadPlan(path string) (*Plan, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("schema: %w", err)
-	}
-	p, err := DecodePlan(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
+	return readFile(path, "", DecodePlan)
 }
 
 // ReadPartial reads the partial at path.
 func ReadPartial(path string) (*PlanPartial, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("schema: %w", err)
-	}
-	p, err := DecodePartial(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
+	return readFile(path, "", DecodePartial)
 }

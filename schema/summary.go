@@ -317,15 +317,7 @@ func DecodeSummary(r io.Reader) (*Summary, error) {
 
 // ReadSummary decodes the summary.json in path.
 func ReadSummary(path string) (*Summary, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("schema: summary: %w", err)
-	}
-	s, err := DecodeSummary(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
+	return readFile(path, "summary: ", DecodeSummary)
 }
 
 // WriteSummary encodes s into path.
