@@ -132,13 +132,26 @@ type LB struct {
 	ConnectErrorLatency Duration `yaml:"connect_error_latency"`
 }
 
-// Redis is the shared store (mode redis) or its absence (mode embedded: every
-// node decides with its own in-memory state).
+// Redis is the shared store: one primary with an optional replica (mode
+// redis), a Redis Cluster (mode cluster), or its absence (mode embedded:
+// every node decides with its own in-memory state).
+//
+// In mode cluster the store is Shards shards, each a primary and a replica:
+// shard i's primary is in zone i mod Z and its replica in zone (i+1) mod Z of
+// the topology's Z zones (ClusterZones), so with one zone both are in the
+// same zone and an outage of that zone takes the whole shard down. The 16384
+// hash slots are split over the shards as redis-cli --cluster create splits
+// them (ShardOfSlot), and a key lives on the shard owning its slot
+// (engine/redisstore.KeySlot, the slot gatewayd's cluster store uses). Zone
+// and ReplicaZone are not used in mode cluster.
 type Redis struct {
 	Mode        string `yaml:"mode"`
 	Zone        string `yaml:"zone"`
 	ReplicaZone string `yaml:"replica_zone"`
-	NodeType    string `yaml:"node_type"`
+	// Shards is the Redis Cluster's shard count (mode cluster only; default
+	// 3, at most MaxShards).
+	Shards   int    `yaml:"shards,omitempty"`
+	NodeType string `yaml:"node_type"`
 	// OpTime is the server's time per script call (mean, exponential).
 	OpTime Duration `yaml:"op_time"`
 	// Timeout is the client's timeout per call.
@@ -346,6 +359,61 @@ const (
 	FaultNodeCrash     = "node-crash"
 )
 
+// Redis modes (redis.mode).
+const (
+	// RedisSingle is one primary, with a replica when redis.replica_zone
+	// is set.
+	RedisSingle = "redis"
+	// RedisCluster is a Redis Cluster of redis.shards shards.
+	RedisCluster = "cluster"
+	// RedisEmbedded is no shared store: each node decides alone.
+	RedisEmbedded = "embedded"
+)
+
+// MaxShards bounds redis.shards.
+const MaxShards = 64
+
+// ShardName is the fault target naming cluster shard i: "shard-<i>".
+func ShardName(i int) string { return "shard-" + strconv.Itoa(i) }
+
+// ParseShard reads a fault target "shard-<i>" (i >= 0, decimal, no sign or
+// leading zeros).
+func ParseShard(target string) (int, bool) {
+	s, ok := strings.CutPrefix(target, "shard-")
+	if !ok || s == "" || len(s) > 2 || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	i, err := strconv.Atoi(s)
+	if err != nil || i < 0 {
+		return 0, false
+	}
+	return i, true
+}
+
+// ClusterZones returns the zone indexes of cluster shard i's primary and
+// replica among zones zones: i mod zones and (i+1) mod zones.
+func ClusterZones(i, zones int) (primary, replica int) {
+	return i % zones, (i + 1) % zones
+}
+
+// ShardOfSlot returns the shard owning hash slot slot when slots slots are
+// split over shards shards as redis-cli --cluster create splits them (its
+// float32 cursor included): shard i's last slot is lround(cursor + slots/
+// shards - 1) with the cursor at i x slots/shards, the last shard's the last
+// slot (three shards: 0-5460, 5461-10922, 10923-16383).
+func ShardOfSlot(slot, slots, shards int) int {
+	per := float32(slots) / float32(shards)
+	var cursor float32
+	for i := 0; i < shards-1; i++ {
+		last := math.Round(float64(cursor + per - 1))
+		if float64(slot) <= last {
+			return i
+		}
+		cursor += per
+	}
+	return shards - 1
+}
+
 // Arrival kinds of a traffic group.
 const (
 	ArrivalPoisson     = "poisson"
@@ -420,6 +488,9 @@ func (c *Config) Defaults() {
 	def(&l.ConnectErrorLatency, time.Millisecond)
 	r := &c.Redis
 	defS(&r.Mode, "redis")
+	if r.Mode == RedisCluster && r.Shards == 0 {
+		r.Shards = 3
+	}
 	if r.Zone == "" && len(t.Zones) > 0 {
 		r.Zone = t.Zones[0]
 	}
@@ -617,14 +688,20 @@ func (c *Config) Validate() error {
 	}
 	durNonneg("load_balancer.connect_error_latency", c.LB.ConnectErrorLatency)
 	r := c.Redis
-	oneOf("redis.mode", r.Mode, "redis", "embedded")
-	if r.Mode == "redis" {
+	oneOf("redis.mode", r.Mode, RedisSingle, RedisCluster, RedisEmbedded)
+	if r.Mode == RedisSingle {
 		if !zones[r.Zone] {
 			bad("redis.zone", "must be one of topology.zones, got %q", r.Zone)
 		}
 		if r.ReplicaZone != "" && !zones[r.ReplicaZone] {
 			bad("redis.replica_zone", "must be one of topology.zones or empty, got %q", r.ReplicaZone)
 		}
+	}
+	switch {
+	case r.Mode == RedisCluster && (r.Shards < 1 || r.Shards > MaxShards):
+		bad("redis.shards", "must be in [1, %d], got %d", MaxShards, r.Shards)
+	case r.Mode != RedisCluster && r.Shards != 0:
+		bad("redis.shards", "applies to redis.mode cluster only, got %d with mode %q", r.Shards, r.Mode)
 	}
 	durNonneg("redis.op_time", r.OpTime)
 	durPos("redis.timeout", r.Timeout)
@@ -773,8 +850,20 @@ func (c *Config) Validate() error {
 				bad(path+".target", "must name a zone, got %q", f.Target)
 			}
 			durPos(path+".duration", f.Duration)
-		case FaultRedisOutage:
-			durPos(path+".duration", f.Duration)
+		case FaultRedisOutage, FaultRedisFailover:
+			if f.Kind == FaultRedisOutage {
+				durPos(path+".duration", f.Duration)
+			}
+			switch {
+			case r.Mode == RedisCluster:
+				if f.Target != "" {
+					if i, ok := ParseShard(f.Target); !ok || i >= r.Shards {
+						bad(path+".target", "must be empty (shard-0) or name a shard shard-0 to shard-%d, got %q", max(r.Shards, 1)-1, f.Target)
+					}
+				}
+			case f.Target != "":
+				bad(path+".target", "must be empty: only redis.mode cluster has shards to target, got %q", f.Target)
+			}
 		}
 		if math.IsNaN(f.DriftPPM) || math.Abs(f.DriftPPM) > 1e5 {
 			bad(path+".drift_ppm", "must be within +-100000, got %v", f.DriftPPM)

@@ -343,7 +343,10 @@ func (m *model) fleet() schema.Fleet {
 	fl.LoadBalancerHours = hours
 	if m.redisMode {
 		nr := 1.0
-		if cfg.Redis.ReplicaZone != "" {
+		switch {
+		case cfg.Redis.Mode == RedisCluster:
+			nr = 2 * float64(cfg.Redis.Shards) // a primary and a replica per shard
+		case cfg.Redis.ReplicaZone != "":
 			nr = 2
 		}
 		fl.RedisNodeHours = nr * hours

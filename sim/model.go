@@ -11,6 +11,7 @@ import (
 	"tollgate/engine/lease"
 	"tollgate/engine/limiter"
 	"tollgate/engine/pricing"
+	"tollgate/engine/redisstore"
 	"tollgate/engine/tier"
 	"tollgate/sim/dist"
 	"tollgate/sim/kernel"
@@ -158,17 +159,17 @@ type model struct {
 	lbZones []int32
 	netRng  *rand.Rand
 
-	// Redis
-	redisMode   bool
-	redisDown   spans
-	redisZoneAt []span // from: switch time, to: zone index
-	redisLast   int64  // virtual ns of the latest call taken
-	redisWork   int64  // unfinished work at redisLast, ns
-	redisStart  int64  // start of the latest call, virtual ns
-	redisRng    *rand.Rand
-	redisSvc    dist.Dist
-	store       *table
-	opsCount    int64
+	// Redis: mode redis or cluster (a shared store)
+	redisMode bool
+	// shards are the store's servers: one in mode redis, redis.shards in
+	// mode cluster.
+	shards   []*redisShard
+	redisSvc dist.Dist
+	// keyShard caches each key's shard + 1 in mode cluster (0: not yet
+	// computed).
+	keyShard []uint8
+	store    *table
+	opsCount int64
 
 	managed    bool
 	mtable     *table
@@ -199,6 +200,19 @@ type model struct {
 
 const redisOpBytes = 300
 
+// redisShard is one Redis server of the store (the primary of its shard, the
+// replica after a failover): when it is down, which zone serves it over time,
+// and its FIFO queue.
+type redisShard struct {
+	primary, replica int // zone indexes; replica -1 without one
+	down             spans
+	zoneAt           []span // from: switch time, to: zone index
+	last             int64  // virtual ns of the latest call taken
+	work             int64  // unfinished work at last, ns
+	start            int64  // start of the latest call, virtual ns
+	rng              *rand.Rand
+}
+
 func (m *model) wall(t int64) time.Time {
 	return time.UnixMicro(m.start).Add(time.Duration(t))
 }
@@ -210,13 +224,12 @@ func newModel(cfg *Config) (*model, error) {
 	}
 	m := &model{cfg: cfg, start: st.UnixMicro(), warm: int64(cfg.Warmup), zones: cfg.Topology.Zones}
 	m.end = m.warm + int64(cfg.Duration)
-	m.redisMode = cfg.Redis.Mode == "redis"
+	m.redisMode = cfg.Redis.Mode == RedisSingle || cfg.Redis.Mode == RedisCluster
 	m.managed = cfg.Deployment == "managed"
 	m.clientMode = cfg.Engine.Clock == "client"
 	m.opsBucket = *cfg.Engine.OperationalBucket
 	m.costWeighted = *cfg.Engine.CostWeighted
 	m.netRng = kernel.Stream(cfg.Seed, "network")
-	m.redisRng = kernel.Stream(cfg.Seed, "redis")
 	m.redisSvc, _ = dist.New(dist.Exponential, float64(cfg.Redis.OpTime), 0)
 
 	// tiers: slot layout per key: main plan's policies, then ops.
@@ -365,6 +378,9 @@ func newModel(cfg *Config) (*model, error) {
 		m.mthrottle = planRef{plan: engine.NewPlan(pol), slots: []int{0}, concurrency: -1}
 	} else if m.redisMode {
 		m.store = newTable(nkeys, m.perKey)
+		if cfg.Redis.Mode == RedisCluster {
+			m.keyShard = make([]uint8, nkeys)
+		}
 	}
 	m.m = newMetrics(m)
 	if !m.managed {
@@ -515,57 +531,81 @@ func (m *model) setupTopology(nkeys int) {
 		m.scheduleRandomSpot(n)
 	}
 	m.rebuildLB()
-	// Redis availability: outages, failovers, zone outages of the primary.
 	if m.redisMode {
-		primary := m.zoneIndex(cfg.Redis.Zone)
-		replica := m.zoneIndex(cfg.Redis.ReplicaZone)
-		m.redisZoneAt = []span{{0, int64(primary)}}
-		type ev struct {
-			at, dur int64
-			kind    string
-			zone    int // az-outage: the zone
+		m.setupRedis()
+	}
+}
+
+// setupRedis places the store's servers and lays out each one's availability
+// and serving zone from the fault timeline: outages, failovers, and zone
+// outages of the zone serving it. Mode redis keeps its one server's stream
+// "redis"; cluster shard i draws from "redis/shard-<i>".
+func (m *model) setupRedis() {
+	cfg := m.cfg
+	if cfg.Redis.Mode == RedisCluster {
+		for i := 0; i < cfg.Redis.Shards; i++ {
+			p, r := ClusterZones(i, len(m.zones))
+			m.shards = append(m.shards, &redisShard{primary: p, replica: r, rng: kernel.Stream(cfg.Seed, "redis/"+ShardName(i))})
 		}
-		var evs []ev
-		for _, f := range cfg.Faults {
-			switch f.Kind {
-			case FaultRedisOutage, FaultRedisFailover:
-				evs = append(evs, ev{int64(f.At), int64(f.Duration), f.Kind, -1})
-			case FaultAZ:
-				evs = append(evs, ev{int64(f.At), int64(f.Duration), f.Kind, m.zoneIndex(f.Target)})
-			}
+	} else {
+		m.shards = []*redisShard{{primary: m.zoneIndex(cfg.Redis.Zone), replica: m.zoneIndex(cfg.Redis.ReplicaZone),
+			rng: kernel.Stream(cfg.Seed, "redis")}}
+	}
+	type ev struct {
+		at, dur int64
+		kind    string
+		zone    int // az-outage: the zone
+		shard   int // Redis faults: the shard
+	}
+	var evs []ev
+	for _, f := range cfg.Faults {
+		switch f.Kind {
+		case FaultRedisOutage, FaultRedisFailover:
+			sh, _ := ParseShard(f.Target) // "" (and mode redis): shard 0
+			evs = append(evs, ev{int64(f.At), int64(f.Duration), f.Kind, -1, sh})
+		case FaultAZ:
+			evs = append(evs, ev{int64(f.At), int64(f.Duration), f.Kind, m.zoneIndex(f.Target), -1})
 		}
-		sort.SliceStable(evs, func(i, j int) bool { return evs[i].at < evs[j].at })
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at < evs[j].at })
+	ft := int64(cfg.Redis.FailoverTime)
+	for si, sh := range m.shards {
+		primary, replica := sh.primary, sh.replica
+		sh.zoneAt = []span{{0, int64(primary)}}
 		// walk the faults in time order, tracking which zone serves
 		cur := primary
 		for _, e := range evs {
 			switch {
-			case e.kind == FaultRedisOutage:
-				m.redisDown.add(e.at, e.at+e.dur)
-				continue
 			case e.kind == FaultAZ && e.zone != cur:
 				continue // the serving node is elsewhere
+			case e.kind != FaultAZ && e.shard != si:
+				continue // a fault of another shard
+			case e.kind == FaultRedisOutage:
+				sh.down.add(e.at, e.at+e.dur)
+				continue
 			}
-			// the serving node is lost: promote the replica if there is one
+			// the serving node is lost: promote the other node if there is
+			// one in another zone that is up
 			other := replica
 			if cur == replica {
 				other = primary
 			}
-			ft := int64(cfg.Redis.FailoverTime)
-			if other < 0 || other == cur {
-				// no replica: the node comes back after the zone outage, or
-				// after a restart that takes the failover time
+			if other < 0 || other == cur || m.zoneDn[other].contains(e.at) {
+				// no replica to promote: the node comes back after the
+				// zone outage, or after a restart that takes the failover
+				// time
 				to := e.at + ft
 				if e.kind == FaultAZ {
 					to = e.at + e.dur
 				}
-				m.redisDown.add(e.at, to)
+				sh.down.add(e.at, to)
 				continue
 			}
-			m.redisDown.add(e.at, e.at+ft)
+			sh.down.add(e.at, e.at+ft)
 			cur = other
-			m.redisZoneAt = append(m.redisZoneAt, span{e.at + ft, int64(cur)})
+			sh.zoneAt = append(sh.zoneAt, span{e.at + ft, int64(cur)})
 		}
-		m.redisDown.normalize()
+		sh.down.normalize()
 	}
 }
 
@@ -613,15 +653,34 @@ func (m *model) rebuildLB() {
 	}
 }
 
-// redisZone returns the zone serving Redis at t.
-func (m *model) redisZone(t int64) int {
-	z := m.redisZoneAt[0].to
-	for _, s := range m.redisZoneAt[1:] {
+// zone returns the zone serving the shard at t.
+func (sh *redisShard) zone(t int64) int {
+	z := sh.zoneAt[0].to
+	for _, s := range sh.zoneAt[1:] {
 		if s.from <= t {
 			z = s.to
 		}
 	}
 	return int(z)
+}
+
+// shardOf returns the shard holding key: the one owning the key's Redis
+// Cluster hash slot (cached per key).
+func (m *model) shardOf(key int32) *redisShard {
+	if len(m.shards) == 1 {
+		return m.shards[0]
+	}
+	c := m.keyShard[key]
+	if c == 0 {
+		c = uint8(m.shardOfName(m.keyName(key))) + 1
+		m.keyShard[key] = c
+	}
+	return m.shards[c-1]
+}
+
+// shardOfName is the index of the shard holding the engine key name.
+func (m *model) shardOfName(name string) int {
+	return ShardOfSlot(redisstore.KeySlot(name), redisstore.Slots, len(m.shards))
 }
 
 // hop is one-way latency between zones.

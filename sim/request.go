@@ -332,7 +332,7 @@ func (m *model) release(key int32, arg int64) {
 		return // admitted open while the store was down: nothing to return
 	}
 	if m.redisMode {
-		if m.redisDown.contains(t) {
+		if m.shardOf(key).down.contains(t) {
 			return // the lease times out instead
 		}
 		now := m.start + t/1000
@@ -352,34 +352,38 @@ func (m *model) release(key int32, arg int64) {
 // redisCall sends one operation from node n at time at to Redis and returns
 // the decision, when the node has the answer (or gives up), the true time the
 // decision took effect, and whether the call failed (Redis down or slower
-// than the timeout; a late call still takes effect in Redis). It feeds the
-// node's circuit breaker.
+// than the timeout; a late call still takes effect in Redis). The call goes
+// to the key's shard. It feeds the node's circuit breaker: one per node for
+// the whole store, as gatewayd has one breaker per store (its limiter's),
+// cluster or not, so failures on one shard open it for every key.
 func (m *model) redisCall(n *node, key int32, pr *planRef, kind engine.OpKind, cost, at int64) (d engine.Decision, decided, trueAt int64, failed, applied bool) {
 	cfg := m.cfg
-	rz := m.redisZone(at)
+	sh := m.shardOf(key)
+	rz := sh.zone(at)
 	rh := m.hop(n.zone, rz)
 	tR := at + rh
 	if rz != n.zone {
 		m.m.cross += 2 * redisOpBytes
 	}
-	if m.redisDown.contains(tR) {
+	if sh.down.contains(tR) {
 		failed = true
 		decided = at + int64(cfg.Redis.Timeout)
 	} else {
-		// FIFO single server by its unfinished work W (Lindley): exact for
-		// calls taken in arrival order; a call that arrives up to a hop
-		// earlier than one already taken sees the work as of that one, and
-		// never pushes the server's clock ahead of the others.
-		if tR > m.redisLast {
-			m.redisWork = max(0, m.redisWork-(tR-m.redisLast))
-			m.redisLast = tR
+		// FIFO single server (the key's shard) by its unfinished work W
+		// (Lindley): exact for calls taken in arrival order; a call that
+		// arrives up to a hop earlier than one already taken sees the work
+		// as of that one, and never pushes the server's clock ahead of the
+		// others.
+		if tR > sh.last {
+			sh.work = max(0, sh.work-(tR-sh.last))
+			sh.last = tR
 		}
-		svc := int64(m.redisSvc.Sample(m.redisRng))
+		svc := int64(m.redisSvc.Sample(sh.rng))
 		// Redis's clock never runs backwards: a call taken out of order
 		// starts no earlier than the last one did
-		rs := max(tR+m.redisWork, m.redisStart)
-		m.redisStart = rs
-		m.redisWork += svc
+		rs := max(tR+sh.work, sh.start)
+		sh.start = rs
+		sh.work += svc
 		end := rs + svc
 		nowUS := m.start + (rs+int64(cfg.Redis.ClockOffset))/1000
 		trueAt = rs

@@ -65,7 +65,11 @@ func (m *model) run(opts Options) error {
 			end = start + int64(m.cfg.Redis.FailoverTime)
 		}
 		target := f.Target
-		if target == "" {
+		switch {
+		case target != "":
+		case m.cfg.Redis.Mode == RedisCluster && (f.Kind == FaultRedisOutage || f.Kind == FaultRedisFailover):
+			target = ShardName(0) // an untargeted Redis fault hits shard 0
+		default:
 			target = "redis"
 		}
 		m.m.addFault(f.Kind, target, start, end)

@@ -25,6 +25,13 @@ type traceSource struct {
 	err     error
 }
 
+// apiKeyPrefix starts gatewayd's limiter key of a client identified by an
+// API key: "k:" and the key's SHA-256, the ledger's key_hash (gatewayd/auth
+// Authenticate). The trace places its keys on cluster shards by that name;
+// clients of other schemes (anonymous, JWT) use other prefixes the ledger
+// does not record, so their shard is approximate.
+const apiKeyPrefix = "k:"
+
 // traceRec is what the trace keeps of a record while ordering it.
 type traceRec struct {
 	key   int32
@@ -71,6 +78,11 @@ func (m *model) keepTrace(r *schema.LedgerRecord) (int64, traceRec, bool) {
 		m.keyTier = append(m.keyTier, int16(ti))
 		m.keyGroup = append(m.keyGroup, -1)
 		m.growKeys(len(m.keyTier))
+		if m.keyShard != nil {
+			// gatewayd keys an API-key client's state by "k:" and its key
+			// hash (gatewayd/auth), the name its cluster store hashes
+			m.keyShard[key] = uint8(m.shardOfName(apiKeyPrefix+r.KeyHash)) + 1
+		}
 	}
 	return r.Start.UnixMicro(), traceRec{key: key, route: int32(ri)}, true
 }
@@ -130,6 +142,9 @@ func (m *model) onTrace(ev kernel.Event) {
 func (m *model) growKeys(n int) {
 	if m.store != nil {
 		m.store.grow(n)
+	}
+	for m.keyShard != nil && len(m.keyShard) < n {
+		m.keyShard = append(m.keyShard, 0)
 	}
 	if m.mtable != nil {
 		m.mtable.grow(n)

@@ -369,3 +369,33 @@ func TestRedisClusterConformance(t *testing.T) {
 		}
 	}
 }
+
+// TestKeySlotMatchesRedis: KeySlot, which the simulator places keys on
+// cluster shards by, is the slot a real Redis Cluster computes (CLUSTER
+// KEYSLOT) for the store's state keys, hash-tag escapes included.
+func TestKeySlotMatchesRedis(t *testing.T) {
+	if !redistest.Installed() && !redistest.Required() {
+		t.Skip("redis-server not on PATH (set TOLLGATE_REQUIRE_REDIS=1 to fail instead)")
+	}
+	addrs := redistest.StartCluster(t, 1)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(rdb, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	keys := []string{"123456789", "k:0a1b", "a{b}c", "{", "}{", "100%", "s|/items|k:ff"}
+	for i := 0; i < 200; i++ {
+		keys = append(keys, fmt.Sprintf("k%d", i))
+	}
+	for _, k := range keys {
+		want, err := rdb.ClusterKeySlot(ctx, s.StateKey(k, "p")).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := KeySlot(k); int64(got) != want {
+			t.Fatalf("KeySlot(%q) = %d, CLUSTER KEYSLOT %q = %d", k, got, s.StateKey(k, "p"), want)
+		}
+	}
+}

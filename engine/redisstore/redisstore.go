@@ -575,8 +575,18 @@ func wrapErr(what string, err error) error {
 	return fmt.Errorf("redisstore: %s: %w: %w", what, engine.ErrStoreUnavailable, err)
 }
 
+// Slots is the number of Redis Cluster hash slots.
+const Slots = 16384
+
+// KeySlot is the Redis Cluster hash slot holding every policy's state of a
+// caller's key: the slot of its hash tag, the escaped key (see StateKey).
+// The simulator places keys on cluster shards with it, so both agree on
+// which shard a client's key lives on. key must be non-empty, as
+// engine.Op.Validate requires (an empty tag "{}" hashes the whole state key).
+func KeySlot(key string) int { return int(slot(escapeKey(key))) }
+
 // slot is the Redis Cluster hash slot of a hash tag's content:
-// CRC16 (XMODEM) mod 16384.
+// CRC16 (XMODEM) mod Slots.
 func slot(tag string) uint16 {
 	var crc uint16
 	for i := 0; i < len(tag); i++ {
@@ -589,5 +599,5 @@ func slot(tag string) uint16 {
 			}
 		}
 	}
-	return crc % 16384
+	return crc % Slots
 }
