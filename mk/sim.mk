@@ -20,6 +20,7 @@ ci-sim: ## simulator checks too slow for make test: every built-in scenario run 
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 200000x ./scenarios
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMap$$' -fuzztime 100000x ./scenarios
 	$(GO) test -run '^$$' -fuzz '^FuzzReadLedgerFile$$' -fuzztime 15000x ./schema
+	$(GO) test -run '^$$' -fuzz '^FuzzParseShard$$' -fuzztime 20000x ./sim
 
 .PHONY: ci-quickstart
 ci-quickstart: ## CI: README's first command (make scenario NAME=spot-loss, embedded default, no Redis or Docker) writes its report

@@ -376,16 +376,19 @@ const MaxShards = 64
 // ShardName is the fault target naming cluster shard i: "shard-<i>".
 func ShardName(i int) string { return "shard-" + strconv.Itoa(i) }
 
-// ParseShard reads a fault target "shard-<i>" (i >= 0, decimal, no sign or
-// leading zeros).
+// ParseShard reads a fault target "shard-<i>" (i in [0, 99], decimal
+// digits only, no leading zeros).
 func ParseShard(target string) (int, bool) {
 	s, ok := strings.CutPrefix(target, "shard-")
 	if !ok || s == "" || len(s) > 2 || (len(s) > 1 && s[0] == '0') {
 		return 0, false
 	}
-	i, err := strconv.Atoi(s)
-	if err != nil || i < 0 {
-		return 0, false
+	i := 0
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		i = 10*i + int(c-'0')
 	}
 	return i, true
 }

@@ -538,14 +538,20 @@ func (m *model) setupTopology(nkeys int) {
 
 // setupRedis places the store's servers and lays out each one's availability
 // and serving zone from the fault timeline: outages, failovers, and zone
-// outages of the zone serving it. Mode redis keeps its one server's stream
-// "redis"; cluster shard i draws from "redis/shard-<i>".
+// outages of the zone serving it. Mode redis's one server and cluster shard
+// 0 draw their service times from stream "redis", cluster shard i > 0 from
+// "redis/shard-<i>": no existing stream moves, and a one-shard cluster runs
+// exactly as mode redis with its replica in the second zone.
 func (m *model) setupRedis() {
 	cfg := m.cfg
 	if cfg.Redis.Mode == RedisCluster {
 		for i := 0; i < cfg.Redis.Shards; i++ {
 			p, r := ClusterZones(i, len(m.zones))
-			m.shards = append(m.shards, &redisShard{primary: p, replica: r, rng: kernel.Stream(cfg.Seed, "redis/"+ShardName(i))})
+			name := "redis"
+			if i > 0 {
+				name += "/" + ShardName(i)
+			}
+			m.shards = append(m.shards, &redisShard{primary: p, replica: r, rng: kernel.Stream(cfg.Seed, name)})
 		}
 	} else {
 		m.shards = []*redisShard{{primary: m.zoneIndex(cfg.Redis.Zone), replica: m.zoneIndex(cfg.Redis.ReplicaZone),
