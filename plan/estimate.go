@@ -15,6 +15,7 @@ import (
 	"tollgate/schema"
 	"tollgate/sim"
 	"tollgate/sim/kernel"
+	"tollgate/stats"
 )
 
 // Kinds of short simulation: the fault-free steady state and one per fault.
@@ -447,46 +448,46 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 		}
 		return float64(a) / float64(b)
 	}
-	iv := func(c component) schema.Estimate {
-		m, l, u := interval(conf, []component{c}, []float64{1})
+	iv := func(c stats.Component) schema.Estimate {
+		m, l, u := stats.Interval(conf, []stats.Component{c}, []float64{1})
 		return schema.Estimate{Mean: m, Lower: l, Upper: u}
 	}
-	errShare := meanOf(col(steady, func(s sample) float64 { return ratio(s.errors, s.total) }))
-	rej := meanOf(col(steady, func(s sample) float64 { return ratio(s.rejected, s.total) }))
+	errShare := stats.MeanOf(col(steady, func(s sample) float64 { return ratio(s.errors, s.total) }))
+	rej := stats.MeanOf(col(steady, func(s sample) float64 { return ratio(s.rejected, s.total) }))
 	// Requests a month including client retries, as the steady state retries.
-	inflate := meanOf(col(steady, func(s sample) float64 { return ratio(s.total, s.total-s.retries) })).mean
+	inflate := stats.MeanOf(col(steady, func(s sample) float64 { return ratio(s.total, s.total-s.retries) })).Mean
 	if !(inflate >= 1) {
 		inflate = 1
 	}
 	month := p.spec.Traffic.RequestsPerMonth * inflate
-	parts := []component{errShare}
+	parts := []stats.Component{errShare}
 	weights := []float64{1}
 	ev.Faults = nil
 	for _, k := range kinds[1:] {
 		ss := samples[k]
-		excess := col(ss, func(s sample) float64 { return float64(s.errors) - errShare.mean*float64(s.total) })
-		extra := col(ss, func(s sample) float64 { return float64(s.rejected) - rej.mean*float64(s.total) })
-		var c component
+		excess := col(ss, func(s sample) float64 { return float64(s.errors) - errShare.Mean*float64(s.total) })
+		extra := col(ss, func(s sample) float64 { return float64(s.rejected) - rej.Mean*float64(s.total) })
+		var c stats.Component
 		if k == kindZone {
-			c = controlled(excess, zc.values(controls[k], ss), zc.mean)
+			c = stats.Controlled(excess, zc.values(controls[k], ss), zc.mean)
 		} else {
-			c = meanOf(excess)
+			c = stats.MeanOf(excess)
 		}
 		parts = append(parts, c)
 		weights = append(weights, rates[k]/month)
 		ev.Faults = append(ev.Faults, schema.FaultImpact{Kind: k, PerMonth: rates[k], Replications: len(ss),
-			ErrorsPerEvent: iv(c), Extra429PerEvent: iv(meanOf(extra)),
-			P99MS:   iv(meanOf(col(ss, func(s sample) float64 { return s.p99MS }))),
-			WindowS: meanOf(col(ss, func(s sample) float64 { return s.windowS })).mean})
+			ErrorsPerEvent: iv(c), Extra429PerEvent: iv(stats.MeanOf(extra)),
+			P99MS:   iv(stats.MeanOf(col(ss, func(s sample) float64 { return s.p99MS }))),
+			WindowS: stats.MeanOf(col(ss, func(s sample) float64 { return s.windowS })).Mean})
 	}
-	um, ul, uu := interval(conf, parts, weights)
+	um, ul, uu := stats.Interval(conf, parts, weights)
 	clamp := func(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 	ev.Availability = schema.Estimate{Mean: clamp(1 - um), Lower: clamp(1 - uu), Upper: clamp(1 - ul)}
 	mins := p.sheet.HoursPerMonth * 60
 	ev.ErrorMinutes = schema.Estimate{Mean: (1 - ev.Availability.Mean) * mins, Lower: (1 - ev.Availability.Upper) * mins, Upper: (1 - ev.Availability.Lower) * mins}
-	ev.P99MS = iv(meanOf(col(steady, func(s sample) float64 { return s.p99MS })))
-	ev.False429Rate = iv(meanOf(col(steady, func(s sample) float64 { return s.false429 })))
-	ev.OverAdmission = iv(meanOf(col(steady, func(s sample) float64 { return s.overAdmission })))
+	ev.P99MS = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.p99MS })))
+	ev.False429Rate = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.false429 })))
+	ev.OverAdmission = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.overAdmission })))
 	ev.Rate429 = iv(rej)
 }
 
