@@ -10,10 +10,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"tollgate/engine/route"
 	"tollgate/reports/cost"
 	"tollgate/schema"
 	"tollgate/sim"
 	"tollgate/sim/kernel"
+	"tollgate/stats"
 )
 
 // Kinds of short simulation: the fault-free steady state and one per fault.
@@ -38,12 +40,39 @@ type Planner struct {
 	zoneMean float64
 }
 
-// New prepares a planner: base is the traffic scenario's validated config,
-// whose groups are scaled to the spec's monthly requests.
-func New(spec *Spec, sheet *cost.Sheet, base *sim.Config) (*Planner, error) {
+// Option is an optional input of New.
+type Option func(*options)
+
+type options struct {
+	gatewayFile   string
+	gatewayRoutes []route.Route
+}
+
+// WithGateway gives New the routes of the gateway config named by
+// traffic.gateway (file), for a traffic.ledger whose recorded routes no
+// route entry of the scenario maps to.
+func WithGateway(file string, routes []route.Route) Option {
+	return func(o *options) { o.gatewayFile, o.gatewayRoutes = file, routes }
+}
+
+// New prepares a planner: base is the traffic scenario's validated config
+// (with traffic.gateway's design applied), whose groups are scaled to the
+// spec's monthly requests, or replaced by the traffic fitted to
+// traffic.ledger.
+func New(spec *Spec, sheet *cost.Sheet, base *sim.Config, opt ...Option) (*Planner, error) {
+	var o options
+	for _, f := range opt {
+		f(&o)
+	}
 	p := &Planner{spec: spec, sheet: sheet, base: cloneConfig(base)}
 	perSecond := spec.Traffic.RequestsPerMonth / (sheet.HoursPerMonth * 3600)
-	if err := scaleTraffic(&p.base, perSecond); err != nil {
+	var fit *schema.TrafficFit
+	if spec.Traffic.Ledger != "" {
+		var err error
+		if fit, err = fitLedger(spec, &p.base, perSecond, o); err != nil {
+			return nil, err
+		}
+	} else if err := scaleTraffic(&p.base, perSecond); err != nil {
 		return nil, err
 	}
 	if d := spec.Traffic.Diurnal; d != nil {
@@ -66,8 +95,18 @@ func New(spec *Spec, sheet *cost.Sheet, base *sim.Config) (*Planner, error) {
 			return nil, fmt.Errorf("plan: candidate %d (%s): %w", i, Name(c), err)
 		}
 	}
+	// The hash covers the ledger's fit, not its path: a copy of the same
+	// ledger elsewhere (another shard's mount) is the same question, and a
+	// ledger whose content changed is another.
+	hspec := *spec
+	hspec.Traffic.Ledger = ""
+	var hfit schema.TrafficFit
+	if fit != nil {
+		hfit = *fit
+		hfit.Ledger = ""
+	}
 	h := sha256.New()
-	for _, v := range []any{spec, sheet, &p.base} {
+	for _, v := range []any{&hspec, sheet, &p.base, &hfit} {
 		b, err := yaml.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("plan: hash: %w", err)
@@ -84,6 +123,7 @@ func New(spec *Spec, sheet *cost.Sheet, base *sim.Config) (*Planner, error) {
 		FaultModel: p.faultModel(),
 		Budget:     schema.PlanBudget{MinReplications: e.MinReplications, MaxReplications: e.MaxReplications, Batch: e.Batch},
 		Candidates: len(cands),
+		TrafficFit: fit,
 		Method: fmt.Sprintf("Monthly availability = 1 - (steady-state error share + sum over faults of occurrences a month x "+
 			"errors one occurrence adds / requests a month). Each fault's errors per occurrence come from replicated short "+
 			"simulations (%v warm-up, %v lead, the fault, recovery and %v margin; a fault-free %v window for the steady "+
@@ -408,46 +448,46 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 		}
 		return float64(a) / float64(b)
 	}
-	iv := func(c component) schema.Estimate {
-		m, l, u := interval(conf, []component{c}, []float64{1})
+	iv := func(c stats.Component) schema.Estimate {
+		m, l, u := stats.Interval(conf, []stats.Component{c}, []float64{1})
 		return schema.Estimate{Mean: m, Lower: l, Upper: u}
 	}
-	errShare := meanOf(col(steady, func(s sample) float64 { return ratio(s.errors, s.total) }))
-	rej := meanOf(col(steady, func(s sample) float64 { return ratio(s.rejected, s.total) }))
+	errShare := stats.MeanOf(col(steady, func(s sample) float64 { return ratio(s.errors, s.total) }))
+	rej := stats.MeanOf(col(steady, func(s sample) float64 { return ratio(s.rejected, s.total) }))
 	// Requests a month including client retries, as the steady state retries.
-	inflate := meanOf(col(steady, func(s sample) float64 { return ratio(s.total, s.total-s.retries) })).mean
+	inflate := stats.MeanOf(col(steady, func(s sample) float64 { return ratio(s.total, s.total-s.retries) })).Mean
 	if !(inflate >= 1) {
 		inflate = 1
 	}
 	month := p.spec.Traffic.RequestsPerMonth * inflate
-	parts := []component{errShare}
+	parts := []stats.Component{errShare}
 	weights := []float64{1}
 	ev.Faults = nil
 	for _, k := range kinds[1:] {
 		ss := samples[k]
-		excess := col(ss, func(s sample) float64 { return float64(s.errors) - errShare.mean*float64(s.total) })
-		extra := col(ss, func(s sample) float64 { return float64(s.rejected) - rej.mean*float64(s.total) })
-		var c component
+		excess := col(ss, func(s sample) float64 { return float64(s.errors) - errShare.Mean*float64(s.total) })
+		extra := col(ss, func(s sample) float64 { return float64(s.rejected) - rej.Mean*float64(s.total) })
+		var c stats.Component
 		if k == kindZone {
-			c = controlled(excess, zc.values(controls[k], ss), zc.mean)
+			c = stats.Controlled(excess, zc.values(controls[k], ss), zc.mean)
 		} else {
-			c = meanOf(excess)
+			c = stats.MeanOf(excess)
 		}
 		parts = append(parts, c)
 		weights = append(weights, rates[k]/month)
 		ev.Faults = append(ev.Faults, schema.FaultImpact{Kind: k, PerMonth: rates[k], Replications: len(ss),
-			ErrorsPerEvent: iv(c), Extra429PerEvent: iv(meanOf(extra)),
-			P99MS:   iv(meanOf(col(ss, func(s sample) float64 { return s.p99MS }))),
-			WindowS: meanOf(col(ss, func(s sample) float64 { return s.windowS })).mean})
+			ErrorsPerEvent: iv(c), Extra429PerEvent: iv(stats.MeanOf(extra)),
+			P99MS:   iv(stats.MeanOf(col(ss, func(s sample) float64 { return s.p99MS }))),
+			WindowS: stats.MeanOf(col(ss, func(s sample) float64 { return s.windowS })).Mean})
 	}
-	um, ul, uu := interval(conf, parts, weights)
+	um, ul, uu := stats.Interval(conf, parts, weights)
 	clamp := func(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 	ev.Availability = schema.Estimate{Mean: clamp(1 - um), Lower: clamp(1 - uu), Upper: clamp(1 - ul)}
 	mins := p.sheet.HoursPerMonth * 60
 	ev.ErrorMinutes = schema.Estimate{Mean: (1 - ev.Availability.Mean) * mins, Lower: (1 - ev.Availability.Upper) * mins, Upper: (1 - ev.Availability.Lower) * mins}
-	ev.P99MS = iv(meanOf(col(steady, func(s sample) float64 { return s.p99MS })))
-	ev.False429Rate = iv(meanOf(col(steady, func(s sample) float64 { return s.false429 })))
-	ev.OverAdmission = iv(meanOf(col(steady, func(s sample) float64 { return s.overAdmission })))
+	ev.P99MS = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.p99MS })))
+	ev.False429Rate = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.false429 })))
+	ev.OverAdmission = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.overAdmission })))
 	ev.Rate429 = iv(rej)
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"tollgate/schema"
+	"tollgate/stats"
 )
 
 // MonthResult is a full simulated month of one configuration beside the
@@ -77,17 +78,17 @@ func (p *Planner) predictMonth(samples map[string][]sample, n, total float64) sc
 			shares[i] = float64(s.errors) / float64(s.total)
 		}
 	}
-	es := meanOf(shares)
+	es := stats.MeanOf(shares)
 	spot := samples[kindSpot]
 	excess := make([]float64, len(spot))
 	for i, s := range spot {
-		excess[i] = float64(s.errors) - es.mean*float64(s.total)
+		excess[i] = float64(s.errors) - es.Mean*float64(s.total)
 	}
-	x := meanOf(excess)
-	own := component{mean: 0, varMean: x.varMean * float64(len(excess)), df: x.df} // s^2: one interruption's variance
-	parts := []component{es, x, own}
+	x := stats.MeanOf(excess)
+	own := stats.Component{Mean: 0, VarMean: x.VarMean * float64(len(excess)), DF: x.DF} // s^2: one interruption's variance
+	parts := []stats.Component{es, x, own}
 	weights := []float64{1, n / total, math.Sqrt(n) / total}
-	m, lo, hi := interval(p.spec.Estimate.Confidence, parts, weights)
+	m, lo, hi := stats.Interval(p.spec.Estimate.Confidence, parts, weights)
 	clamp := func(v float64) float64 { return math.Max(0, math.Min(1, v)) }
 	return schema.Estimate{Mean: clamp(1 - m), Lower: clamp(1 - hi), Upper: clamp(1 - lo)}
 }

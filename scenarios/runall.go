@@ -20,16 +20,35 @@ func (sc *Scenario) Clone() *Scenario {
 // parallel. opts.Progress, if set, receives the mean fraction done over all
 // runs and may be called from several goroutines at once.
 func RunAll(scs []*Scenario, opts RunOptions, parallel int) ([]*schema.Summary, []error) {
+	jobs := make([]job, len(scs))
+	for i, sc := range scs {
+		jobs[i] = job{sc, opts}
+	}
+	return runJobs(jobs, opts.Progress, parallel)
+}
+
+// job is one simulation of a batch.
+type job struct {
+	sc   *Scenario
+	opts RunOptions
+}
+
+// runJobs runs every job, at most parallel at once, each on its own
+// goroutine (a simulation itself is single-threaded), and returns the
+// summaries and errors in job order. progress, if set, receives the mean
+// fraction done over all jobs.
+func runJobs(jobs []job, progress func(float64), parallel int) ([]*schema.Summary, []error) {
 	parallel = max(parallel, 1)
-	results := make([]*schema.Summary, len(scs))
-	errs := make([]error, len(scs))
+	results := make([]*schema.Summary, len(jobs))
+	errs := make([]error, len(jobs))
 	var mu sync.Mutex
-	fracs := make([]float64, len(scs))
+	fracs := make([]float64, len(jobs))
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
-	for i, sc := range scs {
-		o := opts
-		if opts.Progress != nil {
+	for i, j := range jobs {
+		o := j.opts
+		o.Progress = nil
+		if progress != nil {
 			o.Progress = func(f float64) {
 				mu.Lock()
 				fracs[i] = f
@@ -38,7 +57,7 @@ func RunAll(scs []*Scenario, opts RunOptions, parallel int) ([]*schema.Summary, 
 					sum += x
 				}
 				mu.Unlock()
-				opts.Progress(sum / float64(len(fracs)))
+				progress(sum / float64(len(fracs)))
 			}
 		}
 		wg.Add(1)
@@ -46,7 +65,7 @@ func RunAll(scs []*Scenario, opts RunOptions, parallel int) ([]*schema.Summary, 
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i], errs[i] = Run(sc, o)
+			results[i], errs[i] = Run(j.sc, o)
 		}()
 	}
 	wg.Wait()

@@ -49,6 +49,10 @@ type Variant struct {
 	OverAdmitted float64 `json:"over_admission_ratio"`
 	Availability float64 `json:"availability"`
 	P99MS        float64 `json:"p99_ms"`
+	// Intervals is the variant's summary's intervals when the comparison
+	// was replicated (gwlab compare -replications N): replication r of
+	// every variant ran with the same seed, Intervals.Seeds[r].
+	Intervals *Intervals `json:"intervals,omitempty"`
 }
 
 // VariantOf is the variant named name whose summary s is at summaryPath
@@ -56,7 +60,7 @@ type Variant struct {
 func VariantOf(name, summaryPath string, s *Summary) Variant {
 	return Variant{Name: name, Summary: filepath.ToSlash(summaryPath), Requests: s.Requests.Total,
 		Rate429: s.Rate429.Overall, False429: s.False429.Rate, OverAdmitted: s.OverAdmission.Ratio,
-		Availability: s.Availability, P99MS: s.LatencyMS.P99}
+		Availability: s.Availability, P99MS: s.LatencyMS.P99, Intervals: s.Intervals}
 }
 
 // Validate returns every problem of c at once, each naming the field and the
@@ -89,6 +93,11 @@ func (c *Comparison) Validate() error {
 			errs = append(errs, fmt.Errorf("variants[%d].name: %q repeats variants[%d]", i, v.Name, j))
 		} else {
 			names[v.Name] = i
+		}
+		if v.Intervals != nil {
+			if err := v.Intervals.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("variants[%d].%w", i, err))
+			}
 		}
 		p := filepath.FromSlash(v.Summary)
 		if v.Summary == "" || filepath.IsAbs(p) || filepath.Clean(p) == ".." || strings.HasPrefix(filepath.Clean(p), ".."+string(filepath.Separator)) {

@@ -3,6 +3,7 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,6 +68,88 @@ type Summary struct {
 	// OverAdmission are then the replayed policy's, over the records a
 	// limiter decided.
 	Replay *Replay `json:"replay,omitempty"`
+	// Intervals is set when the run was replicated (gwlab run or compare
+	// -replications N, N >= 2): confidence intervals of the headline
+	// figures over N independent replications. Every other field of the
+	// summary is replication 0's, the run with the summary's own seed.
+	Intervals *Intervals `json:"intervals,omitempty"`
+}
+
+// Intervals are the headline figures of a replicated run: each the mean of
+// the replications' figures with its two-sided Student-t confidence interval
+// (package stats). A replicated comparison runs replication r of every
+// variant with the same seed (common random numbers).
+type Intervals struct {
+	// Replications is how many independent replications were run,
+	// Confidence the intervals' two-sided level (0.95).
+	Replications int     `json:"replications"`
+	Confidence   float64 `json:"confidence"`
+	// Seeds are the replications' seeds in order: Seeds[0] is the summary's
+	// own seed, the others are drawn from it (scenarios.ReplicationSeed).
+	Seeds []uint64 `json:"seeds"`
+	// Availability, latency percentiles (end to end, in ms), the 429 rate,
+	// the false-429 rate and the over-admission ratio: the figures of the
+	// same names in the summary, replicated.
+	Availability  Estimate `json:"availability"`
+	P50MS         Estimate `json:"p50_ms"`
+	P99MS         Estimate `json:"p99_ms"`
+	Rate429       Estimate `json:"rate_429"`
+	False429Rate  Estimate `json:"false_429_rate"`
+	OverAdmission Estimate `json:"over_admission"`
+	// CostPerBillion is the self-hosted (or managed) cost per billion
+	// requests in USD, priced with the sheet named by PriceSheet when the
+	// run was made; absent when the sheet could not price the run.
+	CostPerBillion *Estimate `json:"cost_per_billion,omitempty"`
+	PriceSheet     string    `json:"price_sheet,omitempty"`
+}
+
+// Get returns the interval of the named objective (Objectives), or nil when
+// the intervals do not hold it.
+func (iv *Intervals) Get(name string) *Estimate {
+	if iv == nil {
+		return nil
+	}
+	switch name {
+	case ObjectiveP99MS:
+		return &iv.P99MS
+	case ObjectiveRate429:
+		return &iv.Rate429
+	case ObjectiveFalse429Rate:
+		return &iv.False429Rate
+	case ObjectiveOverAdmission:
+		return &iv.OverAdmission
+	case ObjectiveAvailability:
+		return &iv.Availability
+	case ObjectiveCostPerBillion:
+		return iv.CostPerBillion
+	}
+	return nil
+}
+
+// Validate returns every problem of iv at once, each naming the field and
+// the value: at least two replications, one seed each, a confidence in
+// (0, 1) and every interval ordered lower <= mean <= upper.
+func (iv *Intervals) Validate() error {
+	var errs []error
+	if iv.Replications < 2 {
+		errs = append(errs, fmt.Errorf("intervals.replications: must be at least 2, got %d", iv.Replications))
+	}
+	if len(iv.Seeds) != iv.Replications {
+		errs = append(errs, fmt.Errorf("intervals.seeds: must hold one seed per replication (%d), got %d", iv.Replications, len(iv.Seeds)))
+	}
+	if !(iv.Confidence > 0 && iv.Confidence < 1) {
+		errs = append(errs, fmt.Errorf("intervals.confidence: must be in (0, 1), got %v", iv.Confidence))
+	}
+	for _, f := range []struct {
+		name string
+		e    *Estimate
+	}{{"availability", &iv.Availability}, {"p50_ms", &iv.P50MS}, {"p99_ms", &iv.P99MS}, {"rate_429", &iv.Rate429},
+		{"false_429_rate", &iv.False429Rate}, {"over_admission", &iv.OverAdmission}, {"cost_per_billion", iv.CostPerBillion}} {
+		if f.e != nil && !(f.e.Lower <= f.e.Mean && f.e.Mean <= f.e.Upper) {
+			errs = append(errs, fmt.Errorf("intervals.%s: want lower <= mean <= upper, got %v <= %v <= %v", f.name, f.e.Lower, f.e.Mean, f.e.Upper))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Replay is what gwlab replay found: the ledger read, and the requests the
@@ -293,8 +376,14 @@ func (o SLO) Expects(name string) bool {
 	return false
 }
 
-// EncodeSummary writes s as indented JSON with a trailing newline.
+// EncodeSummary writes s as indented JSON with a trailing newline,
+// refusing invalid intervals.
 func EncodeSummary(w io.Writer, s *Summary) error {
+	if s.Intervals != nil {
+		if err := s.Intervals.Validate(); err != nil {
+			return fmt.Errorf("schema: summary: %w", err)
+		}
+	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return fmt.Errorf("schema: summary: encode: %w", err)
@@ -311,6 +400,11 @@ func DecodeSummary(r io.Reader) (*Summary, error) {
 	var s Summary
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("schema: summary: decode: %w", err)
+	}
+	if s.Intervals != nil {
+		if err := s.Intervals.Validate(); err != nil {
+			return nil, fmt.Errorf("schema: summary: %w", err)
+		}
 	}
 	return &s, nil
 }

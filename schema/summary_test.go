@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -40,7 +41,17 @@ func fullSummary() *Summary {
 			NewlyAdmitted: 1, RecordedAdmitted: 7, RecordedRefused: 2, CandidateAdmitted: 6, CandidateRefused: 3, AdmittedTokens: 6.5,
 			ByTier:  map[string]ReplayDiff{"basic": {Decided: 9, Refused: 3, NewlyRefused: 2, NewlyAdmitted: 1}},
 			ByRoute: map[string]ReplayDiff{"api": {Decided: 9, Refused: 3, NewlyRefused: 2, NewlyAdmitted: 1}}},
+		Intervals: fullIntervals(),
 	}
+}
+
+// fullIntervals returns intervals with every field set.
+func fullIntervals() *Intervals {
+	e := func(m, h float64) Estimate { return Estimate{Mean: m, Lower: m - h, Upper: m + h} }
+	cost := e(41.5, 2.25)
+	return &Intervals{Replications: 3, Confidence: 0.95, Seeds: []uint64{42, 7, 9},
+		Availability: e(0.98, 0.005), P50MS: e(3, 0.25), P99MS: e(5, 0.5), Rate429: e(0.08, 0.01),
+		False429Rate: e(0.003, 0.001), OverAdmission: e(0.0125, 0.002), CostPerBillion: &cost, PriceSheet: "us-east-1 2026-01-01"}
 }
 
 // zeroFields lists the paths of the zero-valued fields in v, descending into
@@ -107,5 +118,50 @@ func TestDecodeSummaryRejectsUnknownFields(t *testing.T) {
 	}
 	if _, err := ReadSummary(filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Error("missing file: no error")
+	}
+}
+
+// TestSummaryIntervalsInvalid: a summary whose intervals contradict
+// themselves is refused on both sides, with the field named.
+func TestSummaryIntervalsInvalid(t *testing.T) {
+	for _, c := range []struct {
+		break_ func(iv *Intervals)
+		want   string
+	}{
+		{func(iv *Intervals) { iv.Replications = 1; iv.Seeds = iv.Seeds[:1] }, "intervals.replications"},
+		{func(iv *Intervals) { iv.Seeds = iv.Seeds[:2] }, "intervals.seeds"},
+		{func(iv *Intervals) { iv.Confidence = 95 }, "intervals.confidence"},
+		{func(iv *Intervals) { iv.P99MS.Lower = 9 }, "intervals.p99_ms"},
+		{func(iv *Intervals) { iv.CostPerBillion.Upper = 1 }, "intervals.cost_per_billion"},
+	} {
+		s := fullSummary()
+		c.break_(s.Intervals)
+		var buf bytes.Buffer
+		if err := EncodeSummary(&buf, s); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("encode: want an error naming %s, got %v", c.want, err)
+		}
+		good := fullSummary()
+		buf.Reset()
+		if err := EncodeSummary(&buf, good); err != nil {
+			t.Fatal(err)
+		}
+		// Break the encoded file by hand: decode, break, marshal without
+		// the check.
+		bad, _ := DecodeSummary(bytes.NewReader(buf.Bytes()))
+		c.break_(bad.Intervals)
+		raw, err := json.Marshal(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeSummary(bytes.NewReader(raw)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("decode: want an error naming %s, got %v", c.want, err)
+		}
+	}
+	if got := fullSummary().Intervals.Get(ObjectiveCostPerBillion); got == nil || got.Mean != 41.5 {
+		t.Errorf("Get(cost_per_billion) = %v", got)
+	}
+	var none *Intervals
+	if none.Get(ObjectiveP99MS) != nil || fullSummary().Intervals.Get("nope") != nil {
+		t.Error("Get on nil intervals or an unknown name: want nil")
 	}
 }

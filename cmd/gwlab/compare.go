@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"tollgate/reports"
@@ -24,12 +23,13 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 	sweep := fs.String("sweep", "", "path=v1,v2,... : run one variant per value of a scenario field")
 	out := fs.String("out", "", "output directory (default out/<scenario>)")
 	seed := fs.Uint64("seed", 0, "override the scenario's seed (0: keep)")
-	jobs := fs.Int("j", runtime.GOMAXPROCS(0), "simulations to run at once")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a scenario field for every variant (repeatable)")
 	gw := addGatewayFlags(fs)
+	rep := addReplicationFlags(fs)
+	jobs := rep.jobs
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gwlab compare [-algos a,b,c | -sweep path=v1,v2,...] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-seed N] [-out DIR] NAME|FILE")
+		fmt.Fprintln(stderr, "usage: gwlab compare [-algos a,b,c | -sweep path=v1,v2,...] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-seed N] [-replications N [-confidence 0.95]] [-j N] [-out DIR] NAME|FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -38,6 +38,9 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 || (*algos != "" && *sweep != "") || *jobs < 1 {
 		fs.Usage()
 		return errUsage
+	}
+	if err := rep.validate(); err != nil {
+		return err
 	}
 	base, err := scenarios.Load(fs.Arg(0))
 	if err != nil {
@@ -90,14 +93,16 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	fmt.Fprintf(stderr, "gwlab compare: %s seed %d, %d variants, %d at once\n", base.Name, cmp.Seed, len(variants), *jobs)
+	reps := ""
+	if *rep.n > 1 {
+		reps = fmt.Sprintf(" x %d replications (common random numbers)", *rep.n)
+	}
+	fmt.Fprintf(stderr, "gwlab compare: %s seed %d, %d variants%s, %d at once\n", base.Name, cmp.Seed, len(variants), reps, *jobs)
 	bar := newProgress(stderr, base.Name)
-	results, errs := scenarios.RunAll(variants, scenarios.RunOptions{Seed: *seed, Progress: bar.update}, *jobs)
+	results, err := rep.run(variants, names, scenarios.RunOptions{Seed: *seed, Progress: bar.update})
 	bar.done()
-	for i, err := range errs {
-		if err != nil {
-			return fmt.Errorf("%s: %w", names[i], err)
-		}
+	if err != nil {
+		return err
 	}
 	var reportErrs []error
 	for i, s := range results {
@@ -111,6 +116,7 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 		}
 		cmp.Variants = append(cmp.Variants, schema.VariantOf(names[i], rel, s))
 		printResult(stdout, dirs[i], s)
+		printIntervals(stdout, s)
 	}
 	if err := schema.WriteComparison(filepath.Join(dir, schema.CompareFile), &cmp); err != nil {
 		return err

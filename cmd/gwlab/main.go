@@ -28,12 +28,12 @@ type command struct {
 var commands = map[string]command{
 	"algorithms": {"list the engine's rate-limit algorithms, one per line", algorithmsCommand},
 	"bench":      {"measure the simulator: requests per wall- and CPU-second and peak memory of one run: bench [-set path=value]... [-out DIR] NAME|FILE", benchCommand},
-	"compare":    {"run one scenario across algorithms or values of one field, in parallel: compare [-algos a,b | -sweep path=v1,v2] [-out DIR] NAME", compareCommand},
+	"compare":    {"run one scenario across algorithms or values of one field, in parallel: compare [-algos a,b | -sweep path=v1,v2] [-replications N] [-out DIR] NAME", compareCommand},
 	"cost":       {"price N requests a month: API Gateway REST and HTTP against a self-hosted fleet, by component", runCost},
 	"list":       {"list the built-in scenarios with their descriptions", listCommand},
 	"replay":     {"decide a gatewayd ledger again under its recorded policy or a candidate: replay -ledger FILE|DIR -recorded gatewayd.yaml [-gateway candidate.yaml] [-tier-map FROM=TO,...] [-window D] [-out DIR]", replayCommand},
 	"report":     {"write report.md, report.html and figures for DIR/summary.json, or compare DIR/*/summary.json", runReport},
-	"run":        {"simulate one scenario and write summary.json: run [-seed N] [-algo NAME] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-out DIR] NAME|FILE", runCommand},
+	"run":        {"simulate one scenario and write summary.json: run [-seed N] [-algo NAME] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-replications N [-confidence 0.95]] [-out DIR] NAME|FILE", runCommand},
 	"slo":        {"run the CI scenarios with their fixed seeds and gate on their SLOs and the committed baseline", runSLO},
 }
 

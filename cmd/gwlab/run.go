@@ -39,8 +39,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	var sets setFlags
 	fs.Var(&sets, "set", "override a scenario field by its YAML path, e.g. -set engine.clock=client (repeatable)")
 	gw := addGatewayFlags(fs)
+	rep := addReplicationFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gwlab run [-seed N] [-algo NAME] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-out DIR] NAME|FILE")
+		fmt.Fprintln(stderr, "usage: gwlab run [-seed N] [-algo NAME] [-set path=value]... [-gateway gatewayd.yaml [-tier-map FROM=TO,...] [-route-map FROM=TO,...]] [-replications N [-confidence 0.95] [-j N]] [-out DIR] NAME|FILE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -49,6 +50,9 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return errUsage
+	}
+	if err := rep.validate(); err != nil {
+		return err
 	}
 	sc, err := scenarios.Load(fs.Arg(0))
 	if err != nil {
@@ -68,17 +72,23 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	if *seed != 0 {
 		seedUsed = *seed
 	}
-	fmt.Fprintf(stderr, "gwlab run: %s seed %d\n", sc.Name, seedUsed)
+	if *rep.n > 1 {
+		fmt.Fprintf(stderr, "gwlab run: %s seed %d, %d replications, %d at once\n", sc.Name, seedUsed, *rep.n, *rep.jobs)
+	} else {
+		fmt.Fprintf(stderr, "gwlab run: %s seed %d\n", sc.Name, seedUsed)
+	}
 	bar := newProgress(stderr, sc.Name)
-	s, err := scenarios.Run(sc, scenarios.RunOptions{Seed: *seed, Algorithm: *algo, Progress: bar.update})
+	ss, err := rep.run([]*scenarios.Scenario{sc}, []string{sc.Name}, scenarios.RunOptions{Seed: *seed, Algorithm: *algo, Progress: bar.update})
 	bar.done()
 	if err != nil {
 		return err
 	}
+	s := ss[0]
 	if err := writeRun(dir, s); err != nil {
 		return err
 	}
 	printResult(stdout, dir, s)
+	printIntervals(stdout, s)
 	return nil
 }
 

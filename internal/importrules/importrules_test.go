@@ -69,6 +69,12 @@ var rules = []rule{
 		transitive: true,
 	},
 	{
+		name:       "stats imports nothing of ours",
+		applies:    func(from string) bool { return under(from, "stats") },
+		ok:         func(_, to string) bool { return under(to, "stats") },
+		transitive: true, tests: true,
+	},
+	{
 		name:       "sim never imports gatewayd",
 		applies:    func(from string) bool { return under(from, "sim") },
 		ok:         func(_, to string) bool { return !under(to, "gatewayd") },
