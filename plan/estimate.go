@@ -179,8 +179,9 @@ func (p *Planner) faultModel() []schema.FaultRate {
 		{Kind: kindZone, Rate: z.PerZoneYear, Unit: "per zone-year",
 			Detail: fmt.Sprintf("log-normal duration, median %v, sigma %g, cut at %v (mean %.1f min)", z.Median, z.Sigma, z.Max, p.zoneMean/60),
 			Source: src},
-		{Kind: kindRedis, Rate: f.Redis.PerMonth, Unit: "per month",
-			Detail: "a failover to the replica, or a restart of a single node, taking redis.failover_time", Source: rs},
+		{Kind: kindRedis, Rate: f.Redis.PerMonth, Unit: "per primary node-month",
+			Detail: "a failover to the replica, or a restart of a single node, taking redis.failover_time; a cluster of N shards has N primaries, " +
+				"so N x the rate, each failing one shard (drawn per replication)", Source: rs},
 	}
 }
 
@@ -243,6 +244,11 @@ func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string
 		control = d.dur.Seconds()
 	case kindRedis:
 		cfg.Faults = []sim.Fault{{Kind: sim.FaultRedisFailover, At: at}}
+		if n := cfg.Redis.Shards; cfg.Redis.Mode == sim.RedisCluster {
+			// one shard's primary fails: which one is the replication's
+			// draw, the same on every configuration with as many shards
+			cfg.Faults[0].Target = sim.ShardName(min(int(d.u*float64(n)), n-1))
+		}
 		window = lead + cfg.Redis.FailoverTime.D() + cfg.Engine.Breaker.Cooldown.D() + e.Margin.D()
 	}
 	setWindow(&cfg, warm, window)
@@ -250,7 +256,7 @@ func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string
 	if err != nil {
 		return sample{}, 0, fmt.Errorf("plan: %s replication %d: %w", kind, r, err)
 	}
-	if kind == kindZone {
+	if kind == kindZone || kind == kindRedis {
 		s.target = cfg.Faults[0].Target
 	}
 	if kind == kindZone && simD < d.dur {
@@ -290,7 +296,8 @@ func (p *Planner) perMonth(c schema.PlanConfig, spots int) (map[string]float64, 
 		out[kindZone] = float64(c.Zones) * f.ZoneOutages.PerZoneYear * h / (365 * 24)
 	}
 	if c.Redis != RedisNone && f.Redis.PerMonth > 0 {
-		out[kindRedis] = f.Redis.PerMonth
+		// the rate is per primary node: a cluster has one per shard
+		out[kindRedis] = f.Redis.PerMonth * float64(max(c.RedisShards, 1))
 	}
 	return out, nil
 }
@@ -403,9 +410,13 @@ func (p *Planner) evaluate(i int, c schema.PlanConfig, counts map[string]float64
 // with one Redis node (no replica) in one of several zones, an outage of that
 // zone stops the store for its whole duration while the others cost little,
 // so the control is the duration times "the outage hits the store's zone"
-// (mean: the duration's mean over the zone count); otherwise the duration.
+// (mean: the duration's mean over the zone count); otherwise the duration. A
+// cluster is never stopped by one zone of several: every shard's replica is
+// in another zone than its primary, so an outage costs the shards whose
+// primaries it holds a failover, in whichever zone it strikes (with one zone
+// the outage stops every shard and always hits the store's zone).
 func (p *Planner) zoneControl(cfg *sim.Config) zoneCV {
-	if cfg.Redis.Mode == "redis" && cfg.Redis.ReplicaZone == "" && len(cfg.Topology.Zones) > 1 {
+	if cfg.Redis.Mode == sim.RedisSingle && cfg.Redis.ReplicaZone == "" && len(cfg.Topology.Zones) > 1 {
 		return zoneCV{storeZone: cfg.Redis.Zone, mean: p.zoneMean / float64(len(cfg.Topology.Zones))}
 	}
 	return zoneCV{mean: p.zoneMean}

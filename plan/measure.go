@@ -12,7 +12,8 @@ type sample struct {
 	false429, overAdmission, p99MS   float64
 	windowS                          float64
 	interruptions                    int64
-	// target is the fault's target (a zone outage's zone).
+	// target is the fault's target (a zone outage's zone, a cluster
+	// failover's shard).
 	target string
 	// timeline is the per-interval counts (start in measured seconds).
 	timeline  []point

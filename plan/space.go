@@ -37,7 +37,8 @@ func Candidates(s *Spec, sh *cost.Sheet) ([]schema.PlanConfig, error) {
 						od := min(base, total)
 						spot := int(math.Round(float64(total-od) * share))
 						od = total - spot
-						for _, redis := range sr.Redis {
+						for _, store := range stores(sr) {
+							redis := store.mode
 							for _, lease := range sr.LeaseBatch {
 								if redis == RedisNone {
 									lease = 0 // leases are taken from the shared store
@@ -49,7 +50,7 @@ func Candidates(s *Spec, sh *cost.Sheet) ([]schema.PlanConfig, error) {
 												drain = false // only spot nodes get the notice
 											}
 											c := schema.PlanConfig{InstanceType: it, Arch: in.Arch, Zones: zones, NodesPerZone: npz,
-												OnDemand: od, Spot: spot, Redis: redis, LeaseBatch: lease, Algorithm: alg,
+												OnDemand: od, Spot: spot, Redis: redis, RedisShards: store.shards, LeaseBatch: lease, Algorithm: alg,
 												HealthInterval: h.Interval.String(), Fall: h.Fall, Drain: drain}
 											if !seen[c] {
 												seen[c] = true
@@ -68,6 +69,29 @@ func Candidates(s *Spec, sh *cost.Sheet) ([]schema.PlanConfig, error) {
 	return out, nil
 }
 
+// store is one Redis choice of the search space: a mode, and a cluster's
+// shard count (0 otherwise).
+type store struct {
+	mode   string
+	shards int
+}
+
+// stores lists the search space's Redis choices in order: each mode, a
+// cluster once per shard count.
+func stores(sr Search) []store {
+	var out []store
+	for _, r := range sr.Redis {
+		if r != RedisCluster {
+			out = append(out, store{r, 0})
+			continue
+		}
+		for _, n := range sr.RedisShards {
+			out = append(out, store{r, n})
+		}
+	}
+	return out
+}
+
 // Name is a configuration's short name for tables and plots.
 func Name(c schema.PlanConfig) string {
 	var b strings.Builder
@@ -81,6 +105,9 @@ func Name(c schema.PlanConfig) string {
 		fmt.Fprintf(&b, " %dod+%dspot", c.OnDemand, c.Spot)
 	}
 	fmt.Fprintf(&b, " redis:%s", c.Redis)
+	if c.Redis == RedisCluster {
+		fmt.Fprintf(&b, "/%d", c.RedisShards)
+	}
 	if c.LeaseBatch > 0 {
 		fmt.Fprintf(&b, " lease:%g", c.LeaseBatch)
 	}
@@ -110,7 +137,7 @@ func Build(base *sim.Config, sh *cost.Sheet, c schema.PlanConfig) (sim.Config, e
 	}
 	setFleet(&cfg, c.InstanceType, in.VCPU, c.Zones, c.NodesPerZone)
 	setMarkets(&cfg, c.OnDemand)
-	setRedis(&cfg, c.Redis)
+	setRedis(&cfg, c.Redis, c.RedisShards)
 	setEngine(&cfg, c.Algorithm, c.LeaseBatch)
 	setHealth(&cfg, hi, c.Fall)
 	setDrain(&cfg, c.Drain)
@@ -192,18 +219,24 @@ func spotNodes(cfg *sim.Config) []string {
 // setRedis maps a Redis mode onto the simulator: none is the embedded store
 // (every node decides alone), single a primary in the first zone, replica a
 // primary in the first zone and a replica in the second (with one zone the
-// simulator has no second zone, so the replica cannot take over).
-func setRedis(cfg *sim.Config, mode string) {
+// simulator has no second zone, so the replica cannot take over), cluster
+// the simulator's cluster of shards shards (shard i's primary in zone i mod
+// Z, its replica in the next; with one zone both in it).
+func setRedis(cfg *sim.Config, mode string, shards int) {
 	r := &cfg.Redis
+	r.Shards = 0
 	switch mode {
 	case RedisNone:
-		r.Mode = "embedded"
+		r.Mode = sim.RedisEmbedded
 		r.Zone, r.ReplicaZone = "", ""
 	case RedisSingle:
-		r.Mode = "redis"
+		r.Mode = sim.RedisSingle
+		r.Zone, r.ReplicaZone = cfg.Topology.Zones[0], ""
+	case RedisCluster:
+		r.Mode, r.Shards = sim.RedisCluster, shards
 		r.Zone, r.ReplicaZone = cfg.Topology.Zones[0], ""
 	default:
-		r.Mode = "redis"
+		r.Mode = sim.RedisSingle
 		r.Zone, r.ReplicaZone = cfg.Topology.Zones[0], ""
 		if len(cfg.Topology.Zones) > 1 {
 			r.ReplicaZone = cfg.Topology.Zones[1]
@@ -263,6 +296,12 @@ func Usage(sh *cost.Sheet, base *sim.Config, c schema.PlanConfig, requests float
 		a.Redis, a.RedisNodes, a.CrossAZFraction = "none", 0, 0
 	case RedisSingle:
 		a.Redis, a.RedisNodes = redisNodeType, 1
+	case RedisCluster:
+		// a primary and a replica per shard. The cross-zone share stays
+		// (Z-1)/Z: each slot's primary is in one zone and the nodes (and
+		// the calls of every key) spread evenly over the zones, so a call
+		// is local in 1 of Z zones wherever the shards' primaries sit.
+		a.Redis, a.RedisNodes = redisNodeType, 2*c.RedisShards
 	default:
 		a.Redis, a.RedisNodes = redisNodeType, 2
 	}

@@ -108,6 +108,9 @@ type ZoneOutages struct {
 // RedisFailures is Redis primary failures (a failover with a replica, a
 // restart without).
 type RedisFailures struct {
+	// PerMonth is failures a month of one primary node: with a Redis Cluster
+	// of N shards (N primaries) a month has N x PerMonth of them, each
+	// failing over one shard.
 	PerMonth float64 `yaml:"per_month"`
 	Source   string  `yaml:"source"`
 }
@@ -121,13 +124,16 @@ type Search struct {
 	// of the remaining nodes on spot (the rest on-demand).
 	OnDemandBase []int     `yaml:"on_demand_base"`
 	SpotShare    []float64 `yaml:"spot_share"`
-	// Redis modes: none, single, replica (cluster is refused: the simulator
-	// has no cluster model).
-	Redis      []string      `yaml:"redis"`
-	LeaseBatch []float64     `yaml:"lease_batch"`
-	Algorithms []string      `yaml:"algorithms"`
-	Health     []HealthCheck `yaml:"health"`
-	Drain      []bool        `yaml:"drain"`
+	// Redis modes: none, single, replica, cluster (sim's redis.mode
+	// cluster: each shard a primary and a replica in the next zone).
+	Redis []string `yaml:"redis"`
+	// RedisShards is the shard counts a cluster is tried with (default [3];
+	// used only with cluster in Redis).
+	RedisShards []int         `yaml:"redis_shards"`
+	LeaseBatch  []float64     `yaml:"lease_batch"`
+	Algorithms  []string      `yaml:"algorithms"`
+	Health      []HealthCheck `yaml:"health"`
+	Drain       []bool        `yaml:"drain"`
 }
 
 // HealthCheck is a load balancer health-check setting.
@@ -227,6 +233,9 @@ func (s *Spec) Defaults() {
 	}
 	if len(sr.Redis) == 0 {
 		sr.Redis = []string{RedisReplica}
+	}
+	if len(sr.RedisShards) == 0 {
+		sr.RedisShards = []int{3}
 	}
 	if len(sr.LeaseBatch) == 0 {
 		sr.LeaseBatch = []float64{0}
@@ -387,11 +396,14 @@ func (s *Spec) Validate() error {
 	for i, r := range sr.Redis {
 		path := fmt.Sprintf("search.redis[%d]", i)
 		switch r {
-		case RedisNone, RedisSingle, RedisReplica:
-		case RedisCluster:
-			bad(path, "cluster is not supported: the simulator models no Redis Cluster (slots, per-shard failover), got %q", r)
+		case RedisNone, RedisSingle, RedisReplica, RedisCluster:
 		default:
-			bad(path, "must be one of none, single, replica, got %q", r)
+			bad(path, "must be one of none, single, replica, cluster, got %q", r)
+		}
+	}
+	for i, n := range sr.RedisShards {
+		if n < 1 || n > sim.MaxShards {
+			bad(fmt.Sprintf("search.redis_shards[%d]", i), "must be in [1, %d], got %d", sim.MaxShards, n)
 		}
 	}
 	for i, x := range sr.LeaseBatch {
@@ -413,8 +425,16 @@ func (s *Spec) Validate() error {
 		}
 	}
 	total := 1
+	stores := 0 // Redis choices: a cluster once per shard count
+	for _, r := range sr.Redis {
+		if r == RedisCluster {
+			stores += len(sr.RedisShards)
+		} else {
+			stores++
+		}
+	}
 	for _, n := range []int{len(sr.InstanceTypes), len(sr.Zones), len(sr.NodesPerZone), len(sr.OnDemandBase), len(sr.SpotShare),
-		len(sr.Redis), len(sr.LeaseBatch), len(sr.Algorithms), len(sr.Health), len(sr.Drain)} {
+		stores, len(sr.LeaseBatch), len(sr.Algorithms), len(sr.Health), len(sr.Drain)} {
 		total *= max(n, 1)
 		if total > maxCandidates {
 			break

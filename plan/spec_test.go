@@ -32,8 +32,10 @@ func TestParseErrorsNameFieldAndValue(t *testing.T) {
 		{"unknown field", minimalSpec + "bogus: 1\n", []string{"field bogus not found"}},
 		{"availability", strings.Replace(minimalSpec, "availability: 0.999", "availability: 1.5", 1), []string{"slo.availability", "1.5"}},
 		{"zones", minimalSpec + "  zones: [0, 4]\n", nil}, // replaced below
-		{"redis cluster", strings.Replace(minimalSpec, "search: {instance_types: [c7g.medium]}", "search: {instance_types: [c7g.medium], redis: [cluster, mem]}", 1),
-			[]string{"search.redis[0]", "cluster", "search.redis[1]", `"mem"`}},
+		{"redis", strings.Replace(minimalSpec, "search: {instance_types: [c7g.medium]}", "search: {instance_types: [c7g.medium], redis: [cluster, mem]}", 1),
+			[]string{"search.redis[1]", `"mem"`}},
+		{"redis shards", strings.Replace(minimalSpec, "search: {instance_types: [c7g.medium]}", "search: {instance_types: [c7g.medium], redis: [cluster], redis_shards: [0, 65]}", 1),
+			[]string{"search.redis_shards[0]", "got 0", "search.redis_shards[1]", "got 65"}},
 		{"algorithm", strings.Replace(minimalSpec, "search: {instance_types: [c7g.medium]}", "search: {instance_types: [c7g.medium], algorithms: [leaky]}", 1),
 			[]string{"search.algorithms[0]", "leaky"}},
 		{"replications", minimalSpec + "estimate: {min_replications: 10, max_replications: 3}\n", []string{"estimate.max_replications", "3"}},

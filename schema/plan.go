@@ -206,9 +206,13 @@ type PlanConfig struct {
 	// first, spread over the zones).
 	OnDemand int `json:"on_demand"`
 	Spot     int `json:"spot"`
-	// Redis is none (each node decides alone), single, or replica (primary
-	// and replica in another zone).
+	// Redis is none (each node decides alone), single, replica (primary
+	// and replica in another zone), or cluster (RedisShards shards, each a
+	// primary and a replica in the next zone).
 	Redis string `json:"redis"`
+	// RedisShards is the cluster's shard count (cluster only; absent
+	// otherwise).
+	RedisShards int `json:"redis_shards,omitempty"`
 	// LeaseBatch is engine.lease_batch (0: a store call per request).
 	LeaseBatch float64 `json:"lease_batch"`
 	Algorithm  string  `json:"algorithm"`

@@ -20,16 +20,21 @@ func fixturePlan() *Plan {
 		P99MS: Estimate{Mean: 25, Lower: 24, Upper: 26}, Faults: []FaultImpact{{Kind: "az-outage", PerMonth: 0.25, Replications: 5,
 			ErrorsPerEvent: Estimate{Mean: 1e4, Lower: 8e3, Upper: 1.2e4}, WindowS: 3600}},
 		Replications: 5, Simulations: 15, Verdict: VerdictMeets, Reason: "every objective holds"}
+	clCfg := cfg
+	clCfg.Redis, clCfg.RedisShards = "cluster", 3
+	cl := Evaluated{Index: 1, Name: "3x1 c7g.medium spot redis:cluster/3", Config: clCfg, MonthlyUSD: 150, PerBillionUSD: 150,
+		Availability: Estimate{Mean: 0.99996, Lower: 0.99993, Upper: 0.99999}, Replications: 5, Simulations: 15,
+		Verdict: VerdictMeets, Reason: "every objective holds"}
 	return &Plan{
 		PlanHeader: PlanHeader{Version: PlanVersion, Spec: "seed-claim", SpecSHA256: "ab12", Seed: 1, PricesDate: "2026-09-20",
 			Region: "us-east-1", RequestsPerMonth: 1e9, HoursPerMonth: 730, Confidence: 0.95,
 			Objectives: PlanObjectives{Availability: 0.9999, P99MS: 50},
 			FaultModel: []FaultRate{{Kind: "az-outage", Rate: 1, Unit: "per zone-year", Detail: "log-normal", Source: "spec"}},
-			Budget:     PlanBudget{MinReplications: 5, MaxReplications: 30, Batch: 5}, Candidates: 1, Method: "m"},
+			Budget:     PlanBudget{MinReplications: 5, MaxReplications: 30, Batch: 5}, Candidates: 2, Method: "m"},
 		Choice:           &Choice{Index: 0, Name: ev.Name, Config: cfg, MonthlyUSD: ev.MonthlyUSD, PerBillionUSD: ev.PerBillionUSD, Bill: ev.Bill, Availability: ev.Availability, P99MS: ev.P99MS},
 		Answer:           "a",
 		CheaperUndecided: []int{},
-		Evaluated:        []Evaluated{ev},
+		Evaluated:        []Evaluated{ev, cl},
 	}
 }
 
@@ -63,6 +68,10 @@ func TestPlanRoundTrip(t *testing.T) {
 		if !bytes.Contains(b.Bytes(), []byte(key)) {
 			t.Errorf("plan.json lacks %s", key)
 		}
+	}
+	// a cluster's shard count is written with it, and only with it
+	if n := bytes.Count(b.Bytes(), []byte(`"redis_shards": 3`)); n != 1 {
+		t.Errorf("plan.json has redis_shards %d times, want once (the cluster candidate's)", n)
 	}
 }
 

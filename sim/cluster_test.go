@@ -294,3 +294,22 @@ func FuzzParseShard(f *testing.F) {
 		}
 	})
 }
+
+// TestClusterCrossZoneShare: with the nodes spread evenly over three zones
+// and zone-local balancing, a store call crosses a zone unless the key's
+// shard has its primary in the caller's zone: 2/3 of calls whatever the
+// placement, the share the cost model assumes (plan.Usage). The balancer
+// picks zones at random, so the share is binomial over 12000 calls (sd
+// 0.0043); 0.02 is 4.6 sd.
+func TestClusterCrossZoneShare(t *testing.T) {
+	c := clusterConfig(3, 3)
+	m, _ := mustRun(t, c)
+	if m.m.ops == 0 {
+		t.Fatal("no store calls")
+	}
+	share := float64(m.m.cross) / float64(2*redisOpBytes*m.m.ops)
+	t.Logf("%.4f of %d store calls cross a zone", share, m.m.ops)
+	if share < 2.0/3-0.02 || share > 2.0/3+0.02 {
+		t.Errorf("cross-zone share of store calls %.4f, want 2/3 +- 0.02", share)
+	}
+}
