@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"tollgate/schema"
 )
 
 // crc16Table is CRC-16/XMODEM (polynomial 0x1021, initial 0), table-driven:
@@ -311,5 +315,56 @@ func TestClusterCrossZoneShare(t *testing.T) {
 	t.Logf("%.4f of %d store calls cross a zone", share, m.m.ops)
 	if share < 2.0/3-0.02 || share > 2.0/3+0.02 {
 		t.Errorf("cross-zone share of store calls %.4f, want 2/3 +- 0.02", share)
+	}
+}
+
+// TestClusterTraceKeys: a replayed ledger places each client on the shard of
+// gatewayd's key for it, "k:" and its key hash: an outage of one shard errs
+// exactly the recorded requests of the clients whose slot (the test's own
+// CRC16 and redis-cli's ranges) that shard owns.
+func TestClusterTraceKeys(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	perShard := [3]int64{}
+	enc := json.NewEncoder(&b)
+	for k := 0; k < 40; k++ {
+		hash := fmt.Sprintf("%064x", k*7919+1)
+		slot := int(crc16("k:"+hash) % 16384)
+		shard := 2
+		if slot <= 5460 {
+			shard = 0
+		} else if slot <= 10922 {
+			shard = 1
+		}
+		for i := 0; i <= k%5; i++ {
+			at := start.Add(time.Duration(k*5+i) * 37 * time.Millisecond)
+			rec := schema.LedgerRecord{ID: fmt.Sprintf("r%d-%d", k, i), KeyHash: hash, Tier: "t", Route: "/", Method: "GET",
+				Path: "/", Status: 200, Decision: "allowed", Start: at, End: at.Add(time.Millisecond)}
+			if err := enc.Encode(rec); err != nil {
+				t.Fatal(err)
+			}
+			perShard[shard]++
+		}
+	}
+	if perShard[0] == 0 || perShard[1] == 0 || perShard[2] == 0 {
+		t.Fatalf("records per shard %v: the test's keys miss a shard", perShard)
+	}
+	path := filepath.Join(t.TempDir(), "ledger.jsonl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for shard := 0; shard < 3; shard++ {
+		c := clusterConfig(3, 3)
+		c.Traffic = Traffic{Source: "trace", Trace: path}
+		c.Faults = []Fault{{Kind: FaultRedisOutage, Target: ShardName(shard), Duration: Duration(time.Hour)}}
+		c.Defaults()
+		s, err := Run(c, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Requests.Errors != perShard[shard] {
+			t.Errorf("outage of shard %d: %d errors of %d replayed requests, want the %d recorded on its keys (per shard %v)",
+				shard, s.Requests.Errors, s.Requests.Total, perShard[shard], perShard)
+		}
 	}
 }
