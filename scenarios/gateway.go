@@ -12,6 +12,7 @@ import (
 	"tollgate/engine/pricing"
 	"tollgate/engine/route"
 	"tollgate/engine/tier"
+	"tollgate/sim"
 )
 
 // ErrGateway marks a scenario that cannot run against a gatewayd config.
@@ -29,7 +30,8 @@ type Gateway struct {
 	// Pricing is the config's pricing section.
 	Pricing pricing.Config
 	// Store is "memory" (every node decides on its own state: the
-	// simulator's embedded mode) or "redis" (shared).
+	// simulator's embedded mode) or "redis" (shared: the scenario's Redis
+	// Cluster if it has one, one Redis otherwise).
 	Store string
 	// StoreTimeout, Breaker and Lease are the store's failure policy and
 	// leases; Clock is store.redis.clock ("server" or "client").
@@ -152,11 +154,13 @@ func (sc *Scenario) UseGateway(gw Gateway, tierMap, routeMap map[string]string) 
 	if gw.Clock != "" {
 		cfg.Engine.Clock = gw.Clock
 	}
-	switch gw.Store {
-	case "memory":
-		cfg.Redis.Mode = "embedded"
-	default:
-		cfg.Redis.Mode = "redis"
+	switch {
+	case gw.Store == "memory":
+		cfg.Redis.Mode, cfg.Redis.Shards = sim.RedisEmbedded, 0
+	case cfg.Redis.Mode != sim.RedisCluster:
+		// a shared store; a scenario's Redis Cluster stays one (the config's
+		// cluster_addrs are seeds and do not say how many shards there are)
+		cfg.Redis.Mode = sim.RedisSingle
 	}
 	if gw.StoreTimeout > 0 {
 		cfg.Redis.Timeout = gw.StoreTimeout

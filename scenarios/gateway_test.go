@@ -129,3 +129,35 @@ func FuzzParseMap(f *testing.F) {
 		}
 	})
 }
+
+// TestUseGatewayKeepsACluster: a scenario's Redis Cluster stays one under a
+// config with a Redis store (its cluster_addrs do not say how many shards),
+// a memory store makes it embedded, and a scenario with one Redis keeps it.
+func TestUseGatewayKeepsACluster(t *testing.T) {
+	for _, tc := range []struct {
+		mode, store, want string
+		shards            int
+	}{{"cluster", "redis", "cluster", 5}, {"cluster", "memory", "embedded", 0}, {"redis", "redis", "redis", 0}, {"embedded", "redis", "redis", 0}} {
+		sc, err := Load("baseline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.Set("redis.mode", tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if tc.mode == "cluster" {
+			if err := sc.Set("redis.shards", "5"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gw := testGateway()
+		gw.Store = tc.store
+		gw.Routes[0].Methods = []string{"GET", "POST"}
+		if err := sc.UseGateway(gw, map[string]string{"*": "gold"}, nil); err != nil {
+			t.Fatalf("%s with a %s store: %v", tc.mode, tc.store, err)
+		}
+		if r := sc.Config.Redis; r.Mode != tc.want || r.Shards != tc.shards {
+			t.Errorf("%s with a %s store: mode %q shards %d, want %q %d", tc.mode, tc.store, r.Mode, r.Shards, tc.want, tc.shards)
+		}
+	}
+}
