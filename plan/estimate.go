@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"tollgate/engine/route"
 	"tollgate/reports/cost"
 	"tollgate/schema"
 	"tollgate/sim"
@@ -39,12 +40,39 @@ type Planner struct {
 	zoneMean float64
 }
 
-// New prepares a planner: base is the traffic scenario's validated config,
-// whose groups are scaled to the spec's monthly requests.
-func New(spec *Spec, sheet *cost.Sheet, base *sim.Config) (*Planner, error) {
+// Option is an optional input of New.
+type Option func(*options)
+
+type options struct {
+	gatewayFile   string
+	gatewayRoutes []route.Route
+}
+
+// WithGateway gives New the routes of the gateway config named by
+// traffic.gateway (file), for a traffic.ledger whose recorded routes no
+// route entry of the scenario maps to.
+func WithGateway(file string, routes []route.Route) Option {
+	return func(o *options) { o.gatewayFile, o.gatewayRoutes = file, routes }
+}
+
+// New prepares a planner: base is the traffic scenario's validated config
+// (with traffic.gateway's design applied), whose groups are scaled to the
+// spec's monthly requests, or replaced by the traffic fitted to
+// traffic.ledger.
+func New(spec *Spec, sheet *cost.Sheet, base *sim.Config, opt ...Option) (*Planner, error) {
+	var o options
+	for _, f := range opt {
+		f(&o)
+	}
 	p := &Planner{spec: spec, sheet: sheet, base: cloneConfig(base)}
 	perSecond := spec.Traffic.RequestsPerMonth / (sheet.HoursPerMonth * 3600)
-	if err := scaleTraffic(&p.base, perSecond); err != nil {
+	var fit *schema.TrafficFit
+	if spec.Traffic.Ledger != "" {
+		var err error
+		if fit, err = fitLedger(spec, &p.base, perSecond, o); err != nil {
+			return nil, err
+		}
+	} else if err := scaleTraffic(&p.base, perSecond); err != nil {
 		return nil, err
 	}
 	if d := spec.Traffic.Diurnal; d != nil {
@@ -67,8 +95,18 @@ func New(spec *Spec, sheet *cost.Sheet, base *sim.Config) (*Planner, error) {
 			return nil, fmt.Errorf("plan: candidate %d (%s): %w", i, Name(c), err)
 		}
 	}
+	// The hash covers the ledger's fit, not its path: a copy of the same
+	// ledger elsewhere (another shard's mount) is the same question, and a
+	// ledger whose content changed is another.
+	hspec := *spec
+	hspec.Traffic.Ledger = ""
+	var hfit schema.TrafficFit
+	if fit != nil {
+		hfit = *fit
+		hfit.Ledger = ""
+	}
 	h := sha256.New()
-	for _, v := range []any{spec, sheet, &p.base} {
+	for _, v := range []any{&hspec, sheet, &p.base, &hfit} {
 		b, err := yaml.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("plan: hash: %w", err)
@@ -85,6 +123,7 @@ func New(spec *Spec, sheet *cost.Sheet, base *sim.Config) (*Planner, error) {
 		FaultModel: p.faultModel(),
 		Budget:     schema.PlanBudget{MinReplications: e.MinReplications, MaxReplications: e.MaxReplications, Batch: e.Batch},
 		Candidates: len(cands),
+		TrafficFit: fit,
 		Method: fmt.Sprintf("Monthly availability = 1 - (steady-state error share + sum over faults of occurrences a month x "+
 			"errors one occurrence adds / requests a month). Each fault's errors per occurrence come from replicated short "+
 			"simulations (%v warm-up, %v lead, the fault, recovery and %v margin; a fault-free %v window for the steady "+

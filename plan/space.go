@@ -3,14 +3,17 @@ package plan
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
 	"tollgate/engine"
+	"tollgate/engine/route"
 	"tollgate/engine/tier"
 	"tollgate/reports/cost"
 	"tollgate/schema"
 	"tollgate/sim"
+	"tollgate/sim/ledgerfit"
 )
 
 // Candidates returns the search space in a fixed order (instance type, zones,
@@ -277,3 +280,44 @@ func Usage(sh *cost.Sheet, base *sim.Config, c schema.PlanConfig, requests float
 // the worked example's choice for a rate limiter at this scale (cost.
 // WorkedVariants, S4).
 const redisNodeType = "valkey:cache.t4g.small"
+
+// fitLedger replaces cfg's traffic with the model fitted to
+// traffic.ledger, scaled to perSecond (package sim/ledgerfit). The ledger's
+// tiers must be cfg's and its routes cfg's route entries' names or, with
+// traffic.gateway, the gateway config's routes.
+func fitLedger(spec *Spec, cfg *sim.Config, perSecond float64, o options) (*schema.TrafficFit, error) {
+	t := spec.Traffic
+	fo := ledgerfit.Options{Routes: map[string][]string{}, Of: "scenario " + cfg.Name}
+	if t.Gateway != "" {
+		fo.Of = "gateway config " + t.Gateway
+	}
+	for _, tr := range cfg.Tiers {
+		fo.Tiers = append(fo.Tiers, tr.Name)
+	}
+	addRoute := func(r route.Route) {
+		ms := fo.Routes[r.Name]
+		for _, m := range r.Methods {
+			if !slices.Contains(ms, m) {
+				ms = append(ms, m)
+			}
+		}
+		fo.Routes[r.Name] = ms
+	}
+	for _, r := range cfg.Routes {
+		addRoute(r.Route)
+	}
+	for _, r := range o.gatewayRoutes {
+		addRoute(r)
+	}
+	fit, err := ledgerfit.Fit(t.Ledger, fo)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSpec, err)
+	}
+	if err := ledgerfit.Apply(cfg, fit, perSecond, ledgerfit.ApplyOptions{Routes: o.gatewayRoutes, KeepDiurnal: t.Diurnal != nil}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSpec, err)
+	}
+	if fit.Diurnal.Fitted && t.Diurnal != nil {
+		fit.Notes = append(fit.Notes, "traffic.diurnal is set, so it replaces the fitted diurnal shape")
+	}
+	return fit, nil
+}

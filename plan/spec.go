@@ -53,6 +53,14 @@ type Traffic struct {
 	// onto the gateway's tiers and routes ("*" for every unmatched one).
 	TierMap  map[string]string `yaml:"tier_map"`
 	RouteMap map[string]string `yaml:"route_map"`
+	// Ledger, if set, is a recorded gatewayd ledger (a file or a directory
+	// of rotated files, relative to the working directory) whose traffic
+	// replaces the scenario's groups: per tier its keys, key skew, share and
+	// burstiness, the route mix and, over 24 whole hours or more, the daily
+	// shape, fitted by package sim/ledgerfit and scaled to
+	// RequestsPerMonth. Its tiers and routes must be the scenario's, or the
+	// gateway config's with Gateway set.
+	Ledger string `yaml:"ledger"`
 }
 
 // SLO is the objectives every configuration is held to; a zero field is not
@@ -290,6 +298,9 @@ func (s *Spec) Validate() error {
 		if d.Period <= 0 {
 			bad("traffic.diurnal.period", "must be > 0, got %v", d.Period)
 		}
+	}
+	if t.Ledger != "" && strings.TrimSpace(t.Ledger) != t.Ledger {
+		bad("traffic.ledger", "must be a path without surrounding spaces, got %q", t.Ledger)
 	}
 	if t.Gateway == "" && (len(t.TierMap) > 0 || len(t.RouteMap) > 0) {
 		bad("traffic.tier_map", "tier_map and route_map need traffic.gateway")

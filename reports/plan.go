@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"tollgate/reports/cost"
@@ -81,6 +82,10 @@ func planDocument(p *schema.Plan, sh *cost.Sheet) (*document, []*plot.Figure, er
 	}
 	if err := claimLeftOut(d, p, sh); err != nil {
 		return nil, nil, err
+	}
+
+	if f := p.TrafficFit; f != nil {
+		trafficFit(d, f)
 	}
 
 	d.h(2, "Fault model")
@@ -215,4 +220,55 @@ func planFigures(p *schema.Plan) ([]*plot.Figure, error) {
 		figs = append(figs, f)
 	}
 	return figs, nil
+}
+
+// trafficFit is the section on the traffic fitted to a recorded ledger.
+func trafficFit(d *document, f *schema.TrafficFit) {
+	d.h(2, "Traffic fitted to a ledger")
+	var skipped []string
+	for _, k := range []string{"aggregate", "unidentified", "no_route", "method_not_allowed"} {
+		if n := f.Skipped[k]; n > 0 {
+			skipped = append(skipped, fmt.Sprintf("%d %s", n, strings.ReplaceAll(k, "_", " ")))
+		}
+	}
+	sk := "none skipped"
+	if len(skipped) > 0 {
+		sk = "skipped " + strings.Join(skipped, ", ")
+	}
+	d.p("`%s`: %d records in %d files, %d requests of identified clients kept (%s), from %s to %s (%s h). Recorded "+
+		"rate %s requests a second; the plan's volume is %sx that: rates and key counts are scaled by it (more clients "+
+		"behaving as the recorded ones do).", f.Ledger, f.Records, f.Files, f.Requests, sk, f.First.Format("2006-01-02 15:04:05Z"),
+		f.Last.Format("2006-01-02 15:04:05Z"), trim(f.SpanS/3600, 2), trim(f.RecordedPerSecond, 3), trim(f.ScaleFactor, 4))
+	var rows [][]string
+	for _, t := range f.Tiers {
+		arr := t.Arrival
+		if t.Arrival == "mmpp" {
+			arr = fmt.Sprintf("mmpp: x%s for %ss, then %ss", trim(t.BurstFactor, 2), trim(t.HighTimeS, 2), trim(t.LowTimeS, 2))
+		}
+		rows = append(rows, []string{t.Tier, pct(t.Share, 1), trim(t.Rate, 2), fmt.Sprint(t.Keys), fmt.Sprint(t.ScaledKeys),
+			fmt.Sprintf("%s ± %s", trim(t.Zipf, 3), trim(t.ZipfSE, 3)), fmt.Sprintf("%s (z %s)", trim(t.Dispersion, 3), trim(t.DispersionZ, 1)), arr})
+	}
+	d.table(table{head: []string{"tier", "share", "rate/s", "keys recorded", "keys simulated", "Zipf", "dispersion", "arrival"},
+		right: []bool{false, true, true, true, true, false, false, false}, rows: rows})
+	var routes []string
+	for _, r := range f.Routes {
+		routes = append(routes, fmt.Sprintf("%s %s %s", r.Method, r.Route, pct(r.Weight, 1)))
+	}
+	d.p("Route mix: %s.", strings.Join(routes, ", "))
+	if dd := f.Diurnal; dd.Fitted {
+		d.p("Daily shape over %d whole hours: amplitude %s ± %s, peak at %s UTC.", dd.Hours, trim(dd.Amplitude, 3), trim(dd.AmplitudeSE, 3),
+			peakOf(dd))
+	}
+	if len(f.Notes) > 0 {
+		d.list(f.Notes...)
+	}
+}
+
+// peakOf is the UTC time of day of the fitted shape's peak: sin peaks where
+// t + phase is a quarter period.
+func peakOf(dd schema.DiurnalFit) string {
+	t := math.Mod(dd.PeriodS/4-dd.PhaseS+dd.PeriodS, dd.PeriodS)
+	h := int(t / 3600)
+	m := int(math.Mod(t, 3600) / 60)
+	return fmt.Sprintf("%02d:%02d", h, m)
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"tollgate/reports/cost"
 	"tollgate/schema"
@@ -75,4 +76,44 @@ func mustSheet(t *testing.T) *cost.Sheet {
 		t.Fatal(err)
 	}
 	return sh
+}
+
+// TestPlanTrafficFit: a plan whose traffic was fitted to a ledger reports
+// the fit: the ledger, the scale factor, a row per tier with its arrival,
+// the route mix, the daily shape's peak and the notes.
+func TestPlanTrafficFit(t *testing.T) {
+	p := planFixture()
+	first := time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC)
+	p.TrafficFit = &schema.TrafficFit{Ledger: "ledger/", Files: 1, Records: 1010, Requests: 1000,
+		Skipped: map[string]int64{"aggregate": 4, "unidentified": 6}, First: first, Last: first.Add(48 * time.Hour), SpanS: 48 * 3600,
+		RecordedPerSecond: 2, ScaleFactor: 193,
+		Tiers: []schema.TierFit{{Tier: "pro", Share: 0.4, Rate: 154.4, Keys: 300, ScaledKeys: 57900, Zipf: 0.7, ZipfSE: 0.002,
+			Dispersion: 2.5, DispersionZ: 440, Arrival: "mmpp", BurstFactor: 10, HighTimeS: 5, LowTimeS: 45}},
+		Routes:  []schema.RouteFit{{Route: "/items", Method: "GET", Weight: 0.9}, {Route: "/healthz", Method: "GET", Weight: 0.1}},
+		Diurnal: schema.DiurnalFit{Fitted: true, Hours: 48, Amplitude: 0.4, AmplitudeSE: 0.006, PeriodS: 86400, PhaseS: 10800},
+		Notes:   []string{"a note"}}
+	d, _, err := planDocument(p, mustSheet(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := d.markdown()
+	// phase 3 h: 1 + A sin(w (t + 3h)) peaks at t = 6h - 3h = 03:00 UTC
+	for _, want := range []string{"## Traffic fitted to a ledger", "`ledger/`", "skipped 4 aggregate, 6 unidentified", "193x",
+		"| pro |", "57900", "mmpp: x10 for 5s, then 45s", "GET /items 90.0%", "peak at 03:00 UTC", "- a note"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+	if md := mustDoc(t, planFixture()); strings.Contains(md, "Traffic fitted") {
+		t.Error("a plan without a ledger reports a fit")
+	}
+}
+
+func mustDoc(t *testing.T, p *schema.Plan) string {
+	t.Helper()
+	d, _, err := planDocument(p, mustSheet(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.markdown()
 }

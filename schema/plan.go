@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // PlanVersion is the plan.json and plan-partial schema version.
@@ -74,6 +75,91 @@ type PlanHeader struct {
 	Candidates int `json:"candidates"`
 	// Method describes the estimator in one paragraph (for report.md).
 	Method string `json:"method"`
+	// TrafficFit is the traffic model fitted to a recorded ledger
+	// (traffic.ledger); absent when the traffic is the scenario's.
+	TrafficFit *TrafficFit `json:"traffic_fit,omitempty"`
+}
+
+// TrafficFit is the simulator's traffic model fitted to a recorded gatewayd
+// ledger and scaled to the plan's monthly volume (package sim/ledgerfit fits
+// it; docs/plan.md says what it keeps and what it loses).
+type TrafficFit struct {
+	// Ledger is the path the spec named (a file or a directory).
+	Ledger string `json:"ledger"`
+	// Files and Records are what was read; Requests the records kept (a
+	// request of an identified client, one per record); Skipped the rest by
+	// reason (aggregate, unidentified, no_route, method_not_allowed).
+	Files    int              `json:"files"`
+	Records  int64            `json:"records"`
+	Requests int64            `json:"requests"`
+	Skipped  map[string]int64 `json:"skipped"`
+	// First and Last are the earliest and latest arrival kept; SpanS the
+	// seconds between them.
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	SpanS float64   `json:"span_s"`
+	// RecordedPerSecond is the recorded mean request rate (over whole days
+	// when a diurnal shape was fitted); ScaleFactor is the plan's rate over
+	// it, applied to rates and key counts.
+	RecordedPerSecond float64 `json:"recorded_per_second"`
+	ScaleFactor       float64 `json:"scale_factor"`
+	// Tiers is the fit per tier, by name.
+	Tiers []TierFit `json:"tiers"`
+	// Routes is the recorded route mix, by route and method.
+	Routes []RouteFit `json:"routes"`
+	// Diurnal is the 24 h shape fitted to hourly counts.
+	Diurnal DiurnalFit `json:"diurnal"`
+	// Notes say what was kept from the spec or scenario, and why.
+	Notes []string `json:"notes"`
+}
+
+// TierFit is one tier's fitted traffic group.
+type TierFit struct {
+	Tier     string `json:"tier"`
+	Requests int64  `json:"requests"`
+	// Share is the tier's share of the recorded requests; Rate its scaled
+	// mean rate per second.
+	Share float64 `json:"share"`
+	Rate  float64 `json:"rate"`
+	// Keys is the distinct keys recorded, ScaledKeys the group's keys after
+	// scaling (keys scale, per-key behaviour is kept).
+	Keys       int `json:"keys"`
+	ScaledKeys int `json:"scaled_keys"`
+	// Zipf is the maximum-likelihood key popularity exponent over the
+	// recorded keys' rank-frequency, ZipfSE its standard error.
+	Zipf   float64 `json:"zipf"`
+	ZipfSE float64 `json:"zipf_se"`
+	// Dispersion is the index of dispersion of per-second counts (1 for
+	// Poisson), DispersionZ its standard score against Poisson.
+	Dispersion  float64 `json:"dispersion"`
+	DispersionZ float64 `json:"dispersion_z"`
+	// Arrival is poisson or mmpp; for mmpp the burst factor and the mean
+	// high and low state durations in seconds.
+	Arrival     string  `json:"arrival"`
+	BurstFactor float64 `json:"burst_factor,omitempty"`
+	HighTimeS   float64 `json:"high_time_s,omitempty"`
+	LowTimeS    float64 `json:"low_time_s,omitempty"`
+}
+
+// RouteFit is one route and method of the recorded mix.
+type RouteFit struct {
+	Route    string  `json:"route"`
+	Method   string  `json:"method"`
+	Requests int64   `json:"requests"`
+	Weight   float64 `json:"weight"`
+}
+
+// DiurnalFit is the fitted rate shape 1 + Amplitude x sin(2 pi (t + Phase) /
+// Period), t the UTC time of day; Fitted is false when the ledger spans less
+// than 24 whole hours (the spec's or scenario's shape is kept).
+type DiurnalFit struct {
+	Fitted    bool    `json:"fitted"`
+	Hours     int     `json:"hours"`
+	Amplitude float64 `json:"amplitude"`
+	// AmplitudeSE is the amplitude's standard error from the fit's residuals.
+	AmplitudeSE float64 `json:"amplitude_se"`
+	PeriodS     float64 `json:"period_s"`
+	PhaseS      float64 `json:"phase_s"`
 }
 
 // PlanObjectives are the SLO of a plan; a zero field is not checked.

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func fixturePlan() *Plan {
@@ -93,5 +94,51 @@ func TestPartialRoundTripAndRefusals(t *testing.T) {
 		if _, err := DecodePartial(strings.NewReader(s)); !errors.Is(err, ErrPlan) {
 			t.Errorf("%s: want ErrPlan, got %v", name, err)
 		}
+	}
+}
+
+// TestPlanRoundTripTrafficFit: a plan whose traffic was fitted to a ledger
+// carries traffic_fit through EncodePlan and ReadPlan unchanged, every field
+// set; a plan without one has no traffic_fit key.
+func TestPlanRoundTripTrafficFit(t *testing.T) {
+	p := fixturePlan()
+	first := time.Date(2026, 5, 4, 10, 0, 0, 123000000, time.UTC)
+	p.TrafficFit = &TrafficFit{Ledger: "ledger/", Files: 2, Records: 1010, Requests: 1000,
+		Skipped: map[string]int64{"aggregate": 4, "unidentified": 6, "no_route": 0, "method_not_allowed": 0},
+		First:   first, Last: first.Add(49 * time.Hour), SpanS: 49 * 3600, RecordedPerSecond: 2.01, ScaleFactor: 191.9,
+		Tiers: []TierFit{{Tier: "free", Requests: 600, Share: 0.6, Rate: 231.5, Keys: 2000, ScaledKeys: 383800, Zipf: 0.9, ZipfSE: 0.001,
+			Dispersion: 1.002, DispersionZ: 0.6, Arrival: "poisson"},
+			{Tier: "pro", Requests: 400, Share: 0.4, Rate: 154.4, Keys: 300, ScaledKeys: 57570, Zipf: 0.7, ZipfSE: 0.0016,
+				Dispersion: 2.5, DispersionZ: 440, Arrival: "mmpp", BurstFactor: 9.98, HighTimeS: 5.0, LowTimeS: 44.9}},
+		Routes:  []RouteFit{{Route: "/items", Method: "GET", Requests: 900, Weight: 0.9}},
+		Diurnal: DiurnalFit{Fitted: true, Hours: 48, Amplitude: 0.4, AmplitudeSE: 0.006, PeriodS: 86400, PhaseS: 10800},
+		Notes:   []string{"n"}}
+	var b bytes.Buffer
+	if err := EncodePlan(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "plan.json")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadPlan(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, p) {
+		t.Fatalf("round trip differs:\n%+v\n%+v", got.TrafficFit, p.TrafficFit)
+	}
+	for _, key := range []string{`"traffic_fit"`, `"ledger"`, `"scale_factor"`, `"scaled_keys"`, `"zipf"`, `"burst_factor"`, `"high_time_s"`,
+		`"dispersion"`, `"diurnal"`, `"amplitude"`, `"phase_s"`, `"skipped"`, `"span_s"`} {
+		if !bytes.Contains(b.Bytes(), []byte(key)) {
+			t.Errorf("plan.json lacks %s", key)
+		}
+	}
+	var plain bytes.Buffer
+	if err := EncodePlan(&plain, fixturePlan()); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(plain.Bytes(), []byte(`"traffic_fit"`)) {
+		t.Error("a plan without a ledger writes traffic_fit")
 	}
 }

@@ -69,17 +69,21 @@ func planCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("traffic.scenario: %w", err)
 	}
+	var popts []plan.Option
 	if f := spec.Traffic.Gateway; f != "" {
 		// the gatewayd config's design, in the vocabulary both files share
 		gw, err := config.Load(f)
 		if err != nil {
 			return fmt.Errorf("traffic.gateway: %w", err)
 		}
-		if err := sc.UseGateway(gatewayOf(f, gw), spec.Traffic.TierMap, spec.Traffic.RouteMap); err != nil {
+		g := gatewayOf(f, gw)
+		if err := sc.UseGateway(g, spec.Traffic.TierMap, spec.Traffic.RouteMap); err != nil {
 			return fmt.Errorf("traffic.gateway: %w", err)
 		}
+		// a recorded ledger's routes are the config's (traffic.ledger)
+		popts = append(popts, plan.WithGateway(f, g.Routes))
 	}
-	pl, err := plan.New(spec, sh, &sc.Config)
+	pl, err := plan.New(spec, sh, &sc.Config, popts...)
 	if err != nil {
 		return err
 	}
