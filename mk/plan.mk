@@ -10,14 +10,15 @@ plan: ## search for the cheapest deployment meeting a plan spec's SLO: make plan
 	bin/gwlab plan -out $(PLAN_OUT) $(SPEC)
 
 test-plan: ## the planner's unit tests (spec, statistics, shards and merge, schema round trip, a month against the estimate)
-	$(GO) test -count=1 ./plan/ ./plans/ ./schema/
+	$(GO) test -count=1 ./plan/ ./plans/ ./schema/ ./sim/ledgerfit/
 	$(GO) test -count=1 -run 'Plan|Progress' ./cmd/gwlab/
 
 fuzz-plan: ## fuzz the plan spec parser for 20 s
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s ./plan/
 
-ci-plan: ## CI: the spec fuzzer, then a full simulated month of PLAN_MONTH_REQUESTS against the estimator's interval
+ci-plan: ## CI: the spec and ledger-fit fuzzers, then a full simulated month of PLAN_MONTH_REQUESTS against the estimator's interval
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 12000x ./plan/
+	$(GO) test -run '^$$' -fuzz '^FuzzFit$$' -fuzztime 5000x ./sim/ledgerfit/
 	$(GO) test -count=1 -v -run '^TestMonthInsideInterval$$' ./plan/ -args -month.requests=$(PLAN_MONTH_REQUESTS)
 
 .PHONY: bench-plan

@@ -125,6 +125,7 @@ func comparisonDocument(ss []*schema.Summary, opts Options) (*document, []*plot.
 	var pts []plot.Point
 	var series []plot.Series
 	costs := make([]float64, len(ss))
+	var replicated *schema.Intervals
 	for i, s := range ss {
 		rc, err := PriceRun(s, opts)
 		if err != nil {
@@ -132,11 +133,27 @@ func comparisonDocument(ss []*schema.Summary, opts Options) (*document, []*plot.
 		}
 		cpb := rc.Own().PerBillion()
 		costs[i] = cpb
-		rows = append(rows, []string{labels[i], s.Algorithm, fmt.Sprint(s.Seed), ms(s.LatencyMS.P50), ms(s.LatencyMS.P99), ms(s.LatencyMS.P999),
-			pct(s.Rate429.Overall, 3), pct(s.False429.Rate, 4), pct(s.OverAdmission.Ratio, 4), trim(s.RedisOpsPerRequest, 3),
-			pct(s.Availability, 4), nines(s.Availability), usd(cpb)})
+		if iv := s.Intervals; iv != nil {
+			replicated = iv
+			pc := func(prec int) func(float64) string { return func(x float64) string { return pct(x, prec) } }
+			cost := usd(cpb)
+			if iv.CostPerBillion != nil {
+				cost = estimate(*iv.CostPerBillion, usd)
+			}
+			rows = append(rows, []string{labels[i], s.Algorithm, fmt.Sprint(s.Seed), estimate(iv.P50MS, ms), estimate(iv.P99MS, ms), ms(s.LatencyMS.P999),
+				estimate(iv.Rate429, pc(3)), estimate(iv.False429Rate, pc(4)), estimate(iv.OverAdmission, pc(4)), trim(s.RedisOpsPerRequest, 3),
+				estimate(iv.Availability, pc(4)), nines(iv.Availability.Mean), cost})
+		} else {
+			rows = append(rows, []string{labels[i], s.Algorithm, fmt.Sprint(s.Seed), ms(s.LatencyMS.P50), ms(s.LatencyMS.P99), ms(s.LatencyMS.P999),
+				pct(s.Rate429.Overall, 3), pct(s.False429.Rate, 4), pct(s.OverAdmission.Ratio, 4), trim(s.RedisOpsPerRequest, 3),
+				pct(s.Availability, 4), nines(s.Availability), usd(cpb)})
+		}
 		pts = append(pts, plot.Point{Label: labels[i], CostPerBillion: cpb, Availability: s.Availability})
 		series = append(series, plot.Series{Label: labels[i], CDF: s.LatencyCDF})
+	}
+	if replicated != nil {
+		d.p("Replicated runs: cells with brackets are the mean of the replications with its %s confidence interval, mean [lower, upper] (%d replications of the first replicated run; in a `gwlab compare -replications` every variant ran replication r with the same seed, common random numbers). p99.9, Redis operations and the seed are replication 0's.",
+			pct(replicated.Confidence, 0), replicated.Replications)
 	}
 	d.table(table{
 		head:  []string{"run", "algorithm", "seed", "p50 ms", "p99 ms", "p99.9 ms", "429 rate", "false 429s", "over-admission", "Redis ops/req", "availability", "nines", "USD per billion"},
@@ -144,15 +161,22 @@ func comparisonDocument(ss []*schema.Summary, opts Options) (*document, []*plot.
 		rows:  rows,
 	})
 	// The plain answer: the cheapest run that holds four nines.
+	// A replicated run holds four nines when its interval's lower bound does.
+	avail := func(s *schema.Summary) float64 {
+		if s.Intervals != nil {
+			return s.Intervals.Availability.Lower
+		}
+		return s.Availability
+	}
 	best := -1
 	for i, s := range ss {
-		if s.Availability >= cost.ClaimAvailability && (best < 0 || costs[i] < costs[best]) {
+		if avail(s) >= cost.ClaimAvailability && (best < 0 || costs[i] < costs[best]) {
 			best = i
 		}
 	}
 	if best >= 0 {
 		d.p("**Cheapest run at 99.99%% or better:** %s (%s) at %s per billion requests, availability %s.",
-			labels[best], FleetName(ss[best]), usd(costs[best]), pct(ss[best].Availability, 4))
+			labels[best], FleetName(ss[best]), usd(costs[best]), pct(avail(ss[best]), 4))
 	} else {
 		d.p("**No run reaches 99.99%% availability.**")
 	}

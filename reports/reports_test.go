@@ -308,3 +308,64 @@ func TestUnpricedAndManaged(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// replicatedFixture is fixture() replicated: intervals around its figures,
+// the p99 interval straddling the SLO's 50 ms.
+func replicatedFixture() *schema.Summary {
+	s := fixture()
+	e := func(m, h float64) schema.Estimate { return schema.Estimate{Mean: m, Lower: m - h, Upper: m + h} }
+	cost := e(61.25, 1.5)
+	s.Intervals = &schema.Intervals{Replications: 8, Confidence: 0.95, Seeds: []uint64{42, 11, 12, 13, 14, 15, 16, 17},
+		Availability: e(0.99966, 0.0001), P50MS: e(5.5, 0.2), P99MS: e(49.5, 2.5), Rate429: e(0.0111, 0.001),
+		False429Rate: e(0.00005, 0.00002), OverAdmission: e(0.0002, 0.00005), CostPerBillion: &cost, PriceSheet: "us-east-1 2026-09-20"}
+	s.SLO.P99MS = 50
+	return s
+}
+
+// TestReplicatedReports: a replicated run's report shows mean [lower,
+// upper], judges each objective at its unfavourable bound and calls a
+// straddling one undecided; a comparison of replicated runs shows the
+// intervals in its table.
+func TestReplicatedReports(t *testing.T) {
+	s := replicatedFixture()
+	d, _, err := runDocument(s, Options{NoFigures: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := d.markdown()
+	for _, want := range []string{
+		"Replicated run: 8 independent replications (seeds 42, 11, 12, ..., 17), 95% confidence intervals",
+		"| objective | target | mean [lower, upper] | judged at | status |",
+		"| p99_ms | <= 50 ms | 49.5 ms [47 ms, 52 ms] | 52 ms | UNDECIDED: the interval straddles the limit |",
+		// availability breaches even at its favourable (upper) bound
+		"| availability | >= 99.99000% | 99.96600% [99.95600%, 99.97600%] | 99.97600% | BREACH |",
+		"**FAIL**: 2 of the scenario's objectives are not met with confidence, 1 of them undecided.",
+		"| figure | replication 0 (seed 42) | mean [lower, upper], 95%, 8 replications |",
+		"| p99 latency, ms | 48.9 | 49.5 [47.0, 52.0] |",
+		"| USD per billion (us-east-1 2026-09-20 sheet) |",
+		"$61.25 [$59.75, $62.75]",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("run report lacks %q:\n%s", want, md)
+		}
+	}
+	plain, _, err := runDocument(fixture(), Options{NoFigures: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm := plain.markdown(); strings.Contains(pm, "mean [lower, upper]") || strings.Contains(pm, "Replicated run") {
+		t.Error("a plain run's report shows intervals")
+	}
+	other := replicatedFixture()
+	other.Algorithm = "fixed-window"
+	cd, _, err := comparisonDocument([]*schema.Summary{s, other}, Options{NoFigures: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := cd.markdown()
+	for _, want := range []string{"Replicated runs: cells with brackets", "49.5 [47.0, 52.0]", "99.9660% [99.9560%, 99.9760%]", "$61.25 [$59.75, $62.75]"} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("comparison report lacks %q:\n%s", want, cmd)
+		}
+	}
+}

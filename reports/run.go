@@ -38,16 +38,26 @@ func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, er
 	if costErr == nil {
 		cpb = rc.Own().PerBillion()
 	}
-	rows := slo.Check([]slo.Run{{Scenario: s.Scenario, Seed: s.Seed, SLO: s.SLO, Metrics: slo.MetricsOf(s, cpb)}}, nil, slo.DefaultTolerances(), true)
+	rows := slo.Check([]slo.Run{slo.RunOf(s, cpb)}, nil, slo.DefaultTolerances(), true)
 	d.h(2, "SLO")
+	iv := s.Intervals
+	if iv != nil {
+		d.p("Replicated run: %d independent replications (seeds %s), %s confidence intervals shown as mean [lower, upper]. Each objective is judged at its interval's unfavourable bound (the upper one of a ceiling, the lower one of availability); an objective whose interval straddles its limit is **undecided**, and more replications may decide it. Every other figure of this report is replication 0's, seed %d.",
+			iv.Replications, seedList(iv.Seeds), pct(iv.Confidence, 0), s.Seed)
+	}
 	var sloRows [][]string
-	failed := 0
+	failed, undecided := 0, 0
 	for _, r := range rows {
-		target, status := "not set", "-"
+		target, status, at := "not set", "-", "-"
 		if r.Objective != 0 {
 			target = bound(r.Metric) + " " + slo.Format(r.Metric, r.Objective)
+			at = slo.Format(r.Metric, r.Bound)
 			status = "pass"
 			switch {
+			case strings.HasPrefix(r.Status, slo.StatusUndecided):
+				status = "UNDECIDED: the interval straddles the limit"
+				failed++
+				undecided++
 			case r.Status == slo.StatusExpected:
 				status = "breach, expected (a demonstration of a bad design)"
 			case r.Status == slo.StatusMet:
@@ -58,9 +68,15 @@ func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, er
 				failed++
 			}
 		}
-		sloRows = append(sloRows, []string{r.Metric, target, slo.Format(r.Metric, r.Actual), status})
+		if iv != nil {
+			sloRows = append(sloRows, []string{r.Metric, target, slo.FormatActual(r), at, status})
+		} else {
+			sloRows = append(sloRows, []string{r.Metric, target, slo.Format(r.Metric, r.Actual), status})
+		}
 	}
 	switch {
+	case undecided > 0:
+		d.p("**FAIL**: %d of the scenario's objectives are not met with confidence, %d of them undecided.", failed, undecided)
 	case failed > 0:
 		d.p("**FAIL**: %d of the scenario's objectives are breached.", failed)
 	case len(s.SLO.ExpectBreach) > 0:
@@ -70,7 +86,12 @@ func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, er
 	default:
 		d.p("**Pass**: every objective the scenario sets is met.")
 	}
-	d.table(table{head: []string{"objective", "target", "actual", "status"}, right: []bool{false, true, true, false}, rows: sloRows})
+	if iv != nil {
+		d.table(table{head: []string{"objective", "target", "mean [lower, upper]", "judged at", "status"}, right: []bool{false, true, true, true, false}, rows: sloRows})
+		intervalSection(d, s, cpb)
+	} else {
+		d.table(table{head: []string{"objective", "target", "actual", "status"}, right: []bool{false, true, true, false}, rows: sloRows})
+	}
 
 	// Requests.
 	rq := s.Requests
@@ -173,6 +194,45 @@ func runDocument(s *schema.Summary, opts Options) (*document, []*plot.Figure, er
 		d.blocks = kept
 	}
 	return d, figs, nil
+}
+
+// intervalSection is a replicated run's headline figures: replication 0's
+// beside the interval over all replications.
+func intervalSection(d *document, s *schema.Summary, cpb float64) {
+	iv := s.Intervals
+	d.h(2, "Replications")
+	rows := [][]string{
+		{"availability", pct(s.Availability, 4), estimate(iv.Availability, func(x float64) string { return pct(x, 4) })},
+		{"p50 latency, ms", ms(s.LatencyMS.P50), estimate(iv.P50MS, ms)},
+		{"p99 latency, ms", ms(s.LatencyMS.P99), estimate(iv.P99MS, ms)},
+		{"429 rate", pct(s.Rate429.Overall, 3), estimate(iv.Rate429, func(x float64) string { return pct(x, 3) })},
+		{"false 429s", pct(s.False429.Rate, 4), estimate(iv.False429Rate, func(x float64) string { return pct(x, 4) })},
+		{"over-admission", pct(s.OverAdmission.Ratio, 4), estimate(iv.OverAdmission, func(x float64) string { return pct(x, 4) })},
+	}
+	if iv.CostPerBillion != nil {
+		rows = append(rows, []string{"USD per billion (" + iv.PriceSheet + " sheet)", usd(cpb), estimate(*iv.CostPerBillion, usd)})
+	}
+	d.table(table{head: []string{"figure", fmt.Sprintf("replication 0 (seed %d)", s.Seed), fmt.Sprintf("mean [lower, upper], %s, %d replications", pct(iv.Confidence, 0), iv.Replications)},
+		right: []bool{false, true, true}, rows: rows})
+}
+
+// estimate renders an interval as "mean [lower, upper]" with f.
+func estimate(e schema.Estimate, f func(float64) string) string {
+	return fmt.Sprintf("%s [%s, %s]", f(e.Mean), f(e.Lower), f(e.Upper))
+}
+
+// seedList lists seeds, eliding the middle of a long list.
+func seedList(seeds []uint64) string {
+	var parts []string
+	for i, sd := range seeds {
+		if len(seeds) > 6 && i == 3 {
+			parts = append(parts, "...")
+		}
+		if len(seeds) <= 6 || i < 3 || i == len(seeds)-1 {
+			parts = append(parts, fmt.Sprint(sd))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func bound(metric string) string {

@@ -423,9 +423,45 @@ func Nines(a float64) float64 {
 	return math.Min(7, -math.Log10(1-a))
 }
 
+// errorBars are the confidence intervals of one panel's bars: bar i at x =
+// i + dx, from lo[i] to hi[i] around y[i]. Runs without an interval have
+// lo = hi = y and draw nothing visible.
+type errorBars struct {
+	dx        float64
+	y, lo, hi []float64
+}
+
+func (e errorBars) Len() int                        { return len(e.y) }
+func (e errorBars) XY(i int) (float64, float64)     { return float64(i) + e.dx, e.y[i] }
+func (e errorBars) YError(i int) (float64, float64) { return e.y[i] - e.lo[i], e.hi[i] - e.y[i] }
+
+// addErrorBars draws e on p in black with caps sized for bars of width w
+// (in points), when any run has a non-zero interval.
+func addErrorBars(p *plot.Plot, e errorBars, w float64) error {
+	wide := false
+	for i := range e.y {
+		wide = wide || e.lo[i] != e.y[i] || e.hi[i] != e.y[i]
+	}
+	if !wide {
+		return nil
+	}
+	eb, err := plotter.NewYErrorBars(e)
+	if err != nil {
+		return err
+	}
+	eb.LineStyle.Width = vg.Points(1.2)
+	eb.CapWidth = vg.Points(w)
+	p.Add(eb)
+	return nil
+}
+
 // Comparison draws algorithms (or any labelled runs) side by side: latency
 // percentiles, 429 rate, false 429s, over-admission, Redis operations per
-// request and availability, one panel each.
+// request and availability, one panel each. Runs with intervals
+// (replicated, schema.Intervals) show the mean of their replications with
+// the interval as an error bar for every figure the intervals hold (p50 and
+// p99 latency, 429 rate, false 429s, over-admission, availability); the
+// other figures are replication 0's.
 func Comparison(title string, labels []string, runs []*schema.Summary) (*Figure, error) {
 	if len(runs) == 0 || len(labels) != len(runs) {
 		return nil, fmt.Errorf("%w: comparison: %d labels for %d runs", ErrNoData, len(labels), len(runs))
@@ -433,38 +469,68 @@ func Comparison(title string, labels []string, runs []*schema.Summary) (*Figure,
 	type panel struct {
 		title, unit string
 		get         func(s *schema.Summary) float64
+		// iv is the figure's interval in a replicated run (nil: none),
+		// scaled to the panel's unit by scale.
+		iv    func(iv *schema.Intervals) *schema.Estimate
+		scale func(float64) float64
 	}
+	percent := func(x float64) float64 { return 100 * x }
 	panels := []panel{
-		{"429 rate", "% of requests", func(s *schema.Summary) float64 { return s.Rate429.Overall * 100 }},
-		{"false 429s", "% of requests", func(s *schema.Summary) float64 { return s.False429.Rate * 100 }},
-		{"over-admission", "% of admitted cost", func(s *schema.Summary) float64 { return s.OverAdmission.Ratio * 100 }},
-		{"Redis ops per request", "operations", func(s *schema.Summary) float64 { return s.RedisOpsPerRequest }},
-		{"availability", "nines", func(s *schema.Summary) float64 { return Nines(s.Availability) }},
+		{"429 rate", "% of requests", func(s *schema.Summary) float64 { return s.Rate429.Overall * 100 },
+			func(iv *schema.Intervals) *schema.Estimate { return &iv.Rate429 }, percent},
+		{"false 429s", "% of requests", func(s *schema.Summary) float64 { return s.False429.Rate * 100 },
+			func(iv *schema.Intervals) *schema.Estimate { return &iv.False429Rate }, percent},
+		{"over-admission", "% of admitted cost", func(s *schema.Summary) float64 { return s.OverAdmission.Ratio * 100 },
+			func(iv *schema.Intervals) *schema.Estimate { return &iv.OverAdmission }, percent},
+		{"Redis ops per request", "operations", func(s *schema.Summary) float64 { return s.RedisOpsPerRequest }, nil, nil},
+		{"availability", "nines", func(s *schema.Summary) float64 { return Nines(s.Availability) },
+			func(iv *schema.Intervals) *schema.Estimate { return &iv.Availability }, Nines},
+	}
+	// value is run s's figure: the interval's mean and bounds when it was
+	// replicated, else the point three times.
+	value := func(s *schema.Summary, point float64, iv func(*schema.Intervals) *schema.Estimate, scale func(float64) float64) (y, lo, hi float64) {
+		if s.Intervals == nil || iv == nil {
+			return point, point, point
+		}
+		e := iv(s.Intervals)
+		return scale(e.Mean), scale(e.Lower), scale(e.Upper)
 	}
 	var plots []*plot.Plot
 	// Latency: grouped bars of p50/p90/p99/p99.9 per run, log scale.
 	lat := newPlot("latency percentiles", "", "ms (log scale)")
 	lat.Y.Scale = plot.LogScale{}
 	lat.Y.Tick.Marker = logTicks{}
+	ms := func(x float64) float64 { return x }
 	pct := []struct {
 		name string
 		get  func(p schema.Percentiles) float64
-	}{{"p50", func(p schema.Percentiles) float64 { return p.P50 }}, {"p90", func(p schema.Percentiles) float64 { return p.P90 }},
-		{"p99", func(p schema.Percentiles) float64 { return p.P99 }}, {"p99.9", func(p schema.Percentiles) float64 { return p.P999 }}}
+		iv   func(iv *schema.Intervals) *schema.Estimate
+	}{{"p50", func(p schema.Percentiles) float64 { return p.P50 }, func(iv *schema.Intervals) *schema.Estimate { return &iv.P50MS }},
+		{"p90", func(p schema.Percentiles) float64 { return p.P90 }, nil},
+		{"p99", func(p schema.Percentiles) float64 { return p.P99 }, func(iv *schema.Intervals) *schema.Estimate { return &iv.P99MS }},
+		{"p99.9", func(p schema.Percentiles) float64 { return p.P999 }, nil}}
 	// gonum's bars start at zero, which a log axis cannot show: draw each
 	// bar as a rectangle from the axis minimum instead.
 	lo, hi := math.Inf(1), math.Inf(-1)
 	vals := make([][]float64, len(pct))
+	bars := make([]errorBars, len(pct))
 	for j, q := range pct {
 		vals[j] = make([]float64, len(runs))
+		bars[j] = errorBars{y: make([]float64, len(runs)), lo: make([]float64, len(runs)), hi: make([]float64, len(runs))}
 		for i, s := range runs {
-			v := q.get(s.LatencyMS)
-			if !(v > 0) || !finite(v) {
-				v = 0
+			v, l, h := value(s, q.get(s.LatencyMS), q.iv, ms)
+			if !(v > 0) || !finite(v) || !finite(l) || !finite(h) {
+				v, l, h = 0, 0, 0
 			} else {
-				lo, hi = math.Min(lo, v), math.Max(hi, v)
+				// A lower bound at or below zero cannot show on the log
+				// axis: the bar's error bar is clipped at the axis minimum.
+				lo, hi = math.Min(lo, v), math.Max(hi, h)
+				if l > 0 {
+					lo = math.Min(lo, l)
+				}
 			}
 			vals[j][i] = v
+			bars[j].y[i], bars[j].lo[i], bars[j].hi[i] = v, l, h
 		}
 	}
 	if hi < lo {
@@ -490,6 +556,20 @@ func Comparison(title string, labels []string, runs []*schema.Summary) (*Figure,
 			}
 		}
 	}
+	for j := range pct {
+		// Error bars only over bars drawn (a zero bar has none).
+		e := bars[j]
+		e.dx = (float64(j)-2)*bw + bw/2
+		for i, v := range vals[j] {
+			if v <= 0 {
+				e.y[i], e.lo[i], e.hi[i] = ymin, ymin, ymin
+			}
+			e.lo[i] = math.Max(e.lo[i], ymin)
+		}
+		if err := addErrorBars(lat, e, 4); err != nil {
+			return nil, fmt.Errorf("plot: comparison latency: %w", err)
+		}
+	}
 	lat.Y.Min, lat.Y.Max = ymin, ymax
 	lat.X.Min, lat.X.Max = -0.5, float64(len(runs))-0.5
 	lat.Legend.Top, lat.Legend.Left = true, false
@@ -500,14 +580,16 @@ func Comparison(title string, labels []string, runs []*schema.Summary) (*Figure,
 		pl := newPlot(pn.title, "", pn.unit)
 		pl.Title.TextStyle.Font.Size = vg.Points(11)
 		vals := make(plotter.Values, len(runs))
+		e := errorBars{y: make([]float64, len(runs)), lo: make([]float64, len(runs)), hi: make([]float64, len(runs))}
 		mx := 0.0
 		for i, s := range runs {
-			v := pn.get(s)
-			if !finite(v) || v < 0 {
-				v = 0
+			v, l, h := value(s, pn.get(s), pn.iv, pn.scale)
+			if !finite(v) || v < 0 || !finite(l) || !finite(h) {
+				v, l, h = 0, 0, 0
 			}
 			vals[i] = v
-			mx = math.Max(mx, v)
+			e.y[i], e.lo[i], e.hi[i] = v, math.Max(l, 0), h
+			mx = math.Max(mx, math.Max(v, h))
 		}
 		bc, err := plotter.NewBarChart(vals, vg.Points(22))
 		if err != nil {
@@ -516,6 +598,9 @@ func Comparison(title string, labels []string, runs []*schema.Summary) (*Figure,
 		bc.Color = Color(k + 4)
 		bc.LineStyle.Width = 0
 		pl.Add(bc)
+		if err := addErrorBars(pl, e, 10); err != nil {
+			return nil, fmt.Errorf("plot: comparison %s: %w", pn.title, err)
+		}
 		pl.NominalX(labels...)
 		pl.Y.Min = 0
 		if mx == 0 {

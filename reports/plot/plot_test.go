@@ -275,6 +275,46 @@ func TestComparison(t *testing.T) {
 	}
 }
 
+// TestComparisonErrorBars: replicated runs draw their intervals as error
+// bars over the means (golden compare_intervals; a zero-width interval, as
+// gcra's 429 rate here, draws a flat cap), which the plain figure lacks.
+func TestComparisonErrorBars(t *testing.T) {
+	labels, runs := comparisonRuns()
+	_, plain := comparisonRuns()
+	for i, s := range runs {
+		k := float64(i)
+		e := func(m, h float64) schema.Estimate { return schema.Estimate{Mean: m, Lower: m - h, Upper: m + h} }
+		s.Intervals = &schema.Intervals{Replications: 10, Confidence: 0.95, Seeds: make([]uint64, 10),
+			P50MS: e(s.LatencyMS.P50, 0.8), P99MS: e(s.LatencyMS.P99, 4+k),
+			Rate429: e(s.Rate429.Overall, 0.01), False429Rate: e(s.False429.Rate, 0.002), OverAdmission: e(s.OverAdmission.Ratio, 0.004*(k+1)),
+			Availability: schema.Estimate{Mean: s.Availability, Lower: 1 - (1-s.Availability)*3, Upper: 1 - (1-s.Availability)/3}}
+	}
+	runs[3].Intervals.Rate429 = schema.Estimate{Mean: runs[3].Rate429.Overall, Lower: runs[3].Rate429.Overall, Upper: runs[3].Rate429.Overall}
+	f, err := Comparison("thundering-herd: algorithms, 10 replications", labels, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := checkGolden(t, f, "compare_intervals")
+	g, err := Comparison("thundering-herd: algorithms, 10 replications", labels, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := g.PNG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pimg, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The error bars are black strokes the plain figure lacks: 6 panels'
+	// bars of 4 runs, each at least a few pixels tall with caps.
+	black := color.RGBA{A: 255}
+	if with, without := countColor(img, black), countColor(pimg, black); with < without+400 {
+		t.Errorf("%d black pixels with intervals, %d without: error bars missing", with, without)
+	}
+}
+
 func TestFrontier(t *testing.T) {
 	pts := []Point{
 		{"spot 0%", 153, 0.99995}, {"spot 33%", 110, 0.99993}, {"spot 67%", 95, 0.9998}, {"spot 100%", 88, 0.9991},

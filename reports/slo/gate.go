@@ -21,7 +21,9 @@ var ErrGate = errors.New("slo: gate failed")
 // Gate checks runs against their scenarios' SLOs and against base, the
 // baseline summaries by scenario, within tol. Run and baseline are priced by
 // the same price, so a price change alone never shows as a regression. Rows
-// come out as Check gives them; a run without a baseline fails.
+// come out as Check gives them; a run without a baseline fails. A replicated
+// run is judged on its intervals (see the package comment); its cost
+// interval is the one priced when it ran (schema.Intervals.PriceSheet).
 func Gate(runs []*schema.Summary, base map[string]*schema.Summary, tol Tolerances, price Price) ([]Row, error) {
 	var checks []Run
 	for _, s := range runs {
@@ -29,7 +31,7 @@ func Gate(runs []*schema.Summary, base map[string]*schema.Summary, tol Tolerance
 		if err != nil {
 			return nil, fmt.Errorf("slo: %s: %w", s.Scenario, err)
 		}
-		checks = append(checks, Run{Scenario: s.Scenario, Seed: s.Seed, SLO: s.SLO, Metrics: MetricsOf(s, cpb)})
+		checks = append(checks, RunOf(s, cpb))
 	}
 	bases := map[string]*Base{}
 	for name, s := range base {
@@ -46,7 +48,11 @@ func Gate(runs []*schema.Summary, base map[string]*schema.Summary, tol Tolerance
 // breaches, regressions and checks without a baseline.
 func Verdict(rows []Row) error {
 	if b, g, m := Failures(rows); b+g+m > 0 {
-		return fmt.Errorf("%w: %d breaches, %d regressions, %d checks without a baseline", ErrGate, b, g, m)
+		undecided := ""
+		if u := Undecided(rows); u > 0 {
+			undecided = fmt.Sprintf(" (%d of them undecided)", u)
+		}
+		return fmt.Errorf("%w: %d breaches%s, %d regressions, %d checks without a baseline", ErrGate, b, undecided, g, m)
 	}
 	return nil
 }

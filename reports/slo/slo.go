@@ -4,6 +4,15 @@
 // regression as a table. Simulated runs are deterministic, so the gate has no
 // noise: a change in a figure is a change in the code or the scenario.
 //
+// A replicated run (summary.json with intervals) is judged on its intervals
+// instead of its point figures: an objective is met when the interval's
+// unfavourable bound meets it, breached when even the favourable bound breaks
+// it, and UNDECIDED (which fails the gate, but is told apart from a breach)
+// when the interval straddles the limit. An expect_breach objective is
+// judged the other way round: it demonstrates only if it breaches with
+// confidence. The baseline comparison stays on the point figures (replication
+// 0, the seed the baseline was taken with).
+//
 // The gate never runs anything itself; the caller (gwlab slo) runs the
 // scenarios and hands the summaries in, with each run's cost per billion from
 // the cost model.
@@ -49,6 +58,8 @@ type Metrics struct {
 
 // MetricsOf takes a summary's figures; costPerBillion comes from the cost
 // model (the summary carries resources, not prices).
+//
+// A replicated summary's intervals are not Metrics: RunOf carries them.
 func MetricsOf(s *schema.Summary, costPerBillion float64) Metrics {
 	return Metrics{
 		P99MS:          s.LatencyMS.P99,
@@ -58,6 +69,12 @@ func MetricsOf(s *schema.Summary, costPerBillion float64) Metrics {
 		Availability:   s.Availability,
 		CostPerBillion: costPerBillion,
 	}
+}
+
+// RunOf is the check of one summary: its figures (MetricsOf) and, when it
+// was replicated, its intervals.
+func RunOf(s *schema.Summary, costPerBillion float64) Run {
+	return Run{Scenario: s.Scenario, Seed: s.Seed, SLO: s.SLO, Metrics: MetricsOf(s, costPerBillion), Intervals: s.Intervals}
 }
 
 // Get returns the named metric.
@@ -151,6 +168,11 @@ const (
 	// StatusMet is an objective listed in expect_breach that was met: the
 	// demonstration no longer demonstrates, so it fails.
 	StatusMet = "MET, BREACH EXPECTED"
+	// StatusUndecided is an objective of a replicated run whose confidence
+	// interval straddles its limit: neither met nor breached with
+	// confidence. It fails the gate (counted with the breaches) until more
+	// replications decide it.
+	StatusUndecided = "UNDECIDED"
 )
 
 // Row is one metric of one scenario.
@@ -161,7 +183,15 @@ type Row struct {
 	Objective float64
 	// Baseline is the baseline's figure (NaN: no baseline).
 	Baseline float64
-	Actual   float64
+	// Actual is the run's figure (replication 0's for a replicated run).
+	Actual float64
+	// Interval is the figure's confidence interval when the run was
+	// replicated (nil otherwise), Confidence its level; the SLO is then
+	// judged at Bound, the interval's bound the verdict rests on (see the
+	// package comment), else at Actual.
+	Interval   *schema.Estimate
+	Confidence float64
+	Bound      float64
 	// Allowed is the tolerance applied to the baseline.
 	Allowed float64
 	Status  string
@@ -178,6 +208,9 @@ type Run struct {
 	Seed     uint64
 	SLO      schema.SLO
 	Metrics  Metrics
+	// Intervals are the run's confidence intervals when it was replicated
+	// (nil: judge the point figures).
+	Intervals *schema.Intervals
 }
 
 // Base is one scenario's baseline.
@@ -195,26 +228,58 @@ func Check(runs []Run, base map[string]*Base, tol Tolerances, allowMissing bool)
 		b := base[r.Scenario]
 		for _, name := range Names {
 			row := Row{Scenario: r.Scenario, Metric: name, Objective: Objective(r.SLO, name), Actual: r.Metrics.Get(name), Baseline: math.NaN(), Status: StatusOK}
-			var why []string
-			breach := false
-			if row.Objective != 0 {
+			row.Bound = row.Actual
+			expected := r.SLO.Expects(name)
+			// best and worst are the favourable and unfavourable ends of
+			// what the run says about the figure: the point itself, or its
+			// interval's bounds.
+			best, worst := row.Actual, row.Actual
+			if e := r.Intervals.Get(name); e != nil {
+				row.Interval, row.Confidence = e, r.Intervals.Confidence
+				best, worst = e.Lower, e.Upper
 				if higherIsBetter(name) {
-					breach = !(row.Actual >= row.Objective)
-				} else {
-					breach = !(row.Actual <= row.Objective)
+					best, worst = worst, best
 				}
-				if breach {
+			}
+			var why []string
+			breach, undecided := false, false
+			if row.Objective != 0 {
+				meets := func(v float64) bool {
+					if higherIsBetter(name) {
+						return v >= row.Objective
+					}
+					return v <= row.Objective
+				}
+				// A met objective must hold at the worst end; a
+				// demonstrated breach must hold at the best end.
+				switch {
+				case !meets(best):
+					breach, row.Bound = true, best
+				case meets(worst):
+					row.Bound = worst
+				default:
+					undecided, breach = true, true
+					row.Bound = worst
+					if expected {
+						row.Bound = best
+					}
+				}
+				switch {
+				case undecided:
+					why = append(why, fmt.Sprintf("SLO %s %s, %s interval %s straddles it: undecided, more replications may decide", bound(name), Format(name, row.Objective), confidence(row.Confidence), formatInterval(name, *row.Interval)))
+				case breach && row.Interval != nil:
+					why = append(why, fmt.Sprintf("SLO %s %s, %s interval %s lies beyond it", bound(name), Format(name, row.Objective), confidence(row.Confidence), formatInterval(name, *row.Interval)))
+				case breach:
 					why = append(why, fmt.Sprintf("SLO %s %s, got %s", bound(name), Format(name, row.Objective), Format(name, row.Actual)))
 				}
 			}
-			expected := r.SLO.Expects(name)
 			met := false
 			if expected {
-				if breach {
+				if breach && !undecided {
 					why = append(why, "expected: the scenario demonstrates a design that breaks this objective")
-				} else {
+				} else if !undecided {
 					met = true
-					why = append(why, fmt.Sprintf("the scenario lists %s in expect_breach but met SLO %s %s with %s: fix the scenario or drop it from expect_breach", name, bound(name), Format(name, row.Objective), Format(name, row.Actual)))
+					why = append(why, fmt.Sprintf("the scenario lists %s in expect_breach but met SLO %s %s with %s: fix the scenario or drop it from expect_breach", name, bound(name), Format(name, row.Objective), Format(name, row.Bound)))
 				}
 			}
 			regress, missing := false, false
@@ -241,6 +306,10 @@ func Check(runs []Run, base map[string]*Base, tol Tolerances, allowMissing bool)
 				}
 			}
 			switch {
+			case undecided && regress:
+				row.Status = StatusUndecided + "+" + StatusRegression
+			case undecided:
+				row.Status = StatusUndecided
 			case met:
 				row.Status = StatusMet
 			case expected && breach && !regress:
@@ -266,6 +335,24 @@ func bound(name string) string {
 		return ">="
 	}
 	return "<="
+}
+
+// confidence renders a confidence level as a percentage ("95%").
+func confidence(c float64) string { return fmt.Sprintf("%g%%", 100*c) }
+
+// formatInterval renders an interval as "mean [lower, upper]" in the
+// metric's unit.
+func formatInterval(name string, e schema.Estimate) string {
+	return fmt.Sprintf("%s [%s, %s]", Format(name, e.Mean), Format(name, e.Lower), Format(name, e.Upper))
+}
+
+// FormatActual renders a row's figure: the point, or for a replicated run
+// the interval's mean with its bounds, "mean [lower, upper]".
+func FormatActual(r Row) string {
+	if r.Interval != nil {
+		return formatInterval(r.Metric, *r.Interval)
+	}
+	return Format(r.Metric, r.Actual)
 }
 
 // Format renders a metric's value with its unit.
@@ -303,11 +390,26 @@ func Failures(rows []Row) (breaches, regressions, missing int) {
 			regressions++
 		case StatusNoBaseline:
 			missing++
-		case StatusMet:
+		case StatusMet, StatusUndecided:
 			breaches++
+		case StatusUndecided + "+" + StatusRegression:
+			breaches++
+			regressions++
 		}
 	}
 	return
+}
+
+// Undecided counts the rows whose interval straddles their objective (they
+// are among Failures' breaches).
+func Undecided(rows []Row) int {
+	n := 0
+	for _, r := range rows {
+		if strings.HasPrefix(r.Status, StatusUndecided) {
+			n++
+		}
+	}
+	return n
 }
 
 // WriteTable writes rows as an aligned text table; with onlyFailed, rows that
@@ -327,7 +429,7 @@ func WriteTable(w io.Writer, rows []Row, onlyFailed bool) error {
 		if r.Objective != 0 {
 			obj = bound(r.Metric) + " " + Format(r.Metric, r.Objective)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Scenario, r.Metric, obj, Format(r.Metric, r.Baseline), Format(r.Metric, r.Actual), r.Status, r.Why)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Scenario, r.Metric, obj, Format(r.Metric, r.Baseline), FormatActual(r), r.Status, r.Why)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -341,7 +443,11 @@ func WriteTable(w io.Writer, rows []Row, onlyFailed bool) error {
 		_, err := fmt.Fprintf(w, "slo: %d scenarios, %d checks, all pass\n", len(scen), len(rows))
 		return err
 	}
-	_, err := fmt.Fprintf(w, "slo: FAIL: %d breaches, %d regressions, %d without baseline (%d scenarios, %d checks)\n", b, g, m, len(scen), len(rows))
+	undecided := ""
+	if u := Undecided(rows); u > 0 {
+		undecided = fmt.Sprintf(" (%d of them undecided)", u)
+	}
+	_, err := fmt.Fprintf(w, "slo: FAIL: %d breaches%s, %d regressions, %d without baseline (%d scenarios, %d checks)\n", b, undecided, g, m, len(scen), len(rows))
 	return err
 }
 

@@ -246,3 +246,86 @@ func TestExpectBreach(t *testing.T) {
 		})
 	}
 }
+
+// TestIntervalsJudged: a replicated run is judged on its intervals: met when
+// the unfavourable bound meets the objective, breached when even the
+// favourable bound breaks it, UNDECIDED (failing, told apart) in between;
+// an expect_breach objective must breach at its favourable bound.
+func TestIntervalsJudged(t *testing.T) {
+	e := func(lo, hi float64) schema.Estimate {
+		return schema.Estimate{Mean: (lo + hi) / 2, Lower: lo, Upper: hi}
+	}
+	for _, c := range []struct {
+		name      string
+		metric    string
+		iv        schema.Estimate
+		expect    bool
+		status    string
+		bound     float64
+		breaches  int
+		undecided int
+	}{
+		{"p99 met at its upper bound", P99MS, e(40, 48), false, StatusOK, 48, 0, 0},
+		{"p99 straddles", P99MS, e(45, 55), false, StatusUndecided, 55, 1, 1},
+		{"p99 breached at its lower bound", P99MS, e(52, 60), false, StatusBreach, 52, 1, 0},
+		{"availability met at its lower bound", Availability, e(0.99992, 0.99999), false, StatusOK, 0.99992, 0, 0},
+		{"availability straddles", Availability, e(0.99985, 0.99995), false, StatusUndecided, 0.99985, 1, 1},
+		{"expected breach, confident", Availability, e(0.9998, 0.99985), true, StatusExpected, 0.99985, 0, 0},
+		{"expected breach, straddling", Availability, e(0.99985, 0.99995), true, StatusUndecided, 0.99995, 1, 1},
+		{"expected breach, met", Availability, e(0.99991, 0.99995), true, StatusMet, 0.99991, 1, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := sampleSummary()
+			s.Intervals = &schema.Intervals{Replications: 5, Confidence: 0.95, Seeds: []uint64{7, 1, 2, 3, 4},
+				P99MS: e(21, 22), Availability: e(0.99994, 0.99996), Rate429: e(0.03, 0.032), False429Rate: e(0.0003, 0.0005),
+				OverAdmission: e(0.001, 0.003)}
+			*s.Intervals.Get(c.metric) = c.iv
+			if c.expect {
+				s.SLO.ExpectBreach = []string{c.metric}
+			}
+			run := RunOf(s, 110)
+			base := map[string]*Base{s.Scenario: {Seed: s.Seed, Metrics: run.Metrics}}
+			rows := Check([]Run{run}, base, DefaultTolerances(), false)
+			var row Row
+			for _, r := range rows {
+				if r.Metric == c.metric {
+					row = r
+				} else if r.Failed() {
+					t.Errorf("%s: %s (%s)", r.Metric, r.Status, r.Why)
+				}
+			}
+			if row.Status != c.status || row.Bound != c.bound || row.Interval == nil || *row.Interval != c.iv {
+				t.Errorf("status %q bound %v interval %v, want %q at %v (%s)", row.Status, row.Bound, row.Interval, c.status, c.bound, row.Why)
+			}
+			if b, g, _ := Failures(rows); b != c.breaches || g != 0 || Undecided(rows) != c.undecided {
+				t.Errorf("breaches %d (undecided %d), regressions %d; want %d (%d), 0", b, Undecided(rows), g, c.breaches, c.undecided)
+			}
+			var buf bytes.Buffer
+			if err := WriteTable(&buf, rows, false); err != nil {
+				t.Fatal(err)
+			}
+			if want := FormatActual(row); !strings.Contains(buf.String(), want) || !strings.Contains(want, "[") {
+				t.Errorf("table lacks the interval %q:\n%s", want, buf.String())
+			}
+			if c.undecided > 0 && (!strings.Contains(buf.String(), "straddles it: undecided") || !strings.Contains(buf.String(), "(1 of them undecided)")) {
+				t.Errorf("undecided not explained:\n%s", buf.String())
+			}
+		})
+	}
+	// The cost interval is judged like the others; a run without intervals
+	// is judged on its points as before.
+	s := sampleSummary()
+	rows := Check([]Run{RunOf(s, 110)}, nil, DefaultTolerances(), true)
+	for _, r := range rows {
+		if r.Interval != nil || r.Bound != r.Actual {
+			t.Errorf("%s: no intervals, but interval %v bound %v (actual %v)", r.Metric, r.Interval, r.Bound, r.Actual)
+		}
+	}
+	cost := e(190, 210)
+	s.Intervals = &schema.Intervals{Replications: 2, Confidence: 0.9, Seeds: []uint64{7, 8}, P99MS: e(21, 22),
+		Availability: e(0.99994, 0.99996), Rate429: e(0.03, 0.032), False429Rate: e(0.0003, 0.0005), OverAdmission: e(0.001, 0.003), CostPerBillion: &cost}
+	rows = Check([]Run{RunOf(s, 110)}, nil, DefaultTolerances(), true)
+	if r := rows[5]; r.Metric != CostPerBillion || r.Status != StatusUndecided || !strings.Contains(r.Why, "90% interval $200.00 [$190.00, $210.00]") {
+		t.Errorf("cost: %+v", r)
+	}
+}

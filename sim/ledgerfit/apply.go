@@ -66,7 +66,13 @@ func Apply(cfg *sim.Config, fit *schema.TrafficFit, perSecond float64, opts Appl
 	cfg.Traffic.Groups = groups
 	cfg.Traffic.Source, cfg.Traffic.Trace = "synthetic", ""
 	if d := fit.Diurnal; d.Fitted && !opts.KeepDiurnal {
-		cfg.Traffic.Diurnal = sim.Diurnal{Amplitude: d.Amplitude, Period: sim.Duration(seconds(d.PeriodS)), Phase: sim.Duration(seconds(d.PhaseS))}
+		// the fit's phase is against the UTC time of day; the simulator's
+		// against virtual time, which starts at cfg.Start
+		phase := d.PhaseS
+		if st, err := time.Parse(time.RFC3339, cfg.Start); err == nil {
+			phase = math.Mod(phase+float64(st.Unix()%86400+86400), d.PeriodS)
+		}
+		cfg.Traffic.Diurnal = sim.Diurnal{Amplitude: d.Amplitude, Period: sim.Duration(seconds(d.PeriodS)), Phase: sim.Duration(seconds(phase))}
 	}
 	cfg.Defaults()
 	return nil

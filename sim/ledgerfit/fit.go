@@ -72,6 +72,10 @@ const (
 	minSpan = time.Minute
 	// day is the diurnal period fitted.
 	day = 24 * time.Hour
+	// maxSpan bounds the arrivals of one ledger (the simulator's longest
+	// run): the fit keeps a count per second, and one record dated years
+	// off must be an error, not an allocation of years of seconds.
+	maxSpan = 400 * 24 * time.Hour
 )
 
 // series counts arrivals per second from an origin, growing either way.
@@ -162,6 +166,10 @@ func Fit(path string, opts Options) (*schema.TrafficFit, error) {
 		if !contains(methods, m) {
 			skipped[SkipMethodNotAllowed]++
 			continue
+		}
+		if !first.IsZero() && (r.Start.Sub(last) > maxSpan || first.Sub(r.Start) > maxSpan || r.Start.Sub(first) > maxSpan || last.Sub(r.Start) > maxSpan) {
+			return nil, fmt.Errorf("%w: %s line %d: start %s is more than %v from the ledger's other arrivals (%s to %s)", ErrLedger, file, line,
+				r.Start.Format(time.RFC3339Nano), engineDays(maxSpan), first.Format(time.RFC3339), last.Format(time.RFC3339))
 		}
 		a := acc[r.Tier]
 		if a == nil {
@@ -549,6 +557,8 @@ func fitMMPP(c, e []float64) (burst, hi, lo float64, why string) {
 	}
 	return burst, hi, lo, ""
 }
+
+func engineDays(d time.Duration) string { return fmt.Sprintf("%dd", int(d.Hours()/24)) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"tollgate/engine/route"
+	"tollgate/engine/tier"
 	"tollgate/schema"
+	"tollgate/sim"
 )
 
 // truth is the traffic the test ledger is generated from. The generator
@@ -415,5 +418,122 @@ func TestFitZipfExact(t *testing.T) {
 	}
 	if _, _, err := FitZipf([]int64{3, 0}); err == nil {
 		t.Fatal("zero count accepted")
+	}
+}
+
+func TestFitRefusesFarArrival(t *testing.T) {
+	rec := func(id, start string) string {
+		return fmt.Sprintf(`{"id":%q,"key_hash":"k","tier":"free","route":"/items","method":"GET","path":"/items","status":200,"decision":"allowed","cost_charged":1,"cost_settled":1,"start":%q,"end":%q}`,
+			id, start, start)
+	}
+	path := writeLines(t, rec("a", "2026-01-01T00:00:00Z"), rec("b", "2026-01-01T00:10:00Z"), rec("c", "2099-01-01T00:00:00Z"))
+	_, err := Fit(path, testOpts)
+	if !errors.Is(err, ErrLedger) || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "2099-01-01T00:00:00Z is more than 400d") {
+		t.Fatalf("want an error naming line 3 and its start, got %v", err)
+	}
+}
+
+// FuzzFit: any ledger bytes give a fit or an error, never a panic, and a
+// fit's figures are finite.
+func FuzzFit(f *testing.F) {
+	rec := `{"id":"a","key_hash":"k%d","tier":"%s","route":"/items","method":"GET","path":"/items","status":200,"decision":"allowed","cost_charged":1,"cost_settled":1,"start":"2026-01-01T00:%02d:%02dZ","end":"2026-01-01T00:00:00Z"}`
+	var seed strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&seed, rec+"\n", i%7, []string{"free", "pro"}[i%2], i/30, (i*7)%60)
+	}
+	f.Add([]byte(seed.String()))
+	f.Add([]byte(`{"id":"x","count":3,"start":"2026-01-01T00:00:00Z"}` + "\n"))
+	f.Add([]byte("{\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "fuzz.jsonl")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fit, err := Fit(path, testOpts)
+		if err != nil {
+			return
+		}
+		for _, tf := range fit.Tiers {
+			for _, x := range []float64{tf.Share, tf.Zipf, tf.ZipfSE, tf.Dispersion, tf.DispersionZ, tf.BurstFactor, tf.HighTimeS, tf.LowTimeS} {
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					t.Fatalf("tier %+v has a non-finite figure", tf)
+				}
+			}
+		}
+		if d := fit.Diurnal; math.IsNaN(d.Amplitude) || math.IsNaN(d.PhaseS) || math.IsNaN(fit.RecordedPerSecond) {
+			t.Fatalf("non-finite fit %+v", fit)
+		}
+	})
+}
+
+// TestApply: the fit becomes one group per tier at its share of the target
+// rate with keys x the scale factor, MMPP parameters as durations, retry
+// behaviour from the config's group of the tier, the recorded route mix
+// (unrecorded entries dropped), and the fitted diurnal shape with its phase
+// moved to the config's start; the result validates.
+func TestApply(t *testing.T) {
+	f, err := Fit(testLedger(t), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sim.Config{Name: "c", Duration: sim.Duration(time.Minute), Start: "2026-01-01T06:00:00Z",
+		Topology: sim.Topology{Zones: []string{"a"}},
+		Tiers:    []tier.Tier{{Name: "free", Burst: 20, Rate: 5}, {Name: "pro", Burst: 200, Rate: 50}},
+		Routes: []sim.Route{{Route: route.Route{Name: "/items"}, Weight: 0.95}, {Route: route.Route{Name: "/healthz"}, Weight: 0.05},
+			{Route: route.Route{Name: "/orders"}, Weight: 0.5}},
+		Traffic: sim.Traffic{Groups: []sim.Group{{Name: "p", Tier: "pro", Keys: 10, Rate: 1, Retry: "ignore", MaxRetries: 5}}}}
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	const perSecond = 200.0
+	if err := Apply(&cfg, f, perSecond, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("applied config: %v", err)
+	}
+	k := perSecond / f.RecordedPerSecond
+	if f.ScaleFactor != k {
+		t.Errorf("scale factor %v, want %v", f.ScaleFactor, k)
+	}
+	g := cfg.Traffic.Groups
+	if len(g) != 2 {
+		t.Fatalf("groups %+v", g)
+	}
+	for i, tf := range f.Tiers {
+		if g[i].Name != "ledger-"+tf.Tier || g[i].Keys != int(math.Round(float64(tf.Keys)*k)) || g[i].Rate != tf.Share*perSecond || g[i].Zipf != tf.Zipf {
+			t.Errorf("group %+v from %+v", g[i], tf)
+		}
+		if tf.Tier == "pro" {
+			if g[i].Arrival != "mmpp" || g[i].BurstFactor != tf.BurstFactor || math.Abs(g[i].HighTime.D().Seconds()-tf.HighTimeS) > 1e-9 ||
+				g[i].Retry != "ignore" || g[i].MaxRetries != 5 {
+				t.Errorf("pro group %+v", g[i])
+			}
+		} else if g[i].Retry != "ignore" || g[i].Arrival != "poisson" { // no free group: the config's first group's retries
+			t.Errorf("free group %+v", g[i])
+		}
+	}
+	if len(cfg.Routes) != 2 {
+		t.Fatalf("routes %+v", cfg.Routes)
+	}
+	for _, r := range cfg.Routes {
+		for _, rf := range f.Routes {
+			if rf.Route == r.Name && r.Weight != rf.Weight {
+				t.Errorf("route %s weight %v, want %v", r.Name, r.Weight, rf.Weight)
+			}
+		}
+	}
+	d := cfg.Traffic.Diurnal
+	want := math.Mod(f.Diurnal.PhaseS+6*3600, 86400)
+	if d.Amplitude != f.Diurnal.Amplitude || d.Period.D() != 24*time.Hour || math.Abs(d.Phase.D().Seconds()-want) > 1e-6 {
+		t.Errorf("diurnal %+v, want amplitude %v phase %vs", d, f.Diurnal.Amplitude, want)
+	}
+	// too many keys for the simulator
+	big := *f
+	big.Tiers = append([]schema.TierFit(nil), f.Tiers...)
+	if err := Apply(&cfg, &big, perSecond*1e5, ApplyOptions{}); !errors.Is(err, ErrLedger) || !strings.Contains(err.Error(), "10000000 a group") {
+		t.Errorf("want a keys-bound error, got %v", err)
 	}
 }
