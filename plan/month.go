@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"tollgate/schema"
+	"tollgate/sim"
+	"tollgate/sim/kernel"
 	"tollgate/stats"
 )
 
@@ -17,60 +19,88 @@ type MonthResult struct {
 	Requests, Errors int64
 	// Interruptions is the spot interruptions the month drew.
 	Interruptions int64
+	// Faults is the month's scheduled faults (a zone outage, a Redis
+	// failover) as the simulator ran them.
+	Faults []sim.Fault
 	// Predicted is the estimator's prediction interval for a month with
-	// exactly those interruptions and no zone outage or Redis failover.
+	// exactly those interruptions and faults.
 	Predicted schema.Estimate
 	// Estimate is the configuration's evaluation behind Predicted.
 	Estimate schema.Evaluated
 }
 
-// MonthCheck simulates configuration c for a whole month (the sheet's
-// hours_per_month, no warm-up, one seed) with random spot interruptions at
-// the fault model's rate, the way the month-1b scenario does, and holds the
-// month's availability against the estimator's interval for a month with the
-// same number of interruptions. Zone outages and Redis failovers are not
-// drawn in the month (the simulator has no random ones), so the prediction
-// counts none of them.
+// MonthCheck simulates configuration c for a whole month (MonthScenario: the
+// sheet's hours_per_month, no warm-up, random spot interruptions at the fault
+// model's rate, one zone outage of the model's longest duration on day 10, one
+// Redis failover on day 20) with the given seed, and holds the month's
+// availability against the estimator's prediction interval for a month with
+// the same faults. The estimator averages over the time of day and the zone
+// (or shard) a fault strikes, so the check draws both from the seed, as the
+// short simulations do, rather than MonthScenario's worst case (the diurnal
+// peak, the store's zone): the month is then one draw of what the estimator
+// predicts.
 func (p *Planner) MonthCheck(c schema.PlanConfig, seed uint64) (MonthResult, error) {
-	cfg, err := Build(&p.base, p.sheet, c)
-	if err != nil {
-		return MonthResult{}, err
-	}
-	rates, err := p.perMonth(c, len(spotNodes(&cfg)))
+	cfg, err := p.MonthScenario(c, "month-check")
 	if err != nil {
 		return MonthResult{}, err
 	}
 	cfg.Seed = seed
-	cfg.Spot.InterruptionsPerNodeHour = rates[kindSpot] / float64(max(c.Spot, 1)) / p.sheet.HoursPerMonth
-	month := time.Duration(p.sheet.HoursPerMonth * float64(time.Hour))
-	setWindow(&cfg, 0, month)
-	cfg.Interval = 3600e9
+	rng := kernel.Stream(seed, "plan/month-check")
+	const day = 24 * time.Hour
+	for i := range cfg.Faults {
+		f := &cfg.Faults[i]
+		start := f.At.D().Truncate(day)
+		f.At = sim.Duration(start + time.Duration(rng.Float64()*float64(day)).Truncate(time.Second))
+		switch {
+		case f.Kind == sim.FaultAZ:
+			zs := cfg.Topology.Zones
+			f.Target = zs[min(int(rng.Float64()*float64(len(zs))), len(zs)-1)]
+		case f.Kind == sim.FaultRedisFailover && cfg.Redis.Mode == sim.RedisCluster:
+			n := cfg.Redis.Shards
+			f.Target = sim.ShardName(min(int(rng.Float64()*float64(n)), n-1))
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return MonthResult{}, fmt.Errorf("plan: month of %s: %w", Name(c), err)
+	}
 	s, err := simulate(&cfg)
 	if err != nil {
 		return MonthResult{}, fmt.Errorf("plan: month of %s: %w", Name(c), err)
 	}
-	r := MonthResult{Requests: s.total, Errors: s.errors, Interruptions: s.interruptions}
+	r := MonthResult{Requests: s.total, Errors: s.errors, Interruptions: s.interruptions, Faults: cfg.Faults}
 	r.Availability = 1
 	if s.total > 0 {
 		r.Availability = 1 - float64(s.errors)/float64(s.total)
 	}
-	n := float64(s.interruptions)
-	counts := map[string]float64{kindSpot: n, kindZone: 0, kindRedis: 0}
+	counts := map[string]float64{kindSpot: float64(s.interruptions)}
+	var zone *sim.Fault
+	for i, f := range cfg.Faults {
+		switch f.Kind {
+		case sim.FaultAZ:
+			counts[kindZone]++
+			zone = &cfg.Faults[i]
+		case sim.FaultRedisFailover:
+			counts[kindRedis]++
+		}
+	}
 	ev, samples, err := p.evaluate(0, c, counts)
 	if err != nil {
 		return MonthResult{}, err
 	}
 	r.Estimate = ev
-	r.Predicted = p.predictMonth(samples, n, float64(s.total))
+	r.Predicted = p.predictMonth(samples, counts, p.zoneControl(&cfg), zone, float64(s.total))
 	return r, nil
 }
 
-// predictMonth is the prediction interval of the unavailability of one month
-// of total requests with n spot interruptions: the steady error share plus n
-// times the mean errors per interruption over total, with the estimate's
-// variance (steady share and mean) and the month's own: n independent
-// interruptions, each varying as the replications do (n s^2 / total^2).
-func (p *Planner) predictMonth(samples map[string][]sample, n, total float64) schema.Estimate {
+// predictMonth is the prediction interval of the availability of one month
+// of total requests with counts[kind] occurrences of each fault: the steady
+// error share plus each fault's errors over total, with the estimate's
+// variance and the month's own. n spot interruptions (or Redis failovers)
+// add n times the mean errors per occurrence and vary as n independent
+// occurrences do (n s^2); the zone outage (one, of known duration and zone)
+// adds the control-variate regression of errors on the control read at its
+// control value, and varies about it as the regression's residuals do.
+func (p *Planner) predictMonth(samples map[string][]sample, counts map[string]float64, zc zoneCV, zone *sim.Fault, total float64) schema.Estimate {
 	steady := samples[kindSteady]
 	shares := make([]float64, len(steady))
 	for i, s := range steady {
@@ -79,15 +109,36 @@ func (p *Planner) predictMonth(samples map[string][]sample, n, total float64) sc
 		}
 	}
 	es := stats.MeanOf(shares)
-	spot := samples[kindSpot]
-	excess := make([]float64, len(spot))
-	for i, s := range spot {
-		excess[i] = float64(s.errors) - es.Mean*float64(s.total)
+	parts := []stats.Component{es}
+	weights := []float64{1}
+	for _, k := range faultKinds {
+		n := counts[k]
+		ss := samples[k]
+		if n <= 0 || len(ss) == 0 {
+			continue
+		}
+		excess := make([]float64, len(ss))
+		for i, s := range ss {
+			excess[i] = float64(s.errors) - es.Mean*float64(s.total)
+		}
+		var line, own stats.Component
+		if k == kindZone && zone != nil {
+			durs := make([]float64, len(ss))
+			for i := range ss {
+				durs[i] = p.draw(kindZone, i).dur.Seconds()
+			}
+			at := zone.Duration.D().Seconds()
+			if zc.storeZone != "" && zone.Target != zc.storeZone {
+				at = 0
+			}
+			line, own = stats.Prediction(excess, zc.values(durs, ss), at)
+		} else {
+			line = stats.MeanOf(excess)
+			own = stats.Component{VarMean: line.VarMean * float64(len(excess)), DF: line.DF} // s^2: one occurrence's variance
+		}
+		parts = append(parts, line, own)
+		weights = append(weights, n/total, math.Sqrt(n)/total)
 	}
-	x := stats.MeanOf(excess)
-	own := stats.Component{Mean: 0, VarMean: x.VarMean * float64(len(excess)), DF: x.DF} // s^2: one interruption's variance
-	parts := []stats.Component{es, x, own}
-	weights := []float64{1, n / total, math.Sqrt(n) / total}
 	m, lo, hi := stats.Interval(p.spec.Estimate.Confidence, parts, weights)
 	clamp := func(v float64) float64 { return math.Max(0, math.Min(1, v)) }
 	return schema.Estimate{Mean: clamp(1 - m), Lower: clamp(1 - hi), Upper: clamp(1 - lo)}

@@ -237,7 +237,9 @@ func setRedis(cfg *sim.Config, mode string, shards int) {
 		r.Zone, r.ReplicaZone = cfg.Topology.Zones[0], ""
 	default:
 		r.Mode = sim.RedisSingle
-		r.Zone, r.ReplicaZone = cfg.Topology.Zones[0], ""
+		// the replica in the next zone; with one zone, beside the primary:
+		// it survives the primary's failure, not the zone's outage
+		r.Zone, r.ReplicaZone = cfg.Topology.Zones[0], cfg.Topology.Zones[0]
 		if len(cfg.Topology.Zones) > 1 {
 			r.ReplicaZone = cfg.Topology.Zones[1]
 		}

@@ -60,6 +60,26 @@ func Controlled(x, c []float64, mu float64) Component {
 	return Component{Mean: mx + beta*d, VarMean: se2 * (1/n + d*d/sxx), DF: n - 2}
 }
 
+// Prediction is Controlled's line read at c = at, with one new
+// observation's own spread about it: the residual variance s_e^2 on n-2
+// degrees of freedom, as a Component of mean 0 (a prediction interval for
+// one occurrence is the sum of the two). It falls back as Controlled does,
+// the spread then being the sample variance on n-1.
+func Prediction(x, c []float64, at float64) (line, own Component) {
+	line = Controlled(x, c, at)
+	n := float64(len(x))
+	if len(x) < 2 {
+		return line, Component{}
+	}
+	if line.DF == n-1 { // MeanOf: no usable control
+		return line, Component{VarMean: line.VarMean * n, DF: n - 1}
+	}
+	_, vc := stat.MeanVariance(c, nil)
+	_, vx := stat.MeanVariance(x, nil)
+	sxx, sxy, syy := (n-1)*vc, (n-1)*stat.Covariance(x, c, nil), (n-1)*vx
+	return line, Component{VarMean: math.Max(syy-sxy*sxy/sxx, 0) / (n - 2), DF: n - 2}
+}
+
 // Interval returns mean, lower and upper of the sum of weighted components at
 // the given confidence, with Welch-Satterthwaite degrees of freedom and
 // Student's t. A sum with zero variance has a zero-width interval.

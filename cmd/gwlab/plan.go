@@ -57,36 +57,11 @@ func planCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	spec, err := plans.Load(fs.Arg(0))
+	pl, sh, err := loadPlanner(fs.Arg(0), *prices)
 	if err != nil {
 		return err
 	}
-	sh, err := reports.LoadPrices(*prices)
-	if err != nil {
-		return err
-	}
-	sc, err := scenarios.Load(spec.Traffic.Scenario)
-	if err != nil {
-		return fmt.Errorf("traffic.scenario: %w", err)
-	}
-	var popts []plan.Option
-	if f := spec.Traffic.Gateway; f != "" {
-		// the gatewayd config's design, in the vocabulary both files share
-		gw, err := config.Load(f)
-		if err != nil {
-			return fmt.Errorf("traffic.gateway: %w", err)
-		}
-		g := gatewayOf(f, gw)
-		if err := sc.UseGateway(g, spec.Traffic.TierMap, spec.Traffic.RouteMap); err != nil {
-			return fmt.Errorf("traffic.gateway: %w", err)
-		}
-		// a recorded ledger's routes are the config's (traffic.ledger)
-		popts = append(popts, plan.WithGateway(f, g.Routes))
-	}
-	pl, err := plan.New(spec, sh, &sc.Config, popts...)
-	if err != nil {
-		return err
-	}
+	spec := pl.Spec()
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("out", "plan", spec.Name)
@@ -126,7 +101,44 @@ func planCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return writePlan(dir, result, sh, stdout)
+	return writePlan(dir, result, sh, pl, stdout)
+}
+
+// loadPlanner loads a spec (a built-in name or a file), the price sheet
+// (prices, or the embedded one) and the traffic scenario with
+// traffic.gateway's design, and prepares the planner.
+func loadPlanner(specArg, prices string) (*plan.Planner, *cost.Sheet, error) {
+	spec, err := plans.Load(specArg)
+	if err != nil {
+		return nil, nil, err
+	}
+	sh, err := reports.LoadPrices(prices)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, err := scenarios.Load(spec.Traffic.Scenario)
+	if err != nil {
+		return nil, nil, fmt.Errorf("traffic.scenario: %w", err)
+	}
+	var popts []plan.Option
+	if f := spec.Traffic.Gateway; f != "" {
+		// the gatewayd config's design, in the vocabulary both files share
+		gw, err := config.Load(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("traffic.gateway: %w", err)
+		}
+		g := gatewayOf(f, gw)
+		if err := sc.UseGateway(g, spec.Traffic.TierMap, spec.Traffic.RouteMap); err != nil {
+			return nil, nil, fmt.Errorf("traffic.gateway: %w", err)
+		}
+		// a recorded ledger's routes are the config's (traffic.ledger)
+		popts = append(popts, plan.WithGateway(f, g.Routes))
+	}
+	pl, err := plan.New(spec, sh, &sc.Config, popts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pl, sh, nil
 }
 
 func mergeCommand(args []string, stdout, stderr io.Writer) error {
@@ -134,8 +146,9 @@ func mergeCommand(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "output directory for plan.json, report.md and the plots (required)")
 	prices := fs.String("prices", "", "price sheet YAML for the report (default: the embedded reports/prices.yaml)")
+	specArg := fs.String("spec", "", "the plan's spec (built-in name or file): also write the choice as a month scenario, choice.yaml; refused unless it is the partials' spec")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gwlab merge -out DIR PARTIAL...")
+		fmt.Fprintln(stderr, "usage: gwlab merge [-spec SPEC] -out DIR PARTIAL...")
 		fmt.Fprintln(stderr, "Combines the partial-i-of-n.json files of every shard of one `gwlab plan -shard` run.")
 		fs.PrintDefaults()
 	}
@@ -158,19 +171,28 @@ func mergeCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sh, err := reports.LoadPrices(*prices)
-	if err != nil {
+	var pl *plan.Planner
+	var sh *cost.Sheet
+	if *specArg != "" {
+		if pl, sh, err = loadPlanner(*specArg, *prices); err != nil {
+			return err
+		}
+		if h := pl.Header(); h.SpecSHA256 != result.SpecSHA256 {
+			return fmt.Errorf("-spec %s (sha256 %.12s, with this price sheet) is not the partials' spec %s (%.12s)", *specArg, h.SpecSHA256, result.Spec, result.SpecSHA256)
+		}
+	} else if sh, err = reports.LoadPrices(*prices); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	return writePlan(*out, result, sh, stdout)
+	return writePlan(*out, result, sh, pl, stdout)
 }
 
 // writePlan writes plan.json, then report.md, report.html and the frontier
-// plots beside it.
-func writePlan(dir string, p *schema.Plan, sh *cost.Sheet, stdout io.Writer) error {
+// plots beside it; with a planner and a choice, also the choice as a month
+// scenario, choice.yaml (plan.MonthScenario), named <spec>-choice.
+func writePlan(dir string, p *schema.Plan, sh *cost.Sheet, pl *plan.Planner, stdout io.Writer) error {
 	path := filepath.Join(dir, "plan.json")
 	if err := writeJSON(path, func(w io.Writer) error { return schema.EncodePlan(w, p) }); err != nil {
 		return err
@@ -178,7 +200,19 @@ func writePlan(dir string, p *schema.Plan, sh *cost.Sheet, stdout io.Writer) err
 	if err := reports.WritePlan(dir, p, reports.Options{Prices: sh}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s\n%s\n", path, p.Answer)
+	fmt.Fprintf(stdout, "wrote %s\n", path)
+	if pl != nil && p.Choice != nil {
+		b, err := pl.MonthScenarioYAML(p.Choice.Config, p.Spec+"-choice")
+		if err != nil {
+			return err
+		}
+		cp := filepath.Join(dir, "choice.yaml")
+		if err := os.WriteFile(cp, b, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s (the choice over a month with its faults: gwlab run %s)\n", cp, cp)
+	}
+	fmt.Fprintln(stdout, p.Answer)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tollgate/scenarios"
 	"tollgate/schema"
 )
 
@@ -58,7 +59,7 @@ func TestPlanShardsMergeByteIdentical(t *testing.T) {
 			t.Fatalf("shard %d: %v", i, err)
 		}
 	}
-	merge := gwlabProcess(t, "merge", "-out", filepath.Join(dir, "merged"),
+	merge := gwlabProcess(t, "merge", "-spec", spec, "-out", filepath.Join(dir, "merged"),
 		filepath.Join(dir, "s1", "partial-1-of-2.json"), filepath.Join(dir, "s0", "partial-0-of-2.json"))
 	if err := merge.Wait(); err != nil {
 		t.Fatalf("merge: %v", err)
@@ -80,6 +81,40 @@ func TestPlanShardsMergeByteIdentical(t *testing.T) {
 	}
 	if p.Choice == nil || p.Choice.MonthlyUSD <= 0 || len(p.Evaluated) != p.Candidates {
 		t.Fatalf("plan: choice %+v, %d evaluated of %d", p.Choice, len(p.Evaluated), p.Candidates)
+	}
+	// the choice as a month scenario: written by both, the same bytes, and
+	// a scenario gwlab loads
+	ca, err := os.ReadFile(filepath.Join(dir, "whole", "choice.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := os.ReadFile(filepath.Join(dir, "merged", "choice.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ca, cb) {
+		t.Errorf("merged choice.yaml differs from the unsharded one")
+	}
+	sc, err := scenarios.Load(filepath.Join(dir, "whole", "choice.yaml"))
+	if err != nil {
+		t.Fatalf("choice.yaml does not load as a scenario: %v", err)
+	}
+	if sc.Name != p.Spec+"-choice" || sc.Config.SLO.MinAvailability != p.Objectives.Availability {
+		t.Errorf("choice.yaml: name %q, min_availability %g; want %q and the spec's %g", sc.Name, sc.Config.SLO.MinAvailability,
+			p.Spec+"-choice", p.Objectives.Availability)
+	}
+	// merge refuses a spec that is not the partials'
+	other := filepath.Join(dir, "other.yaml")
+	sb, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, bytes.Replace(sb, []byte("seed: "), []byte("seed: 9"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"merge", "-spec", other, "-out", filepath.Join(dir, "bad"), filepath.Join(dir, "s0", "partial-0-of-2.json"),
+		filepath.Join(dir, "s1", "partial-1-of-2.json")}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "is not the partials' spec") {
+		t.Errorf("merge with another spec: exit %d, %q", code, errb.String())
 	}
 	// merge refuses an incomplete set
 	if code := run([]string{"merge", "-out", filepath.Join(dir, "bad"), filepath.Join(dir, "s0", "partial-0-of-2.json")}, &out, &errb); code != 1 ||
