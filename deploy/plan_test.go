@@ -105,8 +105,9 @@ func TestKubernetesIndexedJob(t *testing.T) {
 	}
 	merge := docs(t, "k8s/plan-merge-job.yaml")[0]
 	margs := strs(get(t, merge, "spec", "template", "spec", "containers", 0, "args"))
-	if margs[0] != "merge" || !slices.Equal(margs[3:], partials(n, out)) {
-		t.Errorf("merge args %v, want merge -out DIR %v", margs, partials(n, out))
+	spec := args[len(args)-1]
+	if margs[0] != "merge" || !slices.Equal(margs[1:4], []string{"-spec", spec, "-out"}) || !slices.Equal(margs[5:], partials(n, out)) {
+		t.Errorf("merge args %v, want merge -spec %s -out DIR %v", margs, spec, partials(n, out))
 	}
 }
 
@@ -134,8 +135,13 @@ func TestCIMatrix(t *testing.T) {
 			merge = r.(string)
 		}
 	}
-	if ok, _ := regexp.MatchString(fmt.Sprintf(`gwlab merge -out \S+ \S+/partial-\*-of-%d\.json`, n), merge); !ok {
-		t.Errorf("merge step %q does not merge partial-*-of-%d.json", merge, n)
+	// the merge's -spec is the shards' spec argument, word for word
+	spec := regexp.MustCompile(`-out \S+ (.+?)\s*$`).FindStringSubmatch(run)
+	if len(spec) < 2 {
+		t.Fatalf("shard step %q does not end with -out DIR SPEC", run)
+	}
+	if ok, _ := regexp.MatchString(fmt.Sprintf(`gwlab merge -spec %s -out \S+ \S+/partial-\*-of-%d\.json`, regexp.QuoteMeta(spec[1]), n), merge); !ok {
+		t.Errorf("merge step %q does not merge partial-*-of-%d.json with -spec %s", merge, n, spec[1])
 	}
 	if need := get(t, wf, "jobs", "merge", "needs"); need != "shard" {
 		t.Errorf("merge needs %v", need)

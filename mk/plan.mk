@@ -3,7 +3,7 @@ SPEC ?= seed-claim
 PLAN_OUT ?= $(OUT)/plan/$(SPEC)
 PLAN_MONTH_REQUESTS ?= 1e8
 
-.PHONY: plan test-plan fuzz-plan ci-plan
+.PHONY: plan test-plan fuzz-plan ci-plan ci-plan-choice
 
 plan: ## search for the cheapest deployment meeting a plan spec's SLO: make plan SPEC=seed-claim (writes $(PLAN_OUT))
 	$(GO) build -o bin/gwlab ./cmd/gwlab
@@ -20,6 +20,13 @@ ci-plan: ## CI: the spec and ledger-fit fuzzers, then a full simulated month of 
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 12000x ./plan/
 	$(GO) test -run '^$$' -fuzz '^FuzzFit$$' -fuzztime 5000x ./sim/ledgerfit/
 	$(GO) test -count=1 -v -run '^TestMonthInsideInterval$$' ./plan/ -args -month.requests=$(PLAN_MONTH_REQUESTS)
+
+ci-plan-choice: ## CI: gwlab plan seed-claim end to end; its choice.yaml must equal the committed scenarios/seed-claim-choice.yaml, which must meet its SLO over its month (gwlab slo)
+	$(GO) build -o bin/gwlab ./cmd/gwlab
+	/usr/bin/time -f 'gwlab plan seed-claim: %e s wall, %U s user' bin/gwlab plan -progress off -out $(OUT)/plan/seed-claim seed-claim
+	diff -u scenarios/seed-claim-choice.yaml $(OUT)/plan/seed-claim/choice.yaml || \
+	  { echo "the plan's choice moved: review $(OUT)/plan/seed-claim/report.md, copy choice.yaml to scenarios/seed-claim-choice.yaml and rerun gwlab slo -update seed-claim-choice"; exit 1; }
+	bin/gwlab slo -v seed-claim-choice
 
 .PHONY: bench-plan
 bench-plan: ## configurations evaluated per minute on one worker and on two (the 1-core to 2-core scaling), and seed-claim end to end

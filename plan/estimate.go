@@ -494,6 +494,7 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 	um, ul, uu := stats.Interval(conf, parts, weights)
 	clamp := func(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 	ev.Availability = schema.Estimate{Mean: clamp(1 - um), Lower: clamp(1 - uu), Upper: clamp(1 - ul)}
+	ev.MonthSpread = p.monthSpread(kinds, rates, samples, errShare.Mean, month)
 	mins := p.sheet.HoursPerMonth * 60
 	ev.ErrorMinutes = schema.Estimate{Mean: (1 - ev.Availability.Mean) * mins, Lower: (1 - ev.Availability.Upper) * mins, Upper: (1 - ev.Availability.Lower) * mins}
 	ev.P99MS = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.p99MS })))
@@ -514,7 +515,7 @@ func (p *Planner) steadyFails(ev *schema.Evaluated, samples map[string][]sample)
 		ev.Availability = avail
 		return false
 	}
-	ev.Availability, ev.ErrorMinutes = schema.Estimate{}, schema.Estimate{}
+	ev.Availability, ev.ErrorMinutes, ev.MonthSpread = schema.Estimate{}, schema.Estimate{}, nil
 	ev.Reason += "; availability not estimated (the steady state already fails)"
 	return true
 }

@@ -161,7 +161,7 @@ func Finish(h schema.PlanHeader, evaluated []schema.Evaluated) (*schema.Plan, er
 	}
 	b := ev[best]
 	pl.Choice = &schema.Choice{Index: b.Index, Name: b.Name, Config: b.Config, MonthlyUSD: b.MonthlyUSD,
-		PerBillionUSD: b.PerBillionUSD, Bill: b.Bill, Availability: b.Availability, P99MS: b.P99MS}
+		PerBillionUSD: b.PerBillionUSD, Bill: b.Bill, Availability: b.Availability, P99MS: b.P99MS, MonthSpread: b.MonthSpread}
 	pl.Answer = fmt.Sprintf("%s: $%.2f a month ($%.2f per billion requests), availability %.6f (%s interval %.6f to %.6f)",
 		b.Name, b.MonthlyUSD, b.PerBillionUSD, b.Availability.Mean, conf, b.Availability.Lower, b.Availability.Upper)
 	if n := len(pl.CheaperUndecided); n > 0 {

@@ -72,6 +72,12 @@ func planDocument(p *schema.Plan, sh *cost.Sheet) (*document, []*plot.Figure, er
 			{"unavailability", fmt.Sprintf("%s to %s minutes of full outage a month", trim((1-c.Availability.Upper)*p.HoursPerMonth*60, 2), trim((1-c.Availability.Lower)*p.HoursPerMonth*60, 2))},
 			{"p99 (" + conf + " interval)", interval(c.P99MS, func(x float64) string { return ms(x) + " ms" })},
 		}})
+		if sp := c.MonthSpread; sp != nil {
+			d.p("That interval is for the expected month. Single months spread around it (%d months drawn from the fault model, "+
+				"each fault's count Poisson at its rate, each occurrence one of its simulations): the median month is %s, one "+
+				"month in twenty is below %s, and **%s of months meet %s**.", sp.Months, avail(sp.Median), avail(sp.P05),
+				pct(sp.Meeting, 1), avail(p.Objectives.Availability))
+		}
 		rows := [][]string{}
 		for _, l := range c.Bill {
 			rows = append(rows, []string{cost.ComponentTitle(l.Component), l.Detail, usd(l.USD)})
@@ -102,24 +108,29 @@ func planDocument(p *schema.Plan, sh *cost.Sheet) (*document, []*plot.Figure, er
 	d.p("%s", p.Method)
 
 	d.h(2, "Every configuration evaluated")
-	d.p("Availability and p99 with their %s intervals; error-minutes are (1 - availability) x the month. A verdict is "+
+	d.p("Availability and p99 with their %s intervals; error-minutes are (1 - availability) x the month; months meeting is "+
+		"the share of single months drawn from the fault model that meet the availability objective (the verdict is on the "+
+		"expected month). A verdict is "+
 		"*undecided* when an interval still straddles its objective after %d replications.", conf, p.Budget.MaxReplications)
 	var rows [][]string
 	for _, e := range p.Evaluated {
-		a, em := "-", "-"
+		a, em, meet := "-", "-", "-"
 		if estimated(e) {
 			a = interval(e.Availability, avail)
 			em = trim(e.ErrorMinutes.Mean, 2)
+		}
+		if e.MonthSpread != nil {
+			meet = pct(e.MonthSpread.Meeting, 1)
 		}
 		name := e.Name
 		if p.Choice != nil && e.Index == p.Choice.Index {
 			name = "**" + name + "**"
 		}
-		rows = append(rows, []string{fmt.Sprintf("#%d", e.Index), name, usd(e.MonthlyUSD), a, em,
+		rows = append(rows, []string{fmt.Sprintf("#%d", e.Index), name, usd(e.MonthlyUSD), a, em, meet,
 			interval(e.P99MS, ms), e.Verdict, fmt.Sprint(e.Replications), e.Reason})
 	}
-	d.table(table{head: []string{"#", "configuration", "USD a month", "availability", "error-min", "p99 ms", "verdict", "reps", "why"},
-		right: []bool{false, false, true, false, true, false, false, true, false}, rows: rows})
+	d.table(table{head: []string{"#", "configuration", "USD a month", "availability", "error-min", "months meeting", "p99 ms", "verdict", "reps", "why"},
+		right: []bool{false, false, true, false, true, true, false, false, true, false}, rows: rows})
 
 	figs, err := planFigures(p)
 	if err != nil {

@@ -26,12 +26,13 @@ func planFixture() *schema.Plan {
 		mk(1, 3, 3, 180, iv(0.99996, 0.99994, 0.99998), schema.VerdictMeets),
 		mk(2, 3, 2, 200, iv(0.99997, 0.99995, 0.99999), schema.VerdictMeets),
 	}
+	ev[1].MonthSpread = &schema.MonthSpread{Months: 4000, P05: 0.99981, Median: 0.999985, Meeting: 0.935}
 	b := ev[1]
 	return &schema.Plan{PlanHeader: schema.PlanHeader{Version: 1, Spec: "fixture", Confidence: 0.95, RequestsPerMonth: 1e9, HoursPerMonth: 730,
 		Objectives: schema.PlanObjectives{Availability: 0.9999, P99MS: 50}, Budget: schema.PlanBudget{MaxReplications: 30}, Candidates: 3,
 		FaultModel: []schema.FaultRate{{Kind: "az-outage", Rate: 1, Unit: "per zone-year"}}, Method: "the method"},
 		Choice: &schema.Choice{Index: 1, Name: b.Name, Config: b.Config, MonthlyUSD: b.MonthlyUSD, PerBillionUSD: b.PerBillionUSD, Bill: b.Bill,
-			Availability: b.Availability, P99MS: b.P99MS},
+			Availability: b.Availability, P99MS: b.P99MS, MonthSpread: b.MonthSpread},
 		Answer: "the answer", CheaperUndecided: []int{}, Evaluated: ev}
 }
 
@@ -47,7 +48,8 @@ func TestWritePlan(t *testing.T) {
 	md := string(b)
 	for _, want := range []string{"**the answer**", "## The configuration", "$180.00", "per billion requests",
 		"## What the $40 claim leaves out", "internet egress $83.57", "4.5x the claim's $40", "The claim's shape, three spot c7g.medium in three zones (#1",
-		"## Every configuration evaluated", "0.999960 [0.999940, 0.999980]", "minutes of full outage a month", "plan_availability", "the method"} {
+		"## Every configuration evaluated", "0.999960 [0.999940, 0.999980]",
+		"one month in twenty is below 0.999810", "93.5% of months meet 0.999900", "months meeting", "minutes of full outage a month", "plan_availability", "the method"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
 		}

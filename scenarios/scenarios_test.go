@@ -37,7 +37,7 @@ func encode(t *testing.T, s *schema.Summary) []byte {
 
 func TestBuiltinsLoadAndValidate(t *testing.T) {
 	want := []string{"az-outage", "az-outage-fast-checks", "baseline", "bursty", "cost-skew", "cost-skew-static", "heartbeat-abuse", "month-1b",
-		"redis-outage", "redis-outage-fail-open", "skewed-clock", "skewed-clock-gcra", "spot-loss", "spot-loss-drain", "thundering-herd", "thundering-herd-jitter"}
+		"redis-outage", "redis-outage-fail-open", "seed-claim-choice", "skewed-clock", "skewed-clock-gcra", "spot-loss", "spot-loss-drain", "thundering-herd", "thundering-herd-jitter"}
 	got := Names()
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("built-ins %v, want %v", got, want)

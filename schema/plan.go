@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// PlanVersion is the plan.json and plan-partial schema version.
-const PlanVersion = 1
+// PlanVersion is the plan.json and plan-partial schema version (2: month
+// spreads).
+const PlanVersion = 2
 
 // ErrPlan is wrapped by every plan.json or partial decoding error.
 var ErrPlan = errors.New("schema: invalid plan file")
@@ -45,6 +46,27 @@ type Choice struct {
 	// Availability is the expected monthly availability and its interval.
 	Availability Estimate `json:"availability"`
 	P99MS        Estimate `json:"p99_ms"`
+	// MonthSpread is how the availability of single months spreads.
+	MonthSpread *MonthSpread `json:"month_spread,omitempty"`
+}
+
+// MonthSpread is how availability spreads between single months, as the
+// fault model draws them: each fault's count in a month is Poisson at its
+// monthly rate and each occurrence's errors are one of its simulated
+// replications, drawn at random (a compound-Poisson bootstrap). It is not
+// the expected month's interval (Evaluated.Availability): a configuration
+// whose expected month meets 99.99% can still miss it in the month its
+// zone goes dark.
+type MonthSpread struct {
+	// Months is how many months were drawn.
+	Months int `json:"months"`
+	// P05 and Median are the 5th percentile and the median of the months'
+	// availability.
+	P05    float64 `json:"p05"`
+	Median float64 `json:"median"`
+	// Meeting is the share of months at or above the availability
+	// objective.
+	Meeting float64 `json:"meeting"`
 }
 
 // PlanHeader is what a plan and each of its partials share: the question
@@ -266,6 +288,9 @@ type Evaluated struct {
 	Rate429       Estimate `json:"rate_429"`
 	// Faults is each fault's simulated impact per occurrence.
 	Faults []FaultImpact `json:"faults"`
+	// MonthSpread is how single months spread (with an availability
+	// estimate).
+	MonthSpread *MonthSpread `json:"month_spread,omitempty"`
 	// Replications is the most replications of any kind (steady state or a
 	// fault; each FaultImpact has its own); Simulations counts every
 	// simulation run for this configuration.

@@ -3,6 +3,7 @@ package schema
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,6 +20,7 @@ func fixturePlan() *Plan {
 		Availability: Estimate{Mean: 0.99995, Lower: 0.99992, Upper: 0.99998}, ErrorMinutes: Estimate{Mean: 2.19, Lower: 0.8, Upper: 3.5},
 		P99MS: Estimate{Mean: 25, Lower: 24, Upper: 26}, Faults: []FaultImpact{{Kind: "az-outage", PerMonth: 0.25, Replications: 5,
 			ErrorsPerEvent: Estimate{Mean: 1e4, Lower: 8e3, Upper: 1.2e4}, WindowS: 3600}},
+		MonthSpread:  &MonthSpread{Months: 4000, P05: 0.99981, Median: 0.99999, Meeting: 0.93},
 		Replications: 5, Simulations: 15, Verdict: VerdictMeets, Reason: "every objective holds"}
 	clCfg := cfg
 	clCfg.Redis, clCfg.RedisShards = "cluster", 3
@@ -31,7 +33,7 @@ func fixturePlan() *Plan {
 			Objectives: PlanObjectives{Availability: 0.9999, P99MS: 50},
 			FaultModel: []FaultRate{{Kind: "az-outage", Rate: 1, Unit: "per zone-year", Detail: "log-normal", Source: "spec"}},
 			Budget:     PlanBudget{MinReplications: 5, MaxReplications: 30, Batch: 5}, Candidates: 2, Method: "m"},
-		Choice:           &Choice{Index: 0, Name: ev.Name, Config: cfg, MonthlyUSD: ev.MonthlyUSD, PerBillionUSD: ev.PerBillionUSD, Bill: ev.Bill, Availability: ev.Availability, P99MS: ev.P99MS},
+		Choice:           &Choice{Index: 0, Name: ev.Name, Config: cfg, MonthlyUSD: ev.MonthlyUSD, PerBillionUSD: ev.PerBillionUSD, Bill: ev.Bill, Availability: ev.Availability, P99MS: ev.P99MS, MonthSpread: ev.MonthSpread},
 		Answer:           "a",
 		CheaperUndecided: []int{},
 		Evaluated:        []Evaluated{ev, cl},
@@ -64,10 +66,16 @@ func TestPlanRoundTrip(t *testing.T) {
 	if !bytes.Equal(b.Bytes(), b2.Bytes()) {
 		t.Fatal("re-encoding changed the bytes")
 	}
-	for _, key := range []string{`"choice"`, `"config"`, `"monthly_usd"`, `"availability"`, `"mean"`, `"lower"`, `"upper"`, `"evaluated"`} {
+	for _, key := range []string{`"choice"`, `"config"`, `"monthly_usd"`, `"availability"`, `"mean"`, `"lower"`, `"upper"`, `"evaluated"`,
+		`"month_spread"`, `"p05"`, `"median"`, `"meeting"`} {
 		if !bytes.Contains(b.Bytes(), []byte(key)) {
 			t.Errorf("plan.json lacks %s", key)
 		}
+	}
+	// a month spread is written where there is one (the first configuration
+	// and the choice), and only there
+	if n := bytes.Count(b.Bytes(), []byte(`"month_spread"`)); n != 2 {
+		t.Errorf("plan.json has month_spread %d times, want twice", n)
 	}
 	// a cluster's shard count is written with it, and only with it
 	if n := bytes.Count(b.Bytes(), []byte(`"redis_shards": 3`)); n != 1 {
@@ -96,7 +104,7 @@ func TestPartialRoundTripAndRefusals(t *testing.T) {
 	bad := map[string]string{
 		"unknown field": strings.Replace(b.String(), `"shard": 1`, `"shard": 1, "bogus": 2`, 1),
 		"shard range":   strings.Replace(b.String(), `"shard": 1`, `"shard": 5`, 1),
-		"version":       strings.Replace(b.String(), `"version": 1`, `"version": 9`, 1),
+		"version":       strings.Replace(b.String(), fmt.Sprintf(`"version": %d`, PlanVersion), `"version": 9`, 1),
 		"trailing":      b.String() + "{}",
 	}
 	for name, s := range bad {
