@@ -184,12 +184,14 @@ func claimLeftOut(d *document, p *schema.Plan, sh *cost.Sheet) error {
 	for _, e := range p.Evaluated {
 		cf := e.Config
 		if cf.InstanceType == "c7g.medium" && cf.Zones == 3 && cf.NodesPerZone == 1 && cf.OnDemand == 0 {
-			a := "not estimated (" + e.Reason + ")"
-			if estimated(e) {
-				a = interval(e.Availability, avail)
+			shape := fmt.Sprintf("The claim's shape, three spot c7g.medium in three zones (#%d, Redis %s)", e.Index, cf.Redis)
+			if !estimated(e) {
+				// the steady state already fails: its reason says which objective
+				items = append(items, fmt.Sprintf("%s %s without a fault: %s.", shape, e.Verdict, strings.TrimSuffix(e.Reason,
+					"; availability not estimated (the steady state already fails)")))
+				continue
 			}
-			items = append(items, fmt.Sprintf("The claim's shape, three spot c7g.medium in three zones (#%d, Redis %s), is estimated at availability %s: %s.",
-				e.Index, cf.Redis, a, e.Verdict))
+			items = append(items, fmt.Sprintf("%s is estimated at availability %s: %s.", shape, interval(e.Availability, avail), e.Verdict))
 		}
 	}
 	items = append(items, fmt.Sprintf("Still not priced anywhere: %s.", strings.Join(cc.Unpriced, "; ")),

@@ -59,10 +59,22 @@ func TestWritePlan(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	// Without a choice the report says so.
+	// The claim's shape failing on its steady state is told as such, not
+	// as an availability estimate.
 	p := planFixture()
-	p.Choice = nil
+	p.Evaluated[1].Availability, p.Evaluated[1].Verdict = schema.Estimate{}, schema.VerdictFails
+	p.Evaluated[1].Reason = "over-admission 0.0180 [0.0032, 0.0328] misses 0.0010; availability not estimated (the steady state already fails)"
 	d, _, err := planDocument(p, mustSheet(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := d.markdown(); !strings.Contains(md, "(#1, Redis replica) fails without a fault: over-admission 0.0180 [0.0032, 0.0328] misses 0.0010.") {
+		t.Errorf("steady-state failure of the claim's shape not told:\n%s", md)
+	}
+	// Without a choice the report says so.
+	p = planFixture()
+	p.Choice = nil
+	d, _, err = planDocument(p, mustSheet(t))
 	if err != nil {
 		t.Fatal(err)
 	}
