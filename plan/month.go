@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 
 	"tollgate/schema"
@@ -56,7 +57,7 @@ func (p *Planner) MonthCheck(c schema.PlanConfig, seed uint64) (MonthResult, err
 	}
 	n := float64(s.interruptions)
 	counts := map[string]float64{kindSpot: n, kindZone: 0, kindRedis: 0}
-	ev, samples, err := p.evaluate(0, c, counts)
+	ev, samples, err := p.evaluate(0, c, counts, newPool(runtime.GOMAXPROCS(0)))
 	if err != nil {
 		return MonthResult{}, err
 	}
