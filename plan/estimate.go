@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -308,16 +310,61 @@ var faultKinds = []string{kindSpot, kindZone, kindRedis}
 // Evaluate estimates configuration c (index i of the search space): its bill,
 // its monthly availability and the other objectives with intervals, adding
 // replications until every objective is decided or the budget is spent.
-// It is deterministic and safe to call from many goroutines.
+// Its replications run GOMAXPROCS at a time; the result does not depend on
+// that. It is deterministic and safe to call from many goroutines.
 func (p *Planner) Evaluate(i int, c schema.PlanConfig) (schema.Evaluated, error) {
-	ev, _, err := p.evaluate(i, c, nil)
+	ev, _, err := p.evaluate(i, c, nil, newPool(runtime.GOMAXPROCS(0)))
 	return ev, err
 }
 
-// evaluate is Evaluate; with counts it weighs each fault's impact by those
-// occurrences instead of the expected ones (to predict one given month). It
-// also returns the samples per kind.
-func (p *Planner) evaluate(i int, c schema.PlanConfig, counts map[string]float64) (schema.Evaluated, map[string][]sample, error) {
+// pool bounds how many simulations run at once: each holds one of its tokens
+// while it runs. One pool is shared by every configuration of a run, so the
+// replications of one configuration fill the cores another leaves idle.
+type pool chan struct{}
+
+// newPool is a pool of n tokens (at least 1).
+func newPool(n int) pool { return make(pool, max(n, 1)) }
+
+// job is one replication: r of kind.
+type job struct {
+	kind string
+	r    int
+}
+
+// replicateAll runs jobs on cfg concurrently through sims and returns their
+// samples and controls in the order of jobs; the error is the first in that
+// order, the one running them one after another would have returned.
+func (p *Planner) replicateAll(sims pool, cfg *sim.Config, spots []string, jobs []job) ([]sample, []float64, error) {
+	ss := make([]sample, len(jobs))
+	cs := make([]float64, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Go(func() {
+			sims <- struct{}{}
+			defer func() { <-sims }()
+			ss[i], cs[i], errs[i] = p.replicate(cfg, j.kind, j.r, spots)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return ss, cs, nil
+}
+
+// evaluate is Evaluate, its simulations run through sims; with counts it
+// weighs each fault's impact by those occurrences instead of the expected
+// ones (to predict one given month). It also returns the samples per kind.
+//
+// Each round's replications (of every kind still short of its want) run at
+// once, except that round 0 runs the steady state's first and checks them
+// before any fault's (steadyFails). Samples are stored in the order of kinds
+// and replications, so the result is the one of running them one after
+// another.
+func (p *Planner) evaluate(i int, c schema.PlanConfig, counts map[string]float64, sims pool) (schema.Evaluated, map[string][]sample, error) {
 	ev := schema.Evaluated{Index: i, Name: Name(c), Config: c}
 	u := Usage(p.sheet, &p.base, c, p.spec.Traffic.RequestsPerMonth)
 	bill, err := cost.FleetBill(p.sheet, ev.Name, u)
@@ -358,21 +405,41 @@ func (p *Planner) evaluate(i int, c schema.PlanConfig, counts map[string]float64
 	for _, k := range kinds {
 		want[k] = e.MinReplications
 	}
+	// run runs jobs and appends their samples in order.
+	run := func(jobs []job) error {
+		if len(jobs) == 0 {
+			return nil
+		}
+		ss, cs, err := p.replicateAll(sims, &cfg, spots, jobs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ev.Name, err)
+		}
+		for n, j := range jobs {
+			samples[j.kind] = append(samples[j.kind], ss[n])
+			controls[j.kind] = append(controls[j.kind], cs[n])
+			ev.Simulations++
+		}
+		return nil
+	}
 	for round := 0; ; round++ {
+		var jobs []job
 		for ki, k := range kinds {
-			if ki == 1 && round == 0 && p.steadyFails(&ev, samples) {
-				ev.Replications = len(samples[kindSteady])
-				return ev, samples, nil // no fault simulations for a configuration the steady state already rules out
+			if ki == 1 && round == 0 {
+				if err := run(jobs); err != nil {
+					return ev, nil, err
+				}
+				jobs = nil
+				if p.steadyFails(&ev, samples) {
+					ev.Replications = len(samples[kindSteady])
+					return ev, samples, nil // no fault simulations for a configuration the steady state already rules out
+				}
 			}
 			for r := len(samples[k]); r < want[k]; r++ {
-				s, ctl, err := p.replicate(&cfg, k, r, spots)
-				if err != nil {
-					return ev, nil, fmt.Errorf("%s: %w", ev.Name, err)
-				}
-				samples[k] = append(samples[k], s)
-				controls[k] = append(controls[k], ctl)
-				ev.Simulations++
+				jobs = append(jobs, job{kind: k, r: r})
 			}
+		}
+		if err := run(jobs); err != nil {
+			return ev, nil, err
 		}
 		ev.Replications = 0
 		for _, k := range kinds {

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 
 	"tollgate/schema"
@@ -83,7 +84,7 @@ func (p *Planner) MonthCheck(c schema.PlanConfig, seed uint64) (MonthResult, err
 			counts[kindRedis]++
 		}
 	}
-	ev, samples, err := p.evaluate(0, c, counts)
+	ev, samples, err := p.evaluate(0, c, counts, newPool(runtime.GOMAXPROCS(0)))
 	if err != nil {
 		return MonthResult{}, err
 	}

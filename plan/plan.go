@@ -34,19 +34,24 @@ var ErrMerge = errors.New("plan: cannot merge")
 
 // RunOptions tune a run without changing its result.
 type RunOptions struct {
-	// Workers is how many configurations are evaluated at once (at least 1).
+	// Workers is how many simulations run at once (at least 1): the size of
+	// the pool that every replication of every configuration of the run
+	// takes a token from. Up to twice as many configurations are in flight,
+	// so the pool stays busy while one configuration waits for the last
+	// simulations of its round.
 	Workers int
 	// Progress, if set, is called after each configuration with how many of
 	// the shard's are done and how many there are. It is called from one
 	// goroutine at a time.
 	Progress func(done, total int)
 	// Evaluated, if set, receives each configuration when its evaluation
-	// ends, with the time it took (under the same lock as Progress).
+	// ends, with the wall time from its start to its end, which includes
+	// waiting for the pool (under the same lock as Progress).
 	Evaluated func(ev schema.Evaluated, took time.Duration)
 }
 
-// Shard evaluates the configurations whose index is shard mod shards, on
-// opts.Workers goroutines, and returns them as a partial.
+// Shard evaluates the configurations whose index is shard mod shards, with
+// opts.Workers simulations at once, and returns them as a partial.
 func (p *Planner) Shard(shard, shards int, opts RunOptions) (*schema.PlanPartial, error) {
 	if shards < 1 || shard < 0 || shard >= shards {
 		return nil, fmt.Errorf("plan: shard: must be i/n with 0 <= i < n, got %d/%d", shard, shards)
@@ -60,15 +65,17 @@ func (p *Planner) Shard(shard, shards int, opts RunOptions) (*schema.PlanPartial
 	}
 	out := make([]schema.Evaluated, len(idx))
 	errs := make([]error, len(idx))
+	workers := max(opts.Workers, 1)
+	sims := newPool(workers)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
-	for range max(opts.Workers, 1) {
+	for range min(2*workers, max(len(idx), 1)) {
 		wg.Go(func() {
 			for j := range work {
 				start := time.Now()
-				out[j], errs[j] = p.Evaluate(idx[j], cands[idx[j]])
+				out[j], _, errs[j] = p.evaluate(idx[j], cands[idx[j]], nil, sims)
 				took := time.Since(start)
 				mu.Lock()
 				done++

@@ -251,3 +251,65 @@ func TestZoneControl(t *testing.T) {
 		t.Errorf("values = %v", got)
 	}
 }
+
+// TestWorkersSameBytes: the partial is byte-identical whatever the size of
+// the simulation pool, including more workers than configurations, and
+// Evaluate (its own pool) gives each configuration the Shard gives it.
+// Progress counts every configuration once, in order.
+func TestWorkersSameBytes(t *testing.T) {
+	p, _ := tinyPlanner(t, tinySpec)
+	encode := func(pt *schema.PlanPartial) []byte {
+		var b bytes.Buffer
+		if err := schema.EncodePartial(&b, pt); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	var want []byte
+	var one *schema.PlanPartial
+	for _, w := range []int{1, 3, 40} {
+		var seen []int
+		pt, err := p.Shard(0, 1, RunOptions{Workers: w, Progress: func(done, total int) {
+			if total != p.Header().Candidates {
+				t.Errorf("workers %d: progress total %d, want %d", w, total, p.Header().Candidates)
+			}
+			seen = append(seen, done)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, d := range seen {
+			if d != i+1 {
+				t.Fatalf("workers %d: progress %v, want 1, 2, ... %d", w, seen, len(pt.Evaluated))
+			}
+		}
+		if len(seen) != len(pt.Evaluated) {
+			t.Errorf("workers %d: progress called %d times for %d configurations", w, len(seen), len(pt.Evaluated))
+		}
+		got := encode(pt)
+		if want == nil {
+			want, one = got, pt
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("workers %d: partial differs from workers 1:\n%s\n----\n%s", w, got, want)
+		}
+	}
+	cands := p.Candidates()
+	for _, i := range []int{0, len(cands) - 1} {
+		ev, err := p.Evaluate(i, cands[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b bytes.Buffer
+		if err := schema.EncodePartial(&a, &schema.PlanPartial{Evaluated: []schema.Evaluated{ev}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := schema.EncodePartial(&b, &schema.PlanPartial{Evaluated: []schema.Evaluated{one.Evaluated[i]}}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Errorf("Evaluate(%d) differs from the shard's:\n%s\n----\n%s", i, a.Bytes(), b.Bytes())
+		}
+	}
+}

@@ -37,7 +37,7 @@ func planCommand(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "output directory (default out/plan/<spec>)")
 	shard := fs.String("shard", "", "evaluate shard i of n (0-based, \"i/n\") and write partial-i-of-n.json instead of plan.json")
-	jobs := fs.Int("j", runtime.GOMAXPROCS(0), "configurations to evaluate at once")
+	jobs := fs.Int("j", runtime.GOMAXPROCS(0), "simulations to run at once (up to twice as many configurations in flight)")
 	prices := fs.String("prices", "", "price sheet YAML (default: the embedded reports/prices.yaml)")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), on or off")
 	verbose := fs.Bool("v", false, "print each configuration's verdict, simulations and time on stderr as it ends")

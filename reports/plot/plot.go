@@ -38,9 +38,11 @@ type Figure struct {
 	Title         string
 	Width, Height vg.Length
 	draw          func(dc draw.Canvas)
-	// labels and legend are, after drawing, the point labels placed and the
-	// legend's rectangle (for tests of overlap and clipping).
+	// labels, faults and legend are, after drawing, the point labels placed,
+	// a timeline's fault labels and the legend's rectangle (for tests of
+	// overlap and clipping).
 	labels *placedLabels
+	faults *faultLabels
 	legend vg.Rectangle
 }
 
@@ -233,7 +235,8 @@ func Timeline(title string, tl []schema.Interval, intervalS float64, faults []sc
 	}
 	ymax = math.Min(100, ymax*1.25)
 	xmin := tl[0].StartS / div
-	for i, f := range faults {
+	var named []faultLabel
+	for _, f := range faults {
 		// A fault is shaded at least 0.4% of the width so a two-minute
 		// interruption stays visible on a month.
 		start, end := math.Max(f.StartS/div, xmin), f.EndS/div
@@ -249,27 +252,20 @@ func Timeline(title string, tl []schema.Interval, intervalS float64, faults []sc
 		poly.Color = faultFill
 		poly.LineStyle.Width = 0
 		p.Add(poly)
-		if i == 0 {
+		if len(named) == 0 {
 			p.Legend.Add("fault", poly)
 		}
 		name := f.Kind
 		if f.Target != "" {
 			name += " " + f.Target
 		}
-		// Vertical, from the bottom of the band: clear of the legend.
-		lab, err := plotter.NewLabels(plotter.XYLabels{
-			XYs:    []plotter.XY{{X: start, Y: ymax * 0.02}},
-			Labels: []string{name},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("plot: timeline label: %w", err)
-		}
-		lab.TextStyle[0].Color = color.RGBA{150, 0, 0, 255}
-		lab.TextStyle[0].Rotation = math.Pi / 2
-		lab.TextStyle[0].XAlign = draw.XLeft
-		lab.TextStyle[0].YAlign = draw.YTop
-		lab.TextStyle[0].Font.Size = vg.Points(9)
-		p.Add(lab)
+		named = append(named, faultLabel{X: start, Dur: f.EndS - f.StartS, Kind: f.Kind, Name: name})
+	}
+	// Vertical, from the bottom of the band: clear of the legend; staggered
+	// or folded where faults crowd (faultLabels).
+	fl := newFaultLabels(named, ymax*0.02)
+	if len(named) > 0 {
+		p.Add(fl)
 	}
 	for i, s := range []struct {
 		xys   plotter.XYs
@@ -286,7 +282,9 @@ func Timeline(title string, tl []schema.Interval, intervalS float64, faults []sc
 	}
 	p.X.Min, p.X.Max = xmin, xmax
 	p.Y.Min, p.Y.Max = 0, ymax
-	return beside("rate_429", "429 and error rate over time", 7.5*vg.Inch, 3.5*vg.Inch, p), nil
+	f := beside("rate_429", "429 and error rate over time", 7.5*vg.Inch, 3.5*vg.Inch, p)
+	f.faults = fl
+	return f, nil
 }
 
 // componentOrder fixes the stacking order of cost components.
