@@ -22,8 +22,12 @@ type outcome struct {
 	retryAfter int64 // ns
 	permanent  bool
 	unmetered  bool
-	cost       int64
-	ops        int64 // store operations
+	// undecided: the request failed before the gateway's limiter decided it
+	// (no healthy target, node or zone down, shed, store down and
+	// fail-closed)
+	undecided bool
+	cost      int64
+	ops       int64 // store operations
 }
 
 func (m *model) trueUS(t int64) int64 { return m.start + t/1000 }
@@ -42,15 +46,23 @@ func (m *model) request(t int64, key int32, ri int, attempt int) {
 	if !metered {
 		pr = &tr.ops
 	}
-	compliant := false
-	if metered {
-		compliant = tr.contract.Acquire(key, m.trueUS(t), cost)
-	}
 	var o outcome
 	if m.managed {
 		o = m.serveManaged(t, key, rt, pr, cost)
 	} else {
 		o = m.serveFleet(t, key, rt, tr, pr, cost)
+	}
+	// The contract is charged, at the send time, for the requests the
+	// gateway decided (admitted, refused, or admitted and then failed
+	// upstream). An attempt that failed before any decision is not a use of
+	// the contract: the client got nothing and no store was charged.
+	// Charging it would leave the contract of a key held at its limit out of
+	// phase with the gateway's for good (both then refill at the same rate),
+	// and call every later refusal of that key a false 429: a 15-second
+	// Redis failover turned 0.005% into 0.56% of a month's requests so.
+	compliant := false
+	if metered && !o.undecided {
+		compliant = tr.contract.Acquire(key, m.trueUS(t), cost)
 	}
 	o.cost = cost
 	if t >= m.warm && t < m.end {
@@ -180,7 +192,7 @@ func (m *model) serveFleet(t int64, key int32, rt *routeRT, tr *tierRT, pr *plan
 	connErr := int64(cfg.LB.ConnectErrorLatency)
 	var o outcome
 	if len(m.lbZones) == 0 {
-		o.kind, o.end = okError, tLB+connErr+cl
+		o.kind, o.end, o.undecided = okError, tLB+connErr+cl, true
 		return o
 	}
 	z := int(m.lbZones[0])
@@ -188,7 +200,7 @@ func (m *model) serveFleet(t int64, key int32, rt *routeRT, tr *tierRT, pr *plan
 		z = int(m.lbZones[m.netRng.IntN(len(m.lbZones))])
 	}
 	if m.zoneDn[z].contains(tLB) {
-		o.kind, o.end = okError, tLB+connErr+cl
+		o.kind, o.end, o.undecided = okError, tLB+connErr+cl, true
 		return o
 	}
 	targets := m.healthy
@@ -196,7 +208,7 @@ func (m *model) serveFleet(t int64, key int32, rt *routeRT, tr *tierRT, pr *plan
 		targets = m.byZone[z]
 	}
 	if len(targets) == 0 {
-		o.kind, o.end = okError, tLB+connErr+cl
+		o.kind, o.end, o.undecided = okError, tLB+connErr+cl, true
 		return o
 	}
 	ni := targets[m.rr%uint64(len(targets))]
@@ -208,7 +220,7 @@ func (m *model) serveFleet(t int64, key int32, rt *routeRT, tr *tierRT, pr *plan
 		m.m.cross += int64(cfg.Network.RequestBytes) + rt.respB
 	}
 	if n.down.contains(tN) {
-		o.kind, o.end = okError, tN+connErr+back+cl
+		o.kind, o.end, o.undecided = okError, tN+connErr+back+cl, true
 		return o
 	}
 	// the node's workers: FCFS over Concurrency servers
@@ -228,7 +240,7 @@ func (m *model) serveFleet(t int64, key int32, rt *routeRT, tr *tierRT, pr *plan
 	start := max(tN, n.free[w])
 	if start > tN {
 		if n.wLen >= cfg.Topology.QueueLimit {
-			o.kind, o.end = okError, tN+back+cl // shed: 503
+			o.kind, o.end, o.undecided = okError, tN+back+cl, true // shed: 503
 			return o
 		}
 		i := n.wHead + n.wLen
@@ -274,7 +286,7 @@ func (m *model) serveFleet(t int64, key int32, rt *routeRT, tr *tierRT, pr *plan
 		// remaining cooldown as Retry-After
 		fd := limiter.FailureDecision(pr.plan, tr.failOpen, n.breaker.RetryAfter(m.wall(decided)))
 		if !fd.Allowed {
-			o.kind = okError
+			o.kind, o.undecided = okError, true
 			o.retryAfter = fd.RetryAfterUS * 1000
 			o.end = decided + back + cl
 			return o
