@@ -135,8 +135,8 @@ func New(spec *Spec, sheet *cost.Sheet, base *sim.Config, opt ...Option) (*Plann
 			"Zone outages use the drawn duration as a control variate (its mean is known exactly). "+
 			"Intervals are %.0f%% Student-t with Welch-Satterthwaite degrees of freedom; replications are added in batches of "+
 			"%d from %d up to %d while an objective's interval straddles its bound. Occurrence rates are expectations, so the "+
-			"interval is for the expected month, not for the spread between months. p99, false 429s and over-admission are "+
-			"the steady state's.",
+			"interval is for the expected month, not for the spread between months. False 429s add each "+
+			"fault's excess over the steady share the same way; p99 and over-admission are the steady state's.",
 			e.Warmup, sim.Duration(lead), e.Margin, e.Steady, e.ZoneCap, e.ZoneCap, e.Confidence*100, e.Batch, e.MinReplications, e.MaxReplications),
 	}
 	return p, nil
@@ -565,7 +565,18 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 	mins := p.sheet.HoursPerMonth * 60
 	ev.ErrorMinutes = schema.Estimate{Mean: (1 - ev.Availability.Mean) * mins, Lower: (1 - ev.Availability.Upper) * mins, Upper: (1 - ev.Availability.Lower) * mins}
 	ev.P99MS = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.p99MS })))
-	ev.False429Rate = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.false429 })))
+	// False 429s a month: the steady share plus each fault's false 429s
+	// beyond it, weighted like the errors (a fault can refuse clients within
+	// their contract: a failover's fail-closed window, a surviving zone's
+	// queue)
+	f429 := stats.MeanOf(col(steady, func(s sample) float64 { return s.false429 }))
+	fparts, fweights := []stats.Component{f429}, []float64{1}
+	for _, k := range kinds[1:] {
+		fparts = append(fparts, stats.MeanOf(col(samples[k], func(s sample) float64 { return (s.false429 - f429.Mean) * float64(s.total) })))
+		fweights = append(fweights, rates[k]/month)
+	}
+	fm, fl, fu := stats.Interval(conf, fparts, fweights)
+	ev.False429Rate = schema.Estimate{Mean: math.Max(fm, 0), Lower: math.Max(fl, 0), Upper: math.Max(fu, 0)}
 	ev.OverAdmission = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.overAdmission })))
 	ev.Rate429 = iv(rej)
 }
@@ -590,8 +601,9 @@ func (p *Planner) steadyFails(ev *schema.Evaluated, samples map[string][]sample)
 // decide sets ev's verdict: fails if any objective's interval lies wholly on
 // the wrong side of its bound, meets if every one lies wholly on the right
 // side, undecided otherwise (with the reason, and whether the budget is
-// spent). It reports which undecided objectives are open: availability, or
-// one of the steady state's.
+// spent). It reports which undecided objectives are open: availability or
+// false 429s (estimated from every kind's replications), or one of the
+// steady state's (p99, over-admission).
 func (p *Planner) decide(ev *schema.Evaluated, spent bool) (availOpen, steadyOpen bool) {
 	o := p.spec.SLO
 	pct := fmt.Sprintf("%.0f%%", p.spec.Estimate.Confidence*100)
@@ -604,7 +616,8 @@ func (p *Planner) decide(ev *schema.Evaluated, spent bool) (availOpen, steadyOpe
 		case atLeast && x.Lower >= bound, !atLeast && x.Upper <= bound:
 		default:
 			open = append(open, fmt.Sprintf("%s straddles %s", show, fmt.Sprintf(f, bound)))
-			if name == "availability" {
+			if name == "availability" || name == "false-429 rate" {
+				// both sum every kind's replications
 				availOpen = true
 			} else {
 				steadyOpen = true

@@ -3,6 +3,8 @@ package plan
 import (
 	"math"
 	"testing"
+
+	"tollgate/schema"
 )
 
 // TestMonthSpreadPoisson holds the bootstrap against the Poisson law worked
@@ -40,5 +42,20 @@ func TestMonthSpreadPoisson(t *testing.T) {
 	// is never below the steady share
 	if mix.Median > 1-1e-5 || mix.P05 >= mix.Median || mix.Meeting <= 0 || mix.Meeting >= 1 {
 		t.Errorf("mixed: %+v", mix)
+	}
+}
+
+// TestFalse429AddsFaults: the month's false-429 rate is the steady rate plus
+// each fault's false 429s beyond it, weighted by its occurrences a month:
+// 0.001 + 3 x (0.011 - 0.001) x 2000 / 1e7 = 0.001006.
+func TestFalse429AddsFaults(t *testing.T) {
+	p, _ := tinyPlanner(t, tinySpec)
+	steady := []sample{{total: 1000, false429: 0.001}, {total: 1000, false429: 0.001}, {total: 1000, false429: 0.001}, {total: 1000, false429: 0.001}}
+	spot := []sample{{total: 2000, false429: 0.011}, {total: 2000, false429: 0.011}, {total: 2000, false429: 0.011}, {total: 2000, false429: 0.011}}
+	var ev schema.Evaluated
+	p.figures(&ev, []string{kindSteady, kindSpot}, map[string]float64{kindSpot: 3},
+		map[string][]sample{kindSteady: steady, kindSpot: spot}, map[string][]float64{}, zoneCV{})
+	if got := ev.False429Rate.Mean; math.Abs(got-0.001006) > 1e-12 {
+		t.Errorf("false-429 rate %.9f, want 0.001006", got)
 	}
 }
