@@ -63,9 +63,9 @@ func (p *Planner) MonthScenario(c schema.PlanConfig, name string) (sim.Config, e
 	}
 	cfg.Faults = nil
 	f := p.spec.Faults
-	zone := cfg.Topology.Zones[0]
-	if c.Redis == RedisSingle || c.Redis == RedisReplica {
-		zone = cfg.Redis.Zone
+	zone := cfg.Redis.Zone // the primary's (shard 0's for a cluster)
+	if zone == "" {
+		zone = cfg.Topology.Zones[0] // no Redis
 	}
 	if f.ZoneOutages.PerZoneYear > 0 {
 		cfg.Faults = append(cfg.Faults, sim.Fault{Kind: sim.FaultAZ, At: sim.Duration(diurnalPeak(&cfg, monthZoneDay*24*time.Hour)),

@@ -84,7 +84,7 @@ func TestClusterFailoverTargets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, _, err := p.replicate(&cfg, kindRedis, r, spotNodes(&cfg))
+			s, err := p.replicate(&cfg, kindRedis, r, spotNodes(&cfg))
 			if err != nil {
 				t.Fatal(err)
 			}

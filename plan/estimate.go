@@ -211,9 +211,12 @@ func (p *Planner) draw(kind string, r int) draw {
 	return d
 }
 
-// replicate runs replication r of kind on cfg0 and returns its sample and
-// control value (the drawn outage duration in seconds for zone outages).
-func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string) (sample, float64, error) {
+// pick is the index in [0, n) a uniform draw u in [0, 1) picks.
+func pick(u float64, n int) int { return min(int(u*float64(n)), n-1) }
+
+// replicate runs replication r of kind on cfg0 and returns its sample (with
+// the drawn outage duration for zone outages, their control).
+func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string) (sample, error) {
 	d := p.draw(kind, r)
 	cfg := *cfg0
 	cfg.Faults = nil
@@ -226,40 +229,41 @@ func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string
 	detect := time.Duration(cfg.LB.UnhealthyThreshold+1) * hc
 	rise := time.Duration(cfg.LB.HealthyThreshold+1) * hc
 	var window, simD time.Duration
-	control := 0.0
 	switch kind {
 	case kindSteady:
 		window = e.Steady.D()
 	case kindSpot:
-		target := spots[min(int(d.u*float64(len(spots))), len(spots)-1)]
+		target := spots[pick(d.u, len(spots))]
 		cfg.Faults = []sim.Fault{{Kind: sim.FaultSpot, At: at, Target: target}}
 		window = lead + cfg.Spot.Notice.D() + detect + cfg.Spot.LaunchDelay.D() + rise + e.Margin.D()
 	case kindZone:
 		zs := cfg.Topology.Zones
-		zone := zs[min(int(d.u*float64(len(zs))), len(zs)-1)]
+		zone := zs[pick(d.u, len(zs))]
 		simD = d.dur
 		if c := e.ZoneCap.D(); c > 0 && simD > c {
 			simD = c
 		}
 		cfg.Faults = []sim.Fault{{Kind: sim.FaultAZ, At: at, Duration: sim.Duration(simD), Target: zone}}
 		window = lead + simD + detect + rise + e.Margin.D()
-		control = d.dur.Seconds()
 	case kindRedis:
 		cfg.Faults = []sim.Fault{{Kind: sim.FaultRedisFailover, At: at}}
 		if n := cfg.Redis.Shards; cfg.Redis.Mode == sim.RedisCluster {
 			// one shard's primary fails: which one is the replication's
 			// draw, the same on every configuration with as many shards
-			cfg.Faults[0].Target = sim.ShardName(min(int(d.u*float64(n)), n-1))
+			cfg.Faults[0].Target = sim.ShardName(pick(d.u, n))
 		}
 		window = lead + cfg.Redis.FailoverTime.D() + cfg.Engine.Breaker.Cooldown.D() + e.Margin.D()
 	}
 	setWindow(&cfg, warm, window)
 	s, err := simulate(&cfg)
 	if err != nil {
-		return sample{}, 0, fmt.Errorf("plan: %s replication %d: %w", kind, r, err)
+		return sample{}, fmt.Errorf("plan: %s replication %d: %w", kind, r, err)
 	}
 	if kind == kindZone || kind == kindRedis {
 		s.target = cfg.Faults[0].Target
+	}
+	if kind == kindZone {
+		s.durationS = d.dur.Seconds()
 	}
 	if kind == kindZone && simD < d.dur {
 		// The outage was cut at simD: its plateau (the second half of the
@@ -268,14 +272,14 @@ func (p *Planner) replicate(cfg0 *sim.Config, kind string, r int, spots []string
 		from := (lead + simD/2).Seconds()
 		n, errs, ok := s.rates(from, (lead + simD).Seconds())
 		if !ok {
-			return sample{}, 0, fmt.Errorf("plan: %s replication %d: no timeline interval inside the outage's plateau [%.0fs, %.0fs)", kind, r, from, (lead + simD).Seconds())
+			return sample{}, fmt.Errorf("plan: %s replication %d: no timeline interval inside the outage's plateau [%.0fs, %.0fs)", kind, r, from, (lead + simD).Seconds())
 		}
 		rest := (d.dur - simD).Seconds()
 		s.total += int64(math.Round(n * rest))
 		s.errors += int64(math.Round(errs * rest))
 		s.windowS += rest
 	}
-	return s, control, nil
+	return s, nil
 }
 
 // perMonth is the expected occurrences of each fault kind a month on c.
@@ -332,27 +336,26 @@ type job struct {
 }
 
 // replicateAll runs jobs on cfg concurrently through sims and returns their
-// samples and controls in the order of jobs; the error is the first in that
+// samples in the order of jobs; the error is the first in that
 // order, the one running them one after another would have returned.
-func (p *Planner) replicateAll(sims pool, cfg *sim.Config, spots []string, jobs []job) ([]sample, []float64, error) {
+func (p *Planner) replicateAll(sims pool, cfg *sim.Config, spots []string, jobs []job) ([]sample, error) {
 	ss := make([]sample, len(jobs))
-	cs := make([]float64, len(jobs))
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Go(func() {
 			sims <- struct{}{}
 			defer func() { <-sims }()
-			ss[i], cs[i], errs[i] = p.replicate(cfg, j.kind, j.r, spots)
+			ss[i], errs[i] = p.replicate(cfg, j.kind, j.r, spots)
 		})
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return ss, cs, nil
+	return ss, nil
 }
 
 // evaluate is Evaluate, its simulations run through sims; with counts it
@@ -395,7 +398,6 @@ func (p *Planner) evaluate(i int, c schema.PlanConfig, counts map[string]float64
 		}
 	}
 	samples := map[string][]sample{}
-	controls := map[string][]float64{}
 	e := p.spec.Estimate
 	// want is the replications each kind is to reach: every kind starts at
 	// MinReplications; an open availability adds a batch to every kind, an
@@ -410,13 +412,12 @@ func (p *Planner) evaluate(i int, c schema.PlanConfig, counts map[string]float64
 		if len(jobs) == 0 {
 			return nil
 		}
-		ss, cs, err := p.replicateAll(sims, &cfg, spots, jobs)
+		ss, err := p.replicateAll(sims, &cfg, spots, jobs)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ev.Name, err)
 		}
 		for n, j := range jobs {
 			samples[j.kind] = append(samples[j.kind], ss[n])
-			controls[j.kind] = append(controls[j.kind], cs[n])
 			ev.Simulations++
 		}
 		return nil
@@ -445,7 +446,7 @@ func (p *Planner) evaluate(i int, c schema.PlanConfig, counts map[string]float64
 		for _, k := range kinds {
 			ev.Replications = max(ev.Replications, len(samples[k]))
 		}
-		p.figures(&ev, kinds, rates, samples, controls, p.zoneControl(&cfg))
+		p.figures(&ev, kinds, rates, samples, p.zoneControl(&cfg))
 		availOpen, steadyOpen := p.decide(&ev, false)
 		grow := func(k string) bool {
 			if want[k] >= e.MaxReplications {
@@ -491,11 +492,11 @@ func (p *Planner) zoneControl(cfg *sim.Config) zoneCV {
 
 // values is the control of each zone-outage sample: its drawn duration, or 0
 // when the control counts only the store's zone and the outage hit another.
-func (zc zoneCV) values(durations []float64, ss []sample) []float64 {
-	out := make([]float64, len(durations))
-	for i, d := range durations {
-		if zc.storeZone == "" || ss[i].target == zc.storeZone {
-			out[i] = d
+func (zc zoneCV) values(ss []sample) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		if zc.storeZone == "" || s.target == zc.storeZone {
+			out[i] = s.durationS
 		}
 	}
 	return out
@@ -510,7 +511,7 @@ type zoneCV struct {
 }
 
 // figures fills ev's intervals from the samples so far.
-func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string]float64, samples map[string][]sample, controls map[string][]float64, zc zoneCV) {
+func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string]float64, samples map[string][]sample, zc zoneCV) {
 	conf := p.spec.Estimate.Confidence
 	steady := samples[kindSteady]
 	col := func(ss []sample, f func(sample) float64) []float64 {
@@ -530,7 +531,7 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 		m, l, u := stats.Interval(conf, []stats.Component{c}, []float64{1})
 		return schema.Estimate{Mean: m, Lower: l, Upper: u}
 	}
-	errShare := stats.MeanOf(col(steady, func(s sample) float64 { return ratio(s.errors, s.total) }))
+	errShare := stats.MeanOf(errorShares(steady))
 	rej := stats.MeanOf(col(steady, func(s sample) float64 { return ratio(s.rejected, s.total) }))
 	// Requests a month including client retries, as the steady state retries.
 	inflate := stats.MeanOf(col(steady, func(s sample) float64 { return ratio(s.total, s.total-s.retries) })).Mean
@@ -541,16 +542,17 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 	parts := []stats.Component{errShare}
 	weights := []float64{1}
 	ev.Faults = nil
+	excesses := map[string][]float64{}
 	for _, k := range kinds[1:] {
 		ss := samples[k]
-		excess := col(ss, func(s sample) float64 { return float64(s.errors) - errShare.Mean*float64(s.total) })
+		excess := excessErrors(ss, errShare.Mean)
+		excesses[k] = excess
 		extra := col(ss, func(s sample) float64 { return float64(s.rejected) - rej.Mean*float64(s.total) })
-		var c stats.Component
+		var ctl []float64 // no control: the plain mean
 		if k == kindZone {
-			c = stats.Controlled(excess, zc.values(controls[k], ss), zc.mean)
-		} else {
-			c = stats.MeanOf(excess)
+			ctl = zc.values(ss)
 		}
+		c := stats.Controlled(excess, ctl, zc.mean)
 		parts = append(parts, c)
 		weights = append(weights, rates[k]/month)
 		ev.Faults = append(ev.Faults, schema.FaultImpact{Kind: k, PerMonth: rates[k], Replications: len(ss),
@@ -561,7 +563,7 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 	um, ul, uu := stats.Interval(conf, parts, weights)
 	clamp := func(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 	ev.Availability = schema.Estimate{Mean: clamp(1 - um), Lower: clamp(1 - uu), Upper: clamp(1 - ul)}
-	ev.MonthSpread = p.monthSpread(kinds, rates, samples, errShare.Mean, month)
+	ev.MonthSpread = p.monthSpread(rates, excesses, errShare.Mean, month)
 	mins := p.sheet.HoursPerMonth * 60
 	ev.ErrorMinutes = schema.Estimate{Mean: (1 - ev.Availability.Mean) * mins, Lower: (1 - ev.Availability.Upper) * mins, Upper: (1 - ev.Availability.Lower) * mins}
 	ev.P99MS = iv(stats.MeanOf(col(steady, func(s sample) float64 { return s.p99MS })))
@@ -585,7 +587,7 @@ func (p *Planner) figures(ev *schema.Evaluated, kinds []string, rates map[string
 // than availability (p99, false 429s, over-admission); if so ev gets those
 // figures, the verdict fails and no availability estimate.
 func (p *Planner) steadyFails(ev *schema.Evaluated, samples map[string][]sample) bool {
-	p.figures(ev, []string{kindSteady}, nil, samples, nil, zoneCV{})
+	p.figures(ev, []string{kindSteady}, nil, samples, zoneCV{})
 	avail := ev.Availability
 	ev.Availability = schema.Estimate{Mean: 1, Lower: 0, Upper: 1} // unknown: decides nothing
 	p.decide(ev, false)
@@ -608,7 +610,10 @@ func (p *Planner) decide(ev *schema.Evaluated, spent bool) (availOpen, steadyOpe
 	o := p.spec.SLO
 	pct := fmt.Sprintf("%.0f%%", p.spec.Estimate.Confidence*100)
 	var fails, open []string
-	check := func(name string, x schema.Estimate, bound float64, atLeast bool, f string) {
+	// allKinds: the estimate sums every kind's replications (availability,
+	// false 429s), so an open one grows them all; else only the steady
+	// state's
+	check := func(name string, x schema.Estimate, bound float64, atLeast, allKinds bool, f string) {
 		show := fmt.Sprintf("%s %s ["+f+", "+f+"]", name, fmt.Sprintf(f, x.Mean), x.Lower, x.Upper)
 		switch {
 		case atLeast && x.Upper < bound, !atLeast && x.Lower > bound:
@@ -616,23 +621,22 @@ func (p *Planner) decide(ev *schema.Evaluated, spent bool) (availOpen, steadyOpe
 		case atLeast && x.Lower >= bound, !atLeast && x.Upper <= bound:
 		default:
 			open = append(open, fmt.Sprintf("%s straddles %s", show, fmt.Sprintf(f, bound)))
-			if name == "availability" || name == "false-429 rate" {
-				// both sum every kind's replications
+			if allKinds {
 				availOpen = true
 			} else {
 				steadyOpen = true
 			}
 		}
 	}
-	check("availability", ev.Availability, o.Availability, true, "%.6f")
+	check("availability", ev.Availability, o.Availability, true, true, "%.6f")
 	if o.P99MS > 0 {
-		check("p99", ev.P99MS, o.P99MS, false, "%.2f ms")
+		check("p99", ev.P99MS, o.P99MS, false, false, "%.2f ms")
 	}
 	if o.MaxFalse429Rate > 0 {
-		check("false-429 rate", ev.False429Rate, o.MaxFalse429Rate, false, "%.5f")
+		check("false-429 rate", ev.False429Rate, o.MaxFalse429Rate, false, true, "%.5f")
 	}
 	if o.MaxOverAdmission > 0 {
-		check("over-admission", ev.OverAdmission, o.MaxOverAdmission, false, "%.4f")
+		check("over-admission", ev.OverAdmission, o.MaxOverAdmission, false, false, "%.4f")
 	}
 	switch {
 	case len(fails) > 0:

@@ -15,6 +15,9 @@ type sample struct {
 	// target is the fault's target (a zone outage's zone, a cluster
 	// failover's shard).
 	target string
+	// durationS is a zone outage's drawn duration in seconds (its control
+	// variate), which the simulation may have cut at estimate.zone_cap.
+	durationS float64
 	// timeline is the per-interval counts (start in measured seconds).
 	timeline  []point
 	intervalS float64
@@ -61,4 +64,25 @@ func fromSummary(s *schema.Summary) sample {
 	return sample{timeline: tl, intervalS: s.IntervalS, total: s.Requests.Total, errors: s.Requests.Errors, rejected: s.Requests.Rejected,
 		retries: s.Requests.Retries, false429: s.False429.Rate, overAdmission: s.OverAdmission.Ratio,
 		p99MS: s.LatencyMS.P99, windowS: s.DurationS, interruptions: s.Fleet.Interruptions}
+}
+
+// errorShares is each sample's errors over its requests (0 without any).
+func errorShares(ss []sample) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		if s.total > 0 {
+			out[i] = float64(s.errors) / float64(s.total)
+		}
+	}
+	return out
+}
+
+// excessErrors is each fault sample's errors beyond the steady error share
+// of its requests: what the fault added.
+func excessErrors(ss []sample, steadyShare float64) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		out[i] = float64(s.errors) - steadyShare*float64(s.total)
+	}
+	return out
 }

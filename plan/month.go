@@ -55,10 +55,10 @@ func (p *Planner) MonthCheck(c schema.PlanConfig, seed uint64) (MonthResult, err
 		switch {
 		case f.Kind == sim.FaultAZ:
 			zs := cfg.Topology.Zones
-			f.Target = zs[min(int(rng.Float64()*float64(len(zs))), len(zs)-1)]
+			f.Target = zs[pick(rng.Float64(), len(zs))]
 		case f.Kind == sim.FaultRedisFailover && cfg.Redis.Mode == sim.RedisCluster:
 			n := cfg.Redis.Shards
-			f.Target = sim.ShardName(min(int(rng.Float64()*float64(n)), n-1))
+			f.Target = sim.ShardName(pick(rng.Float64(), n))
 		}
 	}
 	if err := cfg.Validate(); err != nil {
@@ -102,14 +102,7 @@ func (p *Planner) MonthCheck(c schema.PlanConfig, seed uint64) (MonthResult, err
 // adds the control-variate regression of errors on the control read at its
 // control value, and varies about it as the regression's residuals do.
 func (p *Planner) predictMonth(samples map[string][]sample, counts map[string]float64, zc zoneCV, zone *sim.Fault, total float64) schema.Estimate {
-	steady := samples[kindSteady]
-	shares := make([]float64, len(steady))
-	for i, s := range steady {
-		if s.total > 0 {
-			shares[i] = float64(s.errors) / float64(s.total)
-		}
-	}
-	es := stats.MeanOf(shares)
+	es := stats.MeanOf(errorShares(samples[kindSteady]))
 	parts := []stats.Component{es}
 	weights := []float64{1}
 	for _, k := range faultKinds {
@@ -118,25 +111,19 @@ func (p *Planner) predictMonth(samples map[string][]sample, counts map[string]fl
 		if n <= 0 || len(ss) == 0 {
 			continue
 		}
-		excess := make([]float64, len(ss))
-		for i, s := range ss {
-			excess[i] = float64(s.errors) - es.Mean*float64(s.total)
-		}
-		var line, own stats.Component
+		excess := excessErrors(ss, es.Mean)
+		// a spot interruption or a Redis failover: the mean and one
+		// occurrence's spread (no control); the zone outage: the line of
+		// its errors on its control, read at this outage's
+		var ctl []float64
+		at := 0.0
 		if k == kindZone && zone != nil {
-			durs := make([]float64, len(ss))
-			for i := range ss {
-				durs[i] = p.draw(kindZone, i).dur.Seconds()
+			ctl = zc.values(ss)
+			if zc.storeZone == "" || zone.Target == zc.storeZone {
+				at = zone.Duration.D().Seconds()
 			}
-			at := zone.Duration.D().Seconds()
-			if zc.storeZone != "" && zone.Target != zc.storeZone {
-				at = 0
-			}
-			line, own = stats.Prediction(excess, zc.values(durs, ss), at)
-		} else {
-			line = stats.MeanOf(excess)
-			own = stats.Component{VarMean: line.VarMean * float64(len(excess)), DF: line.DF} // s^2: one occurrence's variance
 		}
+		line, own := stats.Prediction(excess, ctl, at)
 		parts = append(parts, line, own)
 		weights = append(weights, n/total, math.Sqrt(n)/total)
 	}

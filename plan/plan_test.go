@@ -246,7 +246,7 @@ func TestZoneControl(t *testing.T) {
 		}
 	}
 	zc := zoneCV{storeZone: "a"}
-	got := zc.values([]float64{10, 20, 30}, []sample{{target: "a"}, {target: "b"}, {target: "a"}})
+	got := zc.values([]sample{{target: "a", durationS: 10}, {target: "b", durationS: 20}, {target: "a", durationS: 30}})
 	if got[0] != 10 || got[1] != 0 || got[2] != 30 {
 		t.Errorf("values = %v", got)
 	}

@@ -18,14 +18,14 @@ import (
 const spreadMonths = 4000
 
 // monthSpread draws spreadMonths single months of a configuration from its
-// samples: in each, every fault kind occurs a Poisson number of times at its
+// fault samples' excess errors (excessErrors, per kind): in each, every fault kind occurs a Poisson number of times at its
 // monthly rate, and each occurrence adds the excess errors of one of that
 // kind's replications drawn at random (a compound-Poisson bootstrap over the
 // simulated occurrences; a zone outage's replications carry the durations
 // the model drew). The steady error share is the estimate's mean. Every
 // configuration draws from the same stream (common random numbers), so two
 // configurations' spreads differ by their samples, not by luck.
-func (p *Planner) monthSpread(kinds []string, rates map[string]float64, samples map[string][]sample, steadyShare, month float64) *schema.MonthSpread {
+func (p *Planner) monthSpread(rates map[string]float64, excess map[string][]float64, steadyShare, month float64) *schema.MonthSpread {
 	src := kernel.NewSource(p.spec.Seed, "plan/months")
 	rng := rand.New(src)
 	type kind struct {
@@ -33,16 +33,10 @@ func (p *Planner) monthSpread(kinds []string, rates map[string]float64, samples 
 		excess []float64
 	}
 	var ks []kind
-	for _, k := range kinds[1:] {
-		ss := samples[k]
-		if rates[k] <= 0 || len(ss) == 0 {
-			continue
+	for _, k := range faultKinds { // a fixed order: the draws must not follow map order
+		if rates[k] > 0 && len(excess[k]) > 0 {
+			ks = append(ks, kind{rates[k], excess[k]})
 		}
-		ex := make([]float64, len(ss))
-		for i, s := range ss {
-			ex[i] = float64(s.errors) - steadyShare*float64(s.total)
-		}
-		ks = append(ks, kind{rates[k], ex})
 	}
 	avail := make([]float64, spreadMonths)
 	meeting := 0

@@ -23,8 +23,7 @@ func TestMonthSpreadPoisson(t *testing.T) {
 	for i := range ss {
 		ss[i] = sample{errors: 50}
 	}
-	got := p.monthSpread([]string{kindSteady, kindSpot}, map[string]float64{kindSpot: 1.5},
-		map[string][]sample{kindSpot: ss}, 0, 1e6)
+	got := p.monthSpread(map[string]float64{kindSpot: 1.5}, map[string][]float64{kindSpot: excessErrors(ss, 0)}, 0, 1e6)
 	want := math.Exp(-1.5) * (1 + 1.5 + 1.5*1.5/2)
 	if got.Months != spreadMonths || math.Abs(got.Meeting-want) > 0.025 {
 		t.Errorf("meeting %.4f of %d months, want %.4f", got.Meeting, got.Months, want)
@@ -36,8 +35,7 @@ func TestMonthSpreadPoisson(t *testing.T) {
 	for i := range ss {
 		ss[i].errors = int64(20 * i) // mean 90
 	}
-	mix := p.monthSpread([]string{kindSteady, kindSpot}, map[string]float64{kindSpot: 1.5},
-		map[string][]sample{kindSpot: ss}, 1e-5, 1e6)
+	mix := p.monthSpread(map[string]float64{kindSpot: 1.5}, map[string][]float64{kindSpot: excessErrors(ss, 1e-5)}, 1e-5, 1e6)
 	// expected unavailability 1e-5 + 1.5 x 90 / 1e6 = 1.45e-4; a month's
 	// is never below the steady share
 	if mix.Median > 1-1e-5 || mix.P05 >= mix.Median || mix.Meeting <= 0 || mix.Meeting >= 1 {
@@ -54,7 +52,7 @@ func TestFalse429AddsFaults(t *testing.T) {
 	spot := []sample{{total: 2000, false429: 0.011}, {total: 2000, false429: 0.011}, {total: 2000, false429: 0.011}, {total: 2000, false429: 0.011}}
 	var ev schema.Evaluated
 	p.figures(&ev, []string{kindSteady, kindSpot}, map[string]float64{kindSpot: 3},
-		map[string][]sample{kindSteady: steady, kindSpot: spot}, map[string][]float64{}, zoneCV{})
+		map[string][]sample{kindSteady: steady, kindSpot: spot}, zoneCV{})
 	if got := ev.False429Rate.Mean; math.Abs(got-0.001006) > 1e-12 {
 		t.Errorf("false-429 rate %.9f, want 0.001006", got)
 	}

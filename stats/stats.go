@@ -44,40 +44,31 @@ func MeanOf(xs []float64) Component {
 // freedom (Law, Simulation Modeling and Analysis, section 11.4). With fewer
 // than four replications or a constant control it falls back to MeanOf.
 func Controlled(x, c []float64, mu float64) Component {
-	n := float64(len(x))
-	if len(x) < 4 || len(c) != len(x) {
-		return MeanOf(x)
-	}
-	mc, vc := stat.MeanVariance(c, nil)
-	if !(vc > 0) {
-		return MeanOf(x)
-	}
-	mx, vx := stat.MeanVariance(x, nil)
-	sxx, sxy, syy := (n-1)*vc, (n-1)*stat.Covariance(x, c, nil), (n-1)*vx
-	beta := sxy / sxx
-	se2 := math.Max(syy-sxy*sxy/sxx, 0) / (n - 2)
-	d := mu - mc
-	return Component{Mean: mx + beta*d, VarMean: se2 * (1/n + d*d/sxx), DF: n - 2}
+	line, _ := Prediction(x, c, mu)
+	return line
 }
 
 // Prediction is Controlled's line read at c = at, with one new
 // observation's own spread about it: the residual variance s_e^2 on n-2
 // degrees of freedom, as a Component of mean 0 (a prediction interval for
-// one occurrence is the sum of the two). It falls back as Controlled does,
-// the spread then being the sample variance on n-1.
+// one occurrence is the sum of the two). Without a usable control (c of
+// another length, fewer than four values, c constant) the line is MeanOf(x)
+// and the spread the sample variance on n-1.
 func Prediction(x, c []float64, at float64) (line, own Component) {
-	line = Controlled(x, c, at)
 	n := float64(len(x))
-	if len(x) < 2 {
-		return line, Component{}
+	var mc, vc float64
+	if len(x) >= 4 && len(c) == len(x) {
+		mc, vc = stat.MeanVariance(c, nil)
 	}
-	if line.DF == n-1 { // MeanOf: no usable control
-		return line, Component{VarMean: line.VarMean * n, DF: n - 1}
+	if !(vc > 0) {
+		line = MeanOf(x)
+		return line, Component{VarMean: line.VarMean * n, DF: line.DF}
 	}
-	_, vc := stat.MeanVariance(c, nil)
-	_, vx := stat.MeanVariance(x, nil)
+	mx, vx := stat.MeanVariance(x, nil)
 	sxx, sxy, syy := (n-1)*vc, (n-1)*stat.Covariance(x, c, nil), (n-1)*vx
-	return line, Component{VarMean: math.Max(syy-sxy*sxy/sxx, 0) / (n - 2), DF: n - 2}
+	se2 := math.Max(syy-sxy*sxy/sxx, 0) / (n - 2)
+	d := at - mc
+	return Component{Mean: mx + sxy/sxx*d, VarMean: se2 * (1/n + d*d/sxx), DF: n - 2}, Component{VarMean: se2, DF: n - 2}
 }
 
 // Interval returns mean, lower and upper of the sum of weighted components at

@@ -64,14 +64,7 @@ func TestPlanShardsMergeByteIdentical(t *testing.T) {
 	if err := merge.Wait(); err != nil {
 		t.Fatalf("merge: %v", err)
 	}
-	a, err := os.ReadFile(filepath.Join(dir, "whole", "plan.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "merged", "plan.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := readPair(t, dir, "plan.json")
 	if !bytes.Equal(a, b) {
 		t.Fatalf("merged plan.json (%d bytes) differs from the unsharded one (%d bytes)", len(b), len(a))
 	}
@@ -84,15 +77,7 @@ func TestPlanShardsMergeByteIdentical(t *testing.T) {
 	}
 	// the choice as a month scenario: written by both, the same bytes, and
 	// a scenario gwlab loads
-	ca, err := os.ReadFile(filepath.Join(dir, "whole", "choice.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := os.ReadFile(filepath.Join(dir, "merged", "choice.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(ca, cb) {
+	if ca, cb := readPair(t, dir, "choice.yaml"); !bytes.Equal(ca, cb) {
 		t.Errorf("merged choice.yaml differs from the unsharded one")
 	}
 	sc, err := scenarios.Load(filepath.Join(dir, "whole", "choice.yaml"))
@@ -121,6 +106,20 @@ func TestPlanShardsMergeByteIdentical(t *testing.T) {
 		!strings.Contains(errb.String(), "shard 1/2 missing") {
 		t.Errorf("merge of one of two shards: exit %d, %q", code, errb.String())
 	}
+}
+
+// readPair reads file from the unsharded run's directory and the merge's.
+func readPair(t *testing.T, dir, file string) (whole, merged []byte) {
+	t.Helper()
+	whole, err := os.ReadFile(filepath.Join(dir, "whole", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err = os.ReadFile(filepath.Join(dir, "merged", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return whole, merged
 }
 
 func TestPlanUsage(t *testing.T) {
